@@ -1,0 +1,71 @@
+"""The analytic commands: list, show, compare. No torch import on this path."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ..cost import analyze
+from ..render import FORMATTERS, to_json
+from ..reports import SHOW_BY, compare_by_metric, compare_by_model, compare_json, list_json, list_table, show_json, show_table
+from ..spec import builtin_names, load_spec
+from ..errors import ShufflecalcError
+from .common import (
+    FormatOpt, Format, GOpt, ResOpt, SetOpt, SpecsArg, WidthOpt, app, boundary, emit, overrides, per_model,
+)
+
+
+def _output(fmt: Format, data: dict, tabular_for: dict) -> None:  # noqa: ANN001
+    emit(to_json(data) if fmt is Format.json else FORMATTERS[fmt.value](tabular_for[fmt.value]))
+
+
+def load_models(specs: list[str], g, width, resolution, sets):  # noqa: ANN001, ANN201
+    """Load each spec and analyze it with the options that apply to it."""
+    loaded = [load_spec(s) for s in specs]
+    configs = per_model(loaded, overrides(g, width, resolution, sets))
+    return [analyze(spec, config) for spec, config in zip(loaded, configs)]
+
+
+@app.command("list")
+@boundary
+def list_command(fmt: FormatOpt = Format.table) -> None:
+    """List the built-in specs with their parameters, defaults and allowed values."""
+    specs = [load_spec(n) for n in builtin_names()]
+    table = list_table(specs)
+    _output(fmt, list_json(specs), {"table": table, "markdown": table, "csv": table})
+
+
+@app.command("show")
+@boundary
+def show_command(
+    spec: Annotated[str, typer.Argument(help="built-in spec name or YAML spec path")],
+    g: GOpt = None,
+    width: WidthOpt = None,
+    resolution: ResOpt = None,
+    sets: SetOpt = None,
+    by: Annotated[str, typer.Option("--by", help=f"rows per {' | '.join(SHOW_BY)}")] = "layer",
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Per-layer cost table of one model: output shape, MACs, share, params, activations, memory access."""
+    if by not in SHOW_BY:
+        raise ShufflecalcError(f"--by {by!r}: expected one of {', '.join(SHOW_BY)}")
+    (a,) = load_models([spec], g, width, resolution, sets)
+    table = show_table(a, by)
+    _output(fmt, show_json(a), {"table": table, "markdown": table, "csv": table})
+
+
+@app.command("compare")
+@boundary
+def compare_command(
+    specs: SpecsArg,
+    g: GOpt = None,
+    width: WidthOpt = None,
+    resolution: ResOpt = None,
+    sets: SetOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Compare models side by side: MACs, FLOPs, fvcore count, params, activations, memory access, ratios to the first."""
+    analyses = load_models(specs, g, width, resolution, sets)
+    by_metric = compare_by_metric(analyses)
+    _output(fmt, compare_json(analyses), {"table": by_metric, "markdown": by_metric, "csv": compare_by_model(analyses)})

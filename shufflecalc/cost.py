@@ -1,0 +1,147 @@
+"""The analytic cost engine: totals and breakdowns of a `Graph`, and the JSON form every output is built from.
+
+Conventions (all counts at batch size 1, exact integers; see `ops` for the per-layer rules):
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+from .graph import Graph, Layer, expand
+from .spec import Spec
+
+CONVENTIONS: dict[str, str] = {
+    "macs": "multiply-accumulates of conv2d and linear layers, bias excluded (what the MobileNet and ShuffleNet "
+    "papers call FLOPs or mult-adds)",
+    "flops": "2 x macs (one multiply-accumulate = two floating-point operations; torch's FlopCounterMode convention)",
+    "fvcore_flops": "fvcore 0.1.5 FlopCountAnalysis in eval mode: macs + 2 per batchnorm output element + 1 per "
+    "adaptive-average-pool input element; relu, pooling, add, concat and shuffle count 0",
+    "params": "trainable parameters: weights, biases, batchnorm gamma and beta",
+    "activations": "output elements of conv2d and linear layers (fvcore's ActivationCountAnalysis convention)",
+    "memory_access": "input + output feature-map elements + parameters of every layer (ShuffleNet V2's memory "
+    "access cost, in elements, not bytes)",
+}
+__doc__ = (__doc__ or "") + "".join(f"\n- ``{k}``: {v}." for k, v in CONVENTIONS.items())
+
+METRICS = tuple(CONVENTIONS)
+HEADERS: dict[str, str] = {
+    "macs": "MACs (conv+linear)",
+    "flops": "FLOPs (2×MACs)",
+    "fvcore_flops": "fvcore flops",
+    "params": "params",
+    "activations": "activations (conv+linear out)",
+    "memory_access": "memory access (elements)",
+}
+
+
+@dataclass(frozen=True)
+class Totals:
+    macs: int = 0
+    fvcore_flops: int = 0
+    params: int = 0
+    activations: int = 0
+    memory_access: int = 0
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+    @classmethod
+    def of(cls, layers: Iterable[Layer]) -> Totals:
+        macs = fv = params = acts = mem = 0
+        for layer in layers:
+            macs += layer.macs
+            fv += layer.fvcore_flops
+            params += layer.params
+            acts += layer.activations
+            mem += layer.memory_access
+        return cls(macs, fv, params, acts, mem)
+
+    def to_dict(self) -> dict[str, int]:
+        return {m: getattr(self, m) for m in METRICS}
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything the analytic commands report about one configured model."""
+
+    graph: Graph
+    totals: Totals
+
+    @property
+    def name(self) -> str:
+        return self.graph.spec.name
+
+    @property
+    def spec(self) -> Spec:
+        return self.graph.spec
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        return self.graph.config
+
+    @property
+    def layers(self) -> tuple[Layer, ...]:
+        return self.graph.layers
+
+    def __getattr__(self, metric: str) -> int:
+        if metric in METRICS:
+            return getattr(self.totals, metric)
+        raise AttributeError(metric)
+
+    @property
+    def classifier(self) -> Totals:
+        """The linear layers (the classifier): papers' tables often leave them out."""
+        return Totals.of(layer for layer in self.layers if layer.op == "linear")
+
+    def breakdown(self, by: str) -> dict[str, Totals]:
+        """Totals grouped by 'class' (operator class), 'stage' (first name component) or 'block'."""
+        key = {"class": lambda l: l.op_class, "stage": lambda l: l.stage, "block": lambda l: l.block or l.name}[by]
+        groups: dict[str, list[Layer]] = {}
+        for layer in self.layers:
+            groups.setdefault(key(layer), []).append(layer)
+        return {k: Totals.of(v) for k, v in groups.items()}
+
+    def to_dict(self, layers: bool = True) -> dict[str, Any]:
+        """The JSON contract: exact integers, keys named by convention (see CONVENTIONS)."""
+        g = self.graph
+        data: dict[str, Any] = {
+            "name": self.name,
+            "spec": g.spec.source,
+            "config": dict(g.config),
+            "input": list(g.input),
+            "output": list(g.output),
+            **self.totals.to_dict(),
+            "macs_without_classifier": self.macs - self.classifier.macs,
+            "params_without_classifier": self.params - self.classifier.params,
+            "by_class": {k: t.to_dict() for k, t in sorted(self.breakdown("class").items())},
+            "by_stage": {k: t.to_dict() for k, t in self.breakdown("stage").items()},
+        }
+        if layers:
+            data["layers"] = [layer_dict(layer) for layer in self.layers]
+        return data
+
+
+def layer_dict(layer: Layer) -> dict[str, Any]:
+    return {
+        "name": layer.name,
+        "op": layer.op,
+        "class": layer.op_class,
+        "inputs": list(layer.inputs),
+        "input": list(layer.in_shapes[0]),
+        "output": list(layer.out),
+        "macs": layer.macs,
+        "flops": layer.flops,
+        "fvcore_flops": layer.fvcore_flops,
+        "params": layer.params,
+        "activations": layer.activations,
+        "memory_access": layer.memory_access,
+    }
+
+
+def analyze(spec: Spec | str, overrides: Mapping[str, Any] | None = None, **params: Any) -> Analysis:
+    """Analyze a spec (built-in name, path, or Spec) with parameter values, e.g. ``analyze("shufflenet", g=3)``."""
+    graph = expand(spec, {**(overrides or {}), **params})
+    params_, macs, fvcore, acts, memory = graph.sums
+    return Analysis(graph, Totals(macs, fvcore, params_, acts, memory))

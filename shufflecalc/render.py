@@ -1,0 +1,140 @@
+"""Renderers: pure functions from data to text (or a rich renderable). Only the CLI prints.
+
+Every tabular command builds a `Tabular` (columns with a kind, rows of raw values); one formatter per output format
+(`FORMATTERS`) turns it into text. Counts are shown in human units (K, M, G: powers of 1000) in the terminal table and markdown,
+and as exact integers in csv. JSON is built from the commands' own dictionaries by `to_json`, which is deterministic.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+FORMATS = ("table", "json", "csv", "markdown")
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    header: str
+    kind: str = "text"  # text | count | ratio | percent | shape
+    justify: str = "right"
+
+
+@dataclass
+class Tabular:
+    title: str
+    columns: list[Column]
+    rows: list[dict[str, Any]]
+    notes: list[str] = field(default_factory=list)
+    footer: dict[str, Any] | None = None  # a totals row
+
+
+def human(n: int | float) -> str:
+    """568740352 -> '568.74M'; powers of 1000."""
+    value = abs(n)
+    for factor, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if value >= factor:
+            return f"{n / factor:.2f}{suffix}"
+    return f"{n:g}" if isinstance(n, float) else str(n)
+
+
+def shape_text(shape: Sequence[int]) -> str:
+    return "x".join(str(s) for s in shape)
+
+
+def _cell(value: Any, kind: str, exact: bool) -> str:
+    if value is None:
+        return ""
+    if kind == "count" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value) if exact else human(value)
+    if kind == "ratio" and isinstance(value, (int, float)):
+        return f"{value:.4g}" if exact else f"{value:.3f}×"
+    if kind == "percent" and isinstance(value, (int, float)):
+        return f"{value:.4f}" if exact else f"{value:.1f}%"
+    if kind == "shape" and isinstance(value, (list, tuple)):
+        return shape_text(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _text_rows(t: Tabular, exact: bool) -> list[list[str]]:
+    rows = [[_cell(r.get(c.key), c.kind, exact) for c in t.columns] for r in t.rows]
+    if t.footer:
+        rows.append([_cell(t.footer.get(c.key), c.kind, exact) for c in t.columns])
+    return rows
+
+
+def to_text(t: Tabular) -> str:
+    """The terminal table: box-drawn, title above, notes below.
+
+    Drawn here rather than with rich.table: importing rich's console costs about 20 ms, more than loading, analyzing
+    and printing two models together, and `compare` must start fast (it runs in CI loops). rich is used where it
+    earns its cost: progress bars and live displays.
+    """
+    rows = _text_rows(t, exact=False)
+    headers = [c.header for c in t.columns]
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+
+    def line(left: str, fill: str, mid: str, right: str) -> str:
+        return left + mid.join(fill * (w + 2) for w in widths) + right
+
+    def cells(values: list[str], bar: str) -> str:
+        parts = [
+            f" {v.ljust(w) if c.justify != 'right' else v.rjust(w)} " for v, w, c in zip(values, widths, t.columns)
+        ]
+        return bar + bar.join(parts) + bar
+
+    out = []
+    total_width = sum(widths) + 3 * len(widths) + 1
+    if t.title:
+        out.append(t.title.center(total_width).rstrip())
+    out.append(line("┏", "━", "┳", "┓"))
+    out.append(cells(headers, "┃"))
+    out.append(line("┡", "━", "╇", "┩"))
+    for i, row in enumerate(rows):
+        if t.footer is not None and i == len(rows) - 1:
+            out.append(line("├", "─", "┼", "┤"))
+        out.append(cells(row, "│"))
+    out.append(line("└", "─", "┴", "┘"))
+    out.extend(t.notes)
+    return "\n".join(out) + "\n"
+
+
+def to_markdown(t: Tabular) -> str:
+    def esc(s: str) -> str:
+        return s.replace("|", "\\|")
+
+    lines = [f"**{esc(t.title)}**", ""] if t.title else []
+    lines.append("| " + " | ".join(esc(c.header) for c in t.columns) + " |")
+    lines.append("|" + "|".join("---:" if c.justify == "right" else ":---" for c in t.columns) + "|")
+    for i, row in enumerate(_text_rows(t, exact=False)):
+        cells = [esc(x) for x in row]
+        if t.footer is not None and i == len(t.rows):
+            cells = [f"**{x}**" if x else x for x in cells]
+        lines.append("| " + " | ".join(cells) + " |")
+    if t.notes:
+        lines.append("")
+        lines.extend(f"{esc(n)}  " if i < len(t.notes) - 1 else esc(n) for i, n in enumerate(t.notes))
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(t: Tabular) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([c.key for c in t.columns])
+    for row in t.rows:
+        writer.writerow([_cell(row.get(c.key), c.kind, exact=True) for c in t.columns])
+    return out.getvalue()
+
+
+def to_json(data: Any) -> str:
+    """Deterministic JSON: insertion-ordered keys as the commands build them, 2-space indent, trailing newline."""
+    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+FORMATTERS: dict[str, Callable[[Tabular], str]] = {"table": to_text, "markdown": to_markdown, "csv": to_csv}

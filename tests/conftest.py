@@ -1,0 +1,49 @@
+"""Shared test helpers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from shufflecalc.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Result:
+    def __init__(self, exit_code: int, stdout: str, stderr: str) -> None:
+        self.exit_code, self.stdout, self.stderr = exit_code, stdout, stderr
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+def run_cli(*args: str) -> Result:
+    """Run the CLI in-process; stdout and stderr are kept apart."""
+    try:
+        runner = CliRunner(mix_stderr=False)
+    except TypeError:  # click >= 8.2 always separates them
+        runner = CliRunner()
+    r = runner.invoke(app, list(args), catch_exceptions=False)
+    return Result(r.exit_code, r.stdout, r.stderr)
+
+
+@pytest.fixture
+def cli():  # noqa: ANN201
+    return run_cli
+
+
+@pytest.fixture
+def write_spec(tmp_path: Path):  # noqa: ANN201
+    """Write a spec file and return its path."""
+
+    def write(text: str, name: str = "my.yaml") -> str:
+        path = tmp_path / name
+        path.write_text(text)
+        return str(path)
+
+    return write

@@ -1,0 +1,130 @@
+"""The analytic CLI: formats, the JSON contract, determinism, exit codes, and independence from torch."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+import sys
+
+import pytest
+
+from shufflecalc.cost import analyze
+
+from .conftest import ROOT
+
+
+def test_compare_headline_json(cli) -> None:  # noqa: ANN001
+    r = cli("compare", "mobilenet", "shufflenet", "--g", "3", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    data = r.json()
+    mob, shuf = data["models"]
+    assert set(data["conventions"]) == {"macs", "flops", "fvcore_flops", "params", "activations", "memory_access"}
+    for key in ("name", "config", "input", "macs", "flops", "fvcore_flops", "params", "activations",
+                "memory_access", "layers"):
+        assert key in mob
+    assert mob["macs"] == 568_740_352 and mob["params"] == 4_231_976 and "g" not in mob["config"]
+    assert shuf["config"]["g"] == 3 and shuf["macs"] == analyze("shufflenet", g=3).macs
+    assert shuf["flops"] == 2 * shuf["macs"]
+    assert shuf["ratio_to_first"]["macs"] == round(shuf["macs"] / mob["macs"], 6)
+    layer = shuf["layers"][4]
+    assert layer["name"] == "stage2.unit0.gconv1"
+    assert {"name", "op", "input", "output", "macs", "params", "activations"} <= set(layer)
+    assert sum(l["macs"] for l in shuf["layers"]) == shuf["macs"]
+
+
+def test_json_is_byte_identical_across_runs() -> None:
+    cmd = [sys.executable, "-m", "shufflecalc", "compare", "mobilenet", "shufflenet", "--g", "3", "-f", "json"]
+    outs = {subprocess.run(cmd, capture_output=True, check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+            for seed in ("1", "2")}
+    assert len(outs) == 1
+
+
+@pytest.mark.parametrize("fmt", ["table", "markdown", "csv"])
+def test_compare_formats(cli, fmt: str) -> None:  # noqa: ANN001
+    r = cli("compare", "mobilenet", "shufflenet", "--g", "3", "-f", fmt)
+    assert r.exit_code == 0 and r.stderr == ""
+    if fmt == "csv":
+        rows = list(csv.DictReader(io.StringIO(r.stdout)))
+        assert rows[0]["macs"] == "568740352" and rows[1]["params"] == str(analyze("shufflenet", g=3).params)
+    else:
+        assert "MACs (conv+linear)" in r.stdout and "568.74M" in r.stdout and "137.46M" in r.stdout
+        assert "FLOPs (2×MACs)" in r.stdout and "fvcore flops" in r.stdout
+
+
+def test_show_layers_and_breakdowns(cli) -> None:  # noqa: ANN001
+    r = cli("show", "shufflenet", "--g", "8", "-f", "csv")
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    a = analyze("shufflenet", g=8)
+    assert [row["name"] for row in rows] == [l.name for l in a.layers]
+    assert sum(int(row["macs"]) for row in rows) == a.macs
+    for by in ("block", "stage", "class"):
+        r = cli("show", "mobilenet", "--by", by, "-f", "csv")
+        assert r.exit_code == 0
+        assert sum(int(row["macs"]) for row in csv.DictReader(io.StringIO(r.stdout))) == 568_740_352
+    r = cli("show", "mobilenet", "--width", "0.5")
+    assert r.exit_code == 0 and "conv1.conv" in r.stdout and "149.50M" in r.stdout
+
+
+def test_list(cli) -> None:  # noqa: ANN001
+    r = cli("list", "-f", "json")
+    specs = {s["name"]: s for s in r.json()["specs"]}
+    assert specs["shufflenet"]["params"]["g"]["choices"] == [1, 2, 3, 4, 8]
+    assert specs["mobilenet"]["params"]["width"]["default"] == 1.0
+    assert "shufflenet" in cli("list").stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["compare", "mobilenet", "--g", "3"], "parameter 'g' is not declared by any of: mobilenet"),
+    (["compare", "shufflenet", "--g", "5"], "shufflenet: parameter g: 5 is not one of 1, 2, 3, 4, 8"),
+    (["compare", "shufflenet", "--set", "shuffle=maybe"], "'maybe' is not a valid bool"),
+    (["compare", "shufflenet", "--set", "nonsense"], "expected NAME=VALUE"),
+    (["compare", "nosuchnet"], "unknown spec 'nosuchnet'"),
+    (["compare", "missing.yaml"], "missing.yaml: no such spec file"),
+    (["show", "mobilenet", "--by", "planet"], "--by 'planet'"),
+    (["compare", "shufflenet", "--width", "0.3"], "0.3 is not one of 0.25, 0.5, 1.0, 1.5, 2.0"),
+])
+def test_bad_input_exits_2_with_one_line(cli, args: list[str], message: str) -> None:  # noqa: ANN001
+    r = cli(*args)
+    assert r.exit_code == 2
+    assert r.stdout == ""
+    assert message in r.stderr and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+
+
+def test_bad_spec_file_points_at_the_line(cli, write_spec) -> None:  # noqa: ANN001
+    path = write_spec("input: [24, 8, 8]\nlayers:\n  - stage: s\n    unit: {op: shufflenet_unit, out: 250, groups: 3}\n")
+    r = cli("compare", path)
+    assert r.exit_code == 2
+    assert f"{path}:4 layers[0].unit.out: bottleneck channels 62" in r.stderr
+
+
+def test_set_applies_to_every_model_that_declares_it(cli) -> None:  # noqa: ANN001
+    r = cli("compare", "mobilenet", "shufflenet", "--set", "resolution=160", "--set", "shuffle=false", "-f", "json")
+    mob, shuf = r.json()["models"]
+    assert mob["input"] == shuf["input"] == [3, 160, 160]
+    assert shuf["config"]["shuffle"] is False
+
+
+def test_analytic_cli_runs_without_torch(tmp_path) -> None:  # noqa: ANN001
+    """The analytic commands must neither need nor import torch: run them with torch made unimportable."""
+    blocker = tmp_path / "sitecustomize.py"
+    blocker.write_text(
+        "import sys\n"
+        "class _Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('torch', 'fvcore'):\n"
+        "            raise ImportError('blocked: ' + name)\n"
+        "sys.meta_path.insert(0, _Block())\n"
+    )
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
+    for args in (["compare", "mobilenet", "shufflenet", "--g", "3"], ["show", "shufflenet"], ["list"]):
+        r = subprocess.run([sys.executable, "-m", "shufflecalc", *args], capture_output=True, text=True, env=env)
+        assert r.returncode == 0, r.stderr
+    check = subprocess.run([sys.executable, "-c", "import torch"], capture_output=True, env=env)
+    assert check.returncode != 0  # the blocker works
+
+
+def test_console_script_and_module_entry_points() -> None:
+    r = subprocess.run([sys.executable, "-m", "shufflecalc", "--help"], capture_output=True, text=True)
+    assert r.returncode == 0 and "compare" in r.stdout

@@ -1,0 +1,83 @@
+"""Layer kinds: shape rules against torch itself, parameter counts against torch modules."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from shufflecalc.ops import KINDS, LayerError
+
+torch = pytest.importorskip("torch")
+
+
+def _eval(op: str, ins: tuple, **attrs: object):  # noqa: ANN202
+    kind = KINDS[op]
+    full = {**kind.defaults, **attrs}
+    return full, kind.rule(full, ins)
+
+
+@pytest.mark.parametrize(
+    "size, kernel, stride, padding, dilation",
+    [c for c in itertools.product([7, 8, 13, 28, 225], [1, 3, 5], [1, 2, 3], [0, 1, 2], [1, 2])
+     if (c[0] + 2 * c[3] - c[4] * (c[1] - 1) - 1) >= 0],
+)
+def test_conv_shape_and_params_match_torch(size: int, kernel: int, stride: int, padding: int, dilation: int) -> None:
+    full, ev = _eval("conv2d", ((6, size, size + 1),), out=9, kernel=kernel, stride=stride, padding=padding,
+                     dilation=dilation, groups=3, bias=True)
+    module = KINDS["conv2d"].torch(full, ((6, size, size + 1),))
+    y = module(torch.zeros(1, 6, size, size + 1))
+    assert ev.out == tuple(y.shape[1:])
+    assert ev.params == sum(p.numel() for p in module.parameters())
+
+
+@pytest.mark.parametrize("op", ["maxpool", "avgpool"])
+@pytest.mark.parametrize("size, kernel, stride, padding, ceil", [
+    c for c in itertools.product([5, 7, 14, 15, 112], [2, 3], [1, 2, 3], [0, 1], [False, True]) if 2 * c[3] <= c[1]])
+def test_pool_shape_matches_torch(op: str, size: int, kernel: int, stride: int, padding: int, ceil: bool) -> None:
+    full, ev = _eval(op, ((4, size, size),), kernel=kernel, stride=stride, padding=padding, ceil_mode=ceil)
+    module = KINDS[op].torch(full, ((4, size, size),))
+    assert ev.out == tuple(module(torch.zeros(1, 4, size, size)).shape[1:])
+
+
+def test_every_kind_builds_a_module_with_the_same_parameter_count() -> None:
+    cases = {
+        "conv2d": ((8, 10, 10), {"out": 16, "kernel": 3}),
+        "batchnorm": ((8, 10, 10), {}),
+        "relu": ((8, 10, 10), {}),
+        "relu6": ((8, 10, 10), {}),
+        "maxpool": ((8, 10, 10), {"kernel": 3, "stride": 2, "padding": 1}),
+        "avgpool": ((8, 10, 10), {"kernel": 3, "stride": 2, "padding": 1}),
+        "global_avgpool": ((8, 10, 10), {}),
+        "flatten": ((8, 10, 10), {}),
+        "linear": ((80,), {"out": 10}),
+        "channel_shuffle": ((8, 10, 10), {"groups": 4}),
+    }
+    assert set(cases) == {k for k, v in KINDS.items() if v.inputs == 1}
+    for op, (shape, attrs) in cases.items():
+        full, ev = _eval(op, (shape,), **attrs)
+        module = KINDS[op].torch(full, (shape,)).eval()
+        y = module(torch.zeros((1,) + shape))
+        assert ev.out == tuple(y.shape[1:]), op
+        assert ev.params == sum(p.numel() for p in module.parameters()), op
+
+
+def test_channel_shuffle_is_the_blog_permutation_and_torch_channelshuffle() -> None:
+    full, _ = _eval("channel_shuffle", ((9, 1, 1),), groups=3)
+    module = KINDS["channel_shuffle"].torch(full, ((9, 1, 1),))
+    x = torch.arange(9.0).view(1, 9, 1, 1)
+    assert module(x).flatten().tolist() == [0, 3, 6, 1, 4, 7, 2, 5, 8]
+    assert torch.equal(module(x), torch.nn.ChannelShuffle(3)(x))
+
+
+@pytest.mark.parametrize("op, ins, attrs, message", [
+    ("conv2d", ((6, 8, 8),), {"out": 8, "kernel": 1, "groups": 4}, "input channels 6 are not divisible by groups=4"),
+    ("conv2d", ((6, 2, 2),), {"out": 6, "kernel": 5, "padding": 0}, "the spatial size reaches zero"),
+    ("linear", ((6, 2, 2),), {"out": 6}, "linear needs a flat input"),
+    ("channel_shuffle", ((10, 2, 2),), {"groups": 3}, "10 channels are not divisible by groups=3"),
+    ("add", ((6, 2, 2), (6, 2, 3)), {}, "add needs inputs of one shape"),
+    ("concat", ((6, 2, 2), (6, 3, 3)), {}, "concat needs inputs of one spatial size"),
+])
+def test_rule_errors(op: str, ins: tuple, attrs: dict, message: str) -> None:
+    with pytest.raises(LayerError, match=message):
+        _eval(op, ins, **attrs)

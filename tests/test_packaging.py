@@ -1,0 +1,28 @@
+"""The built-in specs ship inside the wheel, where the package finds them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from shufflecalc.spec import builtin_names
+
+from .conftest import ROOT
+
+
+def test_wheel_contains_every_builtin_spec(tmp_path) -> None:  # noqa: ANN001
+    r = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
+        capture_output=True, text=True,
+    )
+    if r.returncode != 0 and "No module named" in r.stderr:
+        pytest.skip(f"cannot build a wheel here: {r.stderr.strip().splitlines()[-1]}")
+    assert r.returncode == 0, r.stderr
+    (wheel,) = tmp_path.glob("shufflecalc-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for spec in builtin_names():
+        assert f"shufflecalc/specs/{spec}.yaml" in names
+    assert "shufflecalc/cli/__init__.py" in names
