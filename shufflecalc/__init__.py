@@ -6,6 +6,7 @@ Python API::
     a = shufflecalc.analyze("shufflenet", g=3)   # built-in name or a path to a spec file
     a.macs, a.flops, a.fvcore_flops, a.params, a.activations, a.memory_access
     a.to_dict()                                  # the JSON the CLI prints
+    model = shufflecalc.build_model("shufflenet", g=3)   # the same network in torch (needs the torch extra)
 
 Nothing here imports torch; the torch-backed features import it when called.
 """
@@ -19,4 +20,15 @@ from .spec import builtin_names, load_spec
 
 __version__ = "0.1.0"
 
-__all__ = ["CONVENTIONS", "Analysis", "Graph", "ShufflecalcError", "analyze", "builtin_names", "expand", "load_spec"]
+
+def build_model(spec, overrides=None, **params):  # noqa: ANN001, ANN201
+    """Build the torch model of a spec, in eval mode (imports torch; needs the torch extra). See `builder`."""
+    from .builder import build_model as build
+
+    return build(spec, overrides, **params)
+
+
+__all__ = [
+    "CONVENTIONS", "Analysis", "Graph", "ShufflecalcError", "analyze", "build_model", "builtin_names", "expand",
+    "load_spec",
+]

@@ -7,17 +7,12 @@ from typing import Annotated
 import typer
 
 from ..cost import analyze
-from ..render import FORMATTERS, to_json
 from ..reports import SHOW_BY, compare_by_metric, compare_by_model, compare_json, list_json, list_table, show_json, show_table
 from ..spec import builtin_names, load_spec
 from ..errors import ShufflecalcError
 from .common import (
-    FormatOpt, Format, GOpt, ResOpt, SetOpt, SpecsArg, WidthOpt, app, boundary, emit, overrides, per_model,
+    FormatOpt, Format, GOpt, ResOpt, SetOpt, SpecsArg, WidthOpt, app, boundary, output, overrides, per_model,
 )
-
-
-def _output(fmt: Format, data: dict, tabular_for: dict) -> None:  # noqa: ANN001
-    emit(to_json(data) if fmt is Format.json else FORMATTERS[fmt.value](tabular_for[fmt.value]))
 
 
 def load_models(specs: list[str], g, width, resolution, sets):  # noqa: ANN001, ANN201
@@ -32,8 +27,7 @@ def load_models(specs: list[str], g, width, resolution, sets):  # noqa: ANN001, 
 def list_command(fmt: FormatOpt = Format.table) -> None:
     """List the built-in specs with their parameters, defaults and allowed values."""
     specs = [load_spec(n) for n in builtin_names()]
-    table = list_table(specs)
-    _output(fmt, list_json(specs), {"table": table, "markdown": table, "csv": table})
+    output(fmt, list_json(specs), list_table(specs))
 
 
 @app.command("show")
@@ -51,8 +45,7 @@ def show_command(
     if by not in SHOW_BY:
         raise ShufflecalcError(f"--by {by!r}: expected one of {', '.join(SHOW_BY)}")
     (a,) = load_models([spec], g, width, resolution, sets)
-    table = show_table(a, by)
-    _output(fmt, show_json(a), {"table": table, "markdown": table, "csv": table})
+    output(fmt, show_json(a), show_table(a, by))
 
 
 @app.command("compare")
@@ -67,5 +60,4 @@ def compare_command(
 ) -> None:
     """Compare models side by side: MACs, FLOPs, fvcore count, params, activations, memory access, ratios to the first."""
     analyses = load_models(specs, g, width, resolution, sets)
-    by_metric = compare_by_metric(analyses)
-    _output(fmt, compare_json(analyses), {"table": by_metric, "markdown": by_metric, "csv": compare_by_model(analyses)})
+    output(fmt, compare_json(analyses), compare_by_metric(analyses), csv=compare_by_model(analyses))

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Callable, Optional, Sequence, TypeVar
 import typer
 
 from ..errors import ShufflecalcError
+from ..render import FORMATTERS, Tabular, to_json
 
 app = typer.Typer(
     name="shufflecalc",
@@ -104,3 +105,14 @@ def per_model(specs: Sequence[Any], values: dict[str, Any]) -> list[dict[str, An
 def emit(text: str) -> None:
     sys.stdout.write(text)
     sys.stdout.flush()
+
+
+def output(fmt: Format, data: Any, table: Tabular, csv: Tabular | None = None) -> None:
+    """Print a command's result: `data` as JSON, or `table` in a tabular format (`csv` may lay the rows out
+    differently, one row per record, for machines)."""
+    if fmt is Format.json:
+        emit(to_json(data))
+    elif fmt is Format.csv and csv is not None:
+        emit(FORMATTERS["csv"](csv))
+    else:
+        emit(FORMATTERS[fmt.value](table))
