@@ -85,10 +85,29 @@ class Analysis:
     def layers(self) -> tuple[Layer, ...]:
         return self.graph.layers
 
-    def __getattr__(self, metric: str) -> int:
-        if metric in METRICS:
-            return getattr(self.totals, metric)
-        raise AttributeError(metric)
+    @property
+    def macs(self) -> int:
+        return self.totals.macs
+
+    @property
+    def flops(self) -> int:
+        return self.totals.flops
+
+    @property
+    def fvcore_flops(self) -> int:
+        return self.totals.fvcore_flops
+
+    @property
+    def params(self) -> int:
+        return self.totals.params
+
+    @property
+    def activations(self) -> int:
+        return self.totals.activations
+
+    @property
+    def memory_access(self) -> int:
+        return self.totals.memory_access
 
     @property
     def classifier(self) -> Totals:

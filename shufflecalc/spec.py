@@ -81,7 +81,7 @@ def load_spec(ref: str | Path) -> Spec:
     """Load a built-in spec by name, or a spec file by path."""
     text = str(ref)
     path = Path(text)
-    if path.suffix in (".yaml", ".yml") or path.exists() or "/" in text:
+    if path.suffix in (".yaml", ".yml") or path.is_file() or "/" in text or "\\" in text:
         if not path.exists():
             raise ShufflecalcError(f"{text}: no such spec file")
         resolved = path.resolve()
