@@ -10,7 +10,8 @@ Counting conventions (per layer, in elements or operations, batch size 1):
 - ``flops``: 2 x macs (computed by the caller).
 - ``fvcore_flops``: what fvcore 0.1.5's FlopCountAnalysis reports for the layer in eval mode: conv and linear MACs,
   2 per output element of an affine batchnorm, 1 per input element of adaptive average pooling, 0 for everything
-  fvcore ignores (relu, cat, view, transpose, flatten) or does not support (add, max/avg pooling).
+  fvcore ignores (relu, cat, chunk, view, transpose, flatten, dropout) or does not support (add, mul, mean,
+  max/avg pooling, relu6's hardtanh, hardswish, hardsigmoid, sigmoid).
 - ``params``: weights, biases, batchnorm gamma and beta (running statistics are buffers, not parameters).
 - ``activations``: output elements of conv2d and linear layers (fvcore's ActivationCountAnalysis convention).
 - ``memory_access``: input elements + output elements + parameters: ShuffleNet V2's memory access cost (MAC), for
@@ -248,6 +249,47 @@ def _concat(a: Attrs, ins: tuple[Shape, ...]) -> Eval:
     return Eval((sum(s[0] for s in ins),) + ins[0][1:], op_class="other")
 
 
+def _mul(a: Attrs, ins: tuple[Shape, ...]) -> Eval:
+    """Elementwise product with PyTorch broadcasting: each axis equal, or 1 in all inputs but one (SE's scale)."""
+    if any(len(s) != len(ins[0]) for s in ins[1:]):
+        raise LayerError("mul needs inputs of one rank, got " + ", ".join(_fmt(s) for s in ins))
+    out = []
+    for sizes in zip(*ins):
+        size = max(sizes)
+        if any(n not in (1, size) for n in sizes):
+            shown = ", ".join(_fmt(s) for s in ins)
+            raise LayerError(f"mul needs inputs that broadcast (each axis equal, or 1), got {shown}")
+        out.append(size)
+    return Eval(tuple(out), op_class="elementwise")
+
+
+def _mean(a: Attrs, ins: tuple[Shape, ...]) -> Eval:
+    c = _image(ins, "mean")[0]
+    return Eval((c,), op_class="pooling")
+
+
+def _split(a: Attrs, ins: tuple[Shape, ...]) -> Eval:
+    c, h, w = _image(ins, "split")
+    parts, index = a["parts"], a["index"]
+    if c % parts:
+        raise LayerError(f"{c} channels are not divisible into parts={parts}", "parts")
+    if index >= parts:
+        raise LayerError(f"index {index} is out of range for parts={parts} (0 to {parts - 1})", "index")
+    return Eval((c // parts, h, w), op_class="other")
+
+
+def _split_torch(a: Attrs, ins: tuple[Shape, ...]) -> Any:
+    from .torch_modules import Split
+
+    return Split(a["parts"], a["index"])
+
+
+def _dropout_torch(a: Attrs, ins: tuple[Shape, ...]) -> Any:
+    from torch import nn
+
+    return nn.Dropout(a["p"])
+
+
 def _torch_local(name: str) -> Callable[[Attrs, tuple[Shape, ...]], Any]:
     def make(a: Attrs, ins: tuple[Shape, ...]) -> Any:
         from . import torch_modules
@@ -296,7 +338,24 @@ KINDS: dict[str, LayerKind] = {
             doc="batch normalization (eval mode)",
         ),
         LayerKind("relu", {}, _elementwise("elementwise"), _module("ReLU"), "ignored", ("aten::relu",)),
-        LayerKind("relu6", {}, _elementwise("elementwise"), _module("ReLU6"), "ignored", ("aten::hardtanh",)),
+        LayerKind("relu6", {}, _elementwise("elementwise"), _module("ReLU6"), "unsupported", ("aten::hardtanh",)),
+        LayerKind(
+            "hardswish", {}, _elementwise("elementwise"), _module("Hardswish"), "unsupported", ("aten::hardswish",),
+            doc="x * relu6(x + 3) / 6 (MobileNetV3)",
+        ),
+        LayerKind(
+            "hardsigmoid", {}, _elementwise("elementwise"), _module("Hardsigmoid"), "unsupported",
+            ("aten::hardsigmoid",), doc="relu6(x + 3) / 6 (MobileNetV3's squeeze-and-excitation gate)",
+        ),
+        LayerKind("sigmoid", {}, _elementwise("elementwise"), _module("Sigmoid"), "unsupported", ("aten::sigmoid",)),
+        LayerKind(
+            "dropout",
+            {"p": Arg(float, 0.5, minimum=0, help="drop probability (training only; the identity in eval mode)")},
+            _elementwise("other"),
+            _dropout_torch,
+            "ignored",
+            ("aten::dropout",),
+        ),
         LayerKind(
             "maxpool", dict(_POOL_ARGS), _pool("maxpool"), _pool_torch("MaxPool2d"), "unsupported",
             ("aten::max_pool2d",),
@@ -308,6 +367,10 @@ KINDS: dict[str, LayerKind] = {
         LayerKind(
             "global_avgpool", {}, _global_avgpool, _module("AdaptiveAvgPool2d", output_size=1), "counted",
             ("aten::adaptive_avg_pool2d",),
+        ),
+        LayerKind(
+            "mean", {}, _mean, _torch_local("Mean"), "unsupported", ("aten::mean",),
+            doc="x.mean([2, 3]): the spatial mean as a flat vector (ShuffleNetV2's global pool)",
         ),
         LayerKind("flatten", {}, _flatten, _module("Flatten"), "ignored", ("aten::flatten",)),
         LayerKind(
@@ -330,5 +393,21 @@ KINDS: dict[str, LayerKind] = {
         ),
         LayerKind("add", {}, _add, _torch_local("Add"), "unsupported", ("aten::add",), inputs=0),
         LayerKind("concat", {}, _concat, _torch_local("Concat"), "ignored", ("aten::cat",), inputs=0),
+        LayerKind(
+            "mul", {}, _mul, _torch_local("Mul"), "unsupported", ("aten::mul",), inputs=0,
+            doc="elementwise product, broadcasting axes of size 1 (C x 1 x 1 scale times C x H x W)",
+        ),
+        LayerKind(
+            "split",
+            {
+                "parts": Arg(int, 2, minimum=1, help="number of equal channel groups"),
+                "index": Arg(int, required=True, minimum=0, help="which group this layer outputs, from 0"),
+            },
+            _split,
+            _split_torch,
+            "ignored",
+            ("aten::chunk",),
+            doc="one of `parts` equal channel groups: x.chunk(parts, dim=1)[index]",
+        ),
     ]
 }

@@ -39,3 +39,34 @@ class Concat(nn.Module):
 
     def forward(self, *xs: torch.Tensor) -> torch.Tensor:
         return torch.cat(xs, dim=1)
+
+
+class Mul(nn.Module):
+    """Elementwise product of two or more tensors, broadcasting axes of size 1 (squeeze-and-excitation's scale)."""
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        out = xs[0]
+        for x in xs[1:]:
+            out = out * x
+        return out
+
+
+class Mean(nn.Module):
+    """The spatial mean as a flat vector, `x.mean([2, 3])` (ShuffleNetV2's global pool)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean([2, 3])
+
+
+class Split(nn.Module):
+    """One of `parts` equal channel groups, `x.chunk(parts, dim=1)[index]` (ShuffleNetV2's channel split)."""
+
+    def __init__(self, parts: int, index: int) -> None:
+        super().__init__()
+        self.parts, self.index = parts, index
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.chunk(self.parts, dim=1)[self.index]
+
+    def extra_repr(self) -> str:
+        return f"parts={self.parts}, index={self.index}"

@@ -118,7 +118,8 @@ def test_analytic_cli_runs_without_torch(tmp_path) -> None:  # noqa: ANN001
         "sys.meta_path.insert(0, _Block())\n"
     )
     env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
-    for args in (["compare", "mobilenet", "shufflenet", "--g", "3"], ["show", "shufflenet"], ["list"]):
+    for args in (["compare", "mobilenet", "shufflenet", "--g", "3"], ["show", "shufflenet"], ["list"],
+                 ["compare", "mobilenet_v2", "mobilenet_v3_large", "shufflenet_v2", "resnet50", "resnext50_32x4d"]):
         r = subprocess.run([sys.executable, "-m", "shufflecalc", *args], capture_output=True, text=True, env=env)
         assert r.returncode == 0, r.stderr
     check = subprocess.run([sys.executable, "-c", "import torch"], capture_output=True, env=env)
@@ -128,3 +129,29 @@ def test_analytic_cli_runs_without_torch(tmp_path) -> None:  # noqa: ANN001
 def test_console_script_and_module_entry_points() -> None:
     r = subprocess.run([sys.executable, "-m", "shufflecalc", "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "compare" in r.stdout
+
+
+def test_compare_torchvision_models_with_g(cli) -> None:  # noqa: ANN001
+    """--g applies to the models that declare g (ShuffleNet v1) and leaves the others alone."""
+    r = cli("compare", "mobilenet", "mobilenet_v2", "shufflenet", "shufflenet_v2", "--g", "3", "-f", "json")
+    assert r.exit_code == 0, r.stderr
+    models = {m["name"]: m for m in r.json()["models"]}
+    assert list(models) == ["mobilenet", "mobilenet_v2", "shufflenet", "shufflenet_v2"]
+    assert models["shufflenet"]["config"]["g"] == 3
+    assert all("g" not in models[n]["config"] for n in ("mobilenet", "mobilenet_v2", "shufflenet_v2"))
+    assert models["mobilenet_v2"]["params"] == 3_504_872 and models["shufflenet_v2"]["params"] == 2_278_604
+    table = cli("compare", "mobilenet", "mobilenet_v2", "shufflenet", "shufflenet_v2", "--g", "3")
+    assert table.exit_code == 0 and "shufflenet_v2 / mobilenet" in table.stdout
+
+
+def test_list_and_show_the_torchvision_models(cli) -> None:  # noqa: ANN001
+    specs = {s["name"]: s for s in cli("list", "-f", "json").json()["specs"]}
+    assert {"mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small", "shufflenet_v2", "resnet50",
+            "resnext50_32x4d"} <= set(specs)
+    assert specs["shufflenet_v2"]["params"]["width"]["choices"] == [0.5, 1.0, 1.5, 2.0]
+    r = cli("show", "resnet50", "--by", "stage", "-f", "csv")
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert [row["name"] for row in rows][:4] == ["conv1", "maxpool", "layer1", "layer2"]
+    assert sum(int(row["macs"]) for row in rows) == 4_089_184_256
+    r = cli("show", "shufflenet_v2", "--width", "0.5", "-f", "json")
+    assert r.json()["models"][0]["params"] == 1_366_792

@@ -163,3 +163,101 @@ def test_odd_resolution_shapes() -> None:
     a = analyze("shufflenet", g=3, resolution=225)
     assert a.layers[0].out == (24, 113, 113)
     assert [b.out[1] for b in a.graph.blocks if b.name.endswith("unit0")] == [29, 15, 8]
+
+
+# --- torchvision's models (shared/reference/papers.md: torchvision's num_params and GMACs at 224) -------------------
+
+TORCHVISION = [
+    # spec, config, num_params, GMACs (conv + linear, as torchvision rounds them: 2 decimals)
+    ("shufflenet_v2", {"width": 0.5}, 1_366_792, 0.04),
+    ("shufflenet_v2", {"width": 1.0}, 2_278_604, 0.14),
+    ("shufflenet_v2", {"width": 1.5}, 3_503_624, 0.30),
+    ("shufflenet_v2", {"width": 2.0}, 7_393_996, 0.58),
+    ("mobilenet_v2", {}, 3_504_872, 0.30),
+    ("mobilenet_v3_large", {}, 5_483_032, 0.22),
+    ("mobilenet_v3_small", {}, 2_542_856, 0.06),
+    ("resnet50", {}, 25_557_032, 4.09),
+    ("resnext50_32x4d", {}, 25_028_904, 4.23),
+]
+
+
+@pytest.mark.parametrize("spec, config, params, gmacs", TORCHVISION, ids=[f"{s}{c}" for s, c, *_ in TORCHVISION])
+def test_torchvision_params_and_gmacs(spec: str, config: dict, params: int, gmacs: float) -> None:
+    a = analyze(spec, **config)
+    assert a.graph.input == (3, 224, 224) and a.graph.output == (1000,)
+    assert a.params == params
+    assert round(a.macs / 1e9, 2) == gmacs
+
+
+def test_torchvision_macs_exact() -> None:
+    """The exact integers behind the rounded GMACs (the same counts fvcore and FlopCounterMode give: test_builder)."""
+    assert analyze("resnet50").macs == 4_089_184_256
+    assert analyze("resnext50_32x4d").macs == 4_230_479_872
+    assert analyze("mobilenet_v2").macs == 300_774_272
+    assert analyze("mobilenet_v3_large").macs == 216_589_760
+    assert analyze("mobilenet_v3_small").macs == 56_510_400
+    assert [analyze("shufflenet_v2", width=w).macs for w in (0.5, 1.0, 1.5, 2.0)] == [
+        40_476_448, 144_907_992, 295_759_392, 583_253_464]
+
+
+def test_resnet50_layers_by_hand() -> None:
+    by_name = {l.name: l for l in analyze("resnet50").layers}
+    assert by_name["conv1.conv"].macs == 64 * 3 * 7 * 7 * 112 * 112  # 118,013,952
+    assert by_name["layer1.unit0.conv2"].macs == 64 * 64 * 9 * 56 * 56
+    assert by_name["layer1.unit0.downsample"].params == 64 * 256  # projection: channels 64 -> 256
+    assert "layer1.unit1.downsample" not in by_name  # identity shortcut
+    assert by_name["layer2.unit0.conv2"].out == (128, 28, 28)  # v1.5: the 3x3 conv has the stride
+    assert by_name["layer2.unit0.downsample"].out == (512, 28, 28)
+    assert by_name["fc"].macs == 2048 * 1000
+
+
+def test_resnext_grouped_conv_by_hand() -> None:
+    layer = next(l for l in analyze("resnext50_32x4d").layers if l.name == "layer1.unit0.conv2")
+    assert layer.op_class == "grouped conv" and layer.out == (128, 56, 56)  # int(64 * 4 / 64) * 32 = 128
+    assert layer.macs == 128 * (128 // 32) * 9 * 56 * 56
+
+
+def test_mobilenet_v2_width_rule() -> None:
+    """make_divisible(c * width, 8), last conv make_divisible(1280 * max(1, width), 8); 0.35: 32 -> 16, 16 -> 8."""
+    a = analyze("mobilenet_v2", width=0.35)
+    by_name = {l.name: l for l in a.layers}
+    assert by_name["conv1.conv"].out[0] == 16 and by_name["stage1.unit0.project"].out[0] == 8
+    assert by_name["stage7.unit0.project"].out[0] == 112 and by_name["conv_last.conv"].out[0] == 1280
+    assert by_name["stage1.unit0.dw"].in_shapes[0][0] == 16 and "stage1.unit0.expand" not in by_name
+    assert analyze("mobilenet_v2", width=1.4).layers[-1].in_shapes[0] == (1792,)
+
+
+def test_shufflenet_v2_unit_costs_by_hand() -> None:
+    """ShuffleNet V2 1x, stage 3 (232 channels, 14x14): a stride-1 unit is two 116x116 1x1 convs and a 3x3 depthwise
+    conv on half the channels; the split, concat and shuffle cost nothing."""
+    a = analyze("shufflenet_v2")
+    unit = [l for l in a.layers if l.block == "stage3.unit1"]
+    assert sum(l.macs for l in unit) == 2 * 116 * 116 * 14 * 14 + 116 * 9 * 14 * 14
+    assert {l.op for l in unit if l.macs == 0 and l.op not in ("batchnorm", "relu")} == {"split", "concat",
+                                                                                            "channel_shuffle"}
+    assert a.layers[-2].op == "mean" and a.layers[-2].fvcore_flops == 0  # x.mean([2, 3]): fvcore counts nothing
+
+
+def test_mobilenet_v3_se_and_hardswish_costs() -> None:
+    """fvcore: SE's adaptive avg-pool counts 1 per input element, its fc convs their MACs; hardswish, hardsigmoid
+    and the product count 0. MACs: the fc convs (with bias, not counted) count like any 1x1 conv at 1x1."""
+    by_name = {l.name: l for l in analyze("mobilenet_v3_large").layers}
+    assert by_name["block4.se_pool"].fvcore_flops == 72 * 28 * 28 and by_name["block4.se_pool"].macs == 0
+    assert by_name["block4.se_fc1"].macs == 72 * 24 and by_name["block4.se_fc1"].params == 72 * 24 + 24
+    assert by_name["block4.se_fc2"].params == 24 * 72 + 72
+    assert by_name["block4.se_mul"].out == (72, 28, 28)
+    for name in ("block4.se_hardsigmoid", "block4.se_mul", "block7.dw_hardswish", "conv1.hardswish"):
+        assert by_name[name].fvcore_flops == by_name[name].macs == 0
+    assert by_name["block1.dw"].in_shapes[0] == (16, 112, 112) and "block1.expand" not in by_name
+
+
+def test_unit_costs_resnet_resnext_shufflenet_formulas() -> None:
+    """The ShuffleNet paper's unit costs at stride 1: ResNet hw(2cm + 9m^2), ResNeXt hw(2cm + 9m^2/g), ShuffleNet
+    hw(2cm/g + 9m); resnet50's bottleneck is unit (a) with a dense 3x3 conv."""
+    def unit(spec: str, block: str, **cfg: object) -> int:
+        return analyze(spec, **cfg).breakdown("block")[block].macs
+
+    for block, hw, c, m in (("layer1.unit1", 56 * 56, 256, 64), ("layer3.unit1", 14 * 14, 1024, 256)):
+        assert unit("resnet50", block) == hw * (2 * c * m + 9 * m * m) == 218_365_952
+        assert unit("resnext50_32x4d", block) == hw * (2 * c * 2 * m + 9 * (2 * m) ** 2 // 32) == 219_971_584
+    assert unit("shufflenet", "stage3.unit1", g=3) == 14 * 14 * (2 * 480 * 120 // 3 + 9 * 120) == 7_738_080

@@ -33,3 +33,11 @@ def test_worked_example(tmp_path) -> None:  # noqa: ANN001
     assert by_name["stage1.unit1.gconv1"] == by_name["stage1.unit1.gconv2"] == 8_192
     assert by_name["fc"] == 320
     assert a.macs == 173_376
+
+
+def test_every_builtin_spec_is_documented() -> None:
+    from shufflecalc.spec import builtin_names
+
+    section = DOC.split("## Built-in specs", 1)[1]
+    for name in builtin_names():
+        assert f"`{name}`" in section, name

@@ -52,6 +52,12 @@ def test_every_kind_builds_a_module_with_the_same_parameter_count() -> None:
         "flatten": ((8, 10, 10), {}),
         "linear": ((80,), {"out": 10}),
         "channel_shuffle": ((8, 10, 10), {"groups": 4}),
+        "hardswish": ((8, 10, 10), {}),
+        "hardsigmoid": ((8, 10, 10), {}),
+        "sigmoid": ((80,), {}),
+        "dropout": ((80,), {"p": 0.2}),
+        "mean": ((8, 10, 10), {}),
+        "split": ((8, 10, 10), {"parts": 4, "index": 3}),
     }
     assert set(cases) == {k for k, v in KINDS.items() if v.inputs == 1}
     for op, (shape, attrs) in cases.items():
@@ -77,7 +83,85 @@ def test_channel_shuffle_is_the_blog_permutation_and_torch_channelshuffle() -> N
     ("channel_shuffle", ((10, 2, 2),), {"groups": 3}, "10 channels are not divisible by groups=3"),
     ("add", ((6, 2, 2), (6, 2, 3)), {}, "add needs inputs of one shape"),
     ("concat", ((6, 2, 2), (6, 3, 3)), {}, "concat needs inputs of one spatial size"),
+    ("mul", ((6, 2, 2), (3, 1, 1)), {}, "mul needs inputs that broadcast"),
+    ("mul", ((6, 2, 2), (6,)), {}, "mul needs inputs of one rank"),
+    ("mean", ((6,),), {}, "mean needs a C x H x W input"),
+    ("split", ((6, 2, 2),), {"parts": 4, "index": 0}, "6 channels are not divisible into parts=4"),
+    ("split", ((6, 2, 2),), {"parts": 2, "index": 2}, "index 2 is out of range for parts=2"),
 ])
 def test_rule_errors(op: str, ins: tuple, attrs: dict, message: str) -> None:
     with pytest.raises(LayerError, match=message):
         _eval(op, ins, **attrs)
+
+
+def test_split_is_torch_chunk() -> None:
+    x = torch.randn(1, 12, 3, 3)
+    for index in range(3):
+        full, ev = _eval("split", ((12, 3, 3),), parts=3, index=index)
+        y = KINDS["split"].torch(full, ((12, 3, 3),))(x)
+        assert torch.equal(y, x[:, 4 * index : 4 * index + 4]) and ev.out == tuple(y.shape[1:])
+
+
+@pytest.mark.parametrize("shapes", [((6, 4, 5), (6, 1, 1)), ((6, 1, 1), (6, 4, 5)), ((6, 4, 5), (6, 4, 5)),
+                                    ((6, 4, 1), (1, 1, 5)), ((10,), (10,))])
+def test_mul_broadcasts_as_torch(shapes: tuple) -> None:
+    full, ev = _eval("mul", shapes)
+    xs = [torch.randn(1, *s) for s in shapes]
+    y = KINDS["mul"].torch(full, shapes)(*xs)
+    assert ev.out == tuple(y.shape[1:]) and torch.equal(y, xs[0] * xs[1])
+
+
+def test_mean_is_the_spatial_mean() -> None:
+    full, ev = _eval("mean", ((5, 3, 4),))
+    x = torch.randn(2, 5, 3, 4)
+    y = KINDS["mean"].torch(full, ((5, 3, 4),))(x)
+    assert ev.out == (5,) and torch.allclose(y, x.mean([2, 3]))
+
+
+CASES = {
+    "conv2d": (((8, 6, 6),), {"out": 4, "kernel": 3, "groups": 2, "bias": True}),
+    "batchnorm": (((8, 6, 6),), {}),
+    "relu": (((8, 6, 6),), {}),
+    "relu6": (((8, 6, 6),), {}),
+    "hardswish": (((8, 6, 6),), {}),
+    "hardsigmoid": (((8, 6, 6),), {}),
+    "sigmoid": (((8, 6, 6),), {}),
+    "dropout": (((8, 6, 6),), {"p": 0.2}),
+    "maxpool": (((8, 6, 6),), {"kernel": 3, "stride": 2, "padding": 1}),
+    "avgpool": (((8, 6, 6),), {"kernel": 3, "stride": 2, "padding": 1}),
+    "global_avgpool": (((8, 6, 6),), {}),
+    "mean": (((8, 6, 6),), {}),
+    "flatten": (((8, 6, 6),), {}),
+    "linear": (((80,),), {"out": 10}),
+    "channel_shuffle": (((8, 6, 6),), {"groups": 4}),
+    "add": (((8, 6, 6), (8, 6, 6)), {}),
+    "concat": (((8, 6, 6), (4, 6, 6)), {}),
+    "mul": (((8, 1, 1), (8, 6, 6)), {}),
+    "split": (((8, 6, 6),), {"index": 1}),
+}
+
+
+@pytest.mark.parametrize("op", sorted(KINDS))
+def test_fvcore_count_and_treatment_are_fvcores(op: str) -> None:
+    """Each kind's fvcore count (macs + fvcore_extra) and its 'counted' / 'ignored' / 'unsupported' label are what
+    fvcore's FlopCountAnalysis itself reports for the torch module the kind builds."""
+    import warnings
+
+    assert set(CASES) == set(KINDS)
+    ins, attrs = CASES[op]
+    full, ev = _eval(op, ins, **attrs)
+    kind = KINDS[op]
+    module = kind.torch(full, ins).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fvcore.nn import FlopCountAnalysis
+
+        fa = FlopCountAnalysis(module, tuple(torch.randn(1, *s) for s in ins))
+        fa.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+        total, unsupported = fa.total(), dict(fa.unsupported_ops())
+    assert total == ev.macs + ev.fvcore_extra
+    if kind.fvcore == "unsupported":
+        assert set(unsupported) == set(kind.aten) and total == 0
+    else:
+        assert unsupported == {}
+        assert (total > 0) == (kind.fvcore == "counted")

@@ -25,3 +25,9 @@ def test_ci_runs_the_readme_commands_verbatim() -> None:
 def test_readme_example_output_is_current() -> None:
     example = re.search(r"`shufflecalc compare mobilenet shufflenet --g 3`:\n\n```\n(.*?)```", README, re.S).group(1)
     assert run_cli("compare", "mobilenet", "shufflenet", "--g", "3").stdout == example
+
+
+def test_readme_torchvision_compare_is_current() -> None:
+    title = "`shufflecalc compare mobilenet mobilenet_v2 shufflenet shufflenet_v2 --g 3`"
+    example = re.search(re.escape(title) + r"[^\n]*\n[^\n]*\n\n```\n(.*?)```", README, re.S).group(1)
+    assert run_cli("compare", "mobilenet", "mobilenet_v2", "shufflenet", "shufflenet_v2", "--g", "3").stdout == example

@@ -115,6 +115,18 @@ BAD = [
     ("input: [3, 8, 8]\nlayers:\n  - {op: maxpool, kernel: 3, padding: 2}\n", {},
      "my.yaml:3 layers[0].padding: padding 2 must be at most half the kernel size 3"),
     ("input: !!python/object:os.system [3, 8, 8]\nlayers: [{op: relu}]\n", {}, "my.yaml:1 input: invalid value"),
+    ("input: [24, 8, 8]\nlayers:\n  - stage: s\n    unit: {op: shufflenet_v2_unit, out: 47}\n", {},
+     "my.yaml:4 layers[0].unit.out: the two branches produce out / 2 channels each, so out must be even, got 47"),
+    ("input: [24, 8, 8]\nlayers:\n  - {op: shufflenet_v2_unit, name: u, out: 48}\n", {},
+     "my.yaml:3 layers[0].out: a stride-1 unit splits its input in two halves, so out must equal the input channels"),
+    ("input: [24, 8, 8]\nlayers:\n  - {op: inverted_residual, out: 24, expand: 0.01}\n", {},
+     "my.yaml:3 layers[0].expand: expand 0.01 of 24 input channels leaves no hidden channels"),
+    ("input: [6, 8, 8]\nlayers:\n  - {op: split, name: s, parts: 4, index: 0}\n", {},
+     "my.yaml:3 layers[0].parts: 6 channels are not divisible into parts=4 (in s)"),
+    ("input: [6, 8, 8]\nlayers:\n  - {op: split, name: s}\n", {}, "my.yaml:3 layers[0]: missing required argument 'index'"),
+    ("input: [6, 8, 8]\nlayers:\n  - {op: mul, inputs: [input]}\n", {}, "my.yaml:3 layers[0]: mul needs two or more inputs"),
+    ("input: [64, 8, 8]\nlayers:\n  - {op: resnet_bottleneck, planes: 16, width_per_group: 2}\n", {},
+     "my.yaml:3 layers[0].width_per_group: planes 16 with width_per_group 2 leave no channels"),
 ]
 
 
