@@ -1,4 +1,8 @@
-"""The formula commands: formula, explain, shuffle. Only `shuffle --check` imports torch."""
+"""The formula commands: formula, explain, shuffle. Only `shuffle --check` imports torch.
+
+The library modules are imported inside each command: every shufflecalc command registers these, and importing the
+formula tables (dataclasses, fractions, difflib) at start-up would slow `compare` and `show` by 10-20 ms.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,6 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..explain import explain, groups_study
-from ..formula_reports import (
-    check_text, explain_report, formula_list, formula_report, shuffle_json, shuffle_table, shuffle_text, study_report,
-)
-from ..formulas import evaluate
-from ..shuffle import check_torch, make_shuffle
 from ..render import to_json
 from ..spec import load_spec
 from .common import (
@@ -47,6 +45,9 @@ def formula_command(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """A closed-form cost formula with numbers: the formula, the substitution, the exact MACs and the saving."""
+    from ..formula_reports import formula_list, formula_report
+    from ..formulas import evaluate
+
     if name is None:
         data, table = formula_list()
         output(fmt, data, table)
@@ -70,6 +71,9 @@ def explain_command(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Each dwsep block and bottleneck / ShuffleNet unit: the closed-form formula beside the engine's exact count."""
+    from ..explain import explain, groups_study
+    from ..formula_reports import explain_report, study_report
+
     loaded = load_spec(spec)
     (config,) = per_model([loaded], overrides(g, width, resolution, sets))
     if study:
@@ -89,6 +93,9 @@ def shuffle_command(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """ShuffleNet's channel shuffle step by step: reshape to (g, N/g), transpose, flatten."""
+    from ..formula_reports import check_text, shuffle_json, shuffle_table, shuffle_text
+    from ..shuffle import check_torch, make_shuffle
+
     s = make_shuffle(g, channels)
     result = check_torch(s) if check else None
     if fmt is Format.json:
