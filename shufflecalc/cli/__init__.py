@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import analytic  # noqa: F401  (registers list, show, compare)
+from . import formulas  # noqa: F401  (registers formula, explain, shuffle)
 from .common import app
 
 

@@ -1,0 +1,117 @@
+"""The formula commands: formula, explain, shuffle. Only `shuffle --check` imports torch.
+
+The library modules are imported inside each command: every shufflecalc command registers these, and importing the
+formula tables (dataclasses, fractions, difflib) at start-up would slow `compare` and `show` by 10-20 ms.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from ..render import to_json
+from ..spec import load_spec
+from .common import (
+    EXIT_FAILED, Format, FormatOpt, GOpt, ResOpt, SetOpt, WidthOpt, app, boundary, emit, fatal, output, overrides,
+    per_model,
+)
+
+
+def _sym(name: str, meaning: str) -> object:
+    # strings, parsed by the library: a bad value is one line on stderr, not a usage screen
+    return typer.Option(f"--{name}", help=meaning, metavar="INT")
+
+
+KOpt = Annotated[Optional[str], _sym("K", "K: filter size")]
+MOpt = Annotated[Optional[str], _sym("M", "M: input channels")]
+NOpt = Annotated[Optional[str], _sym("N", "N: output channels (conv, dwsep, gconv) or bottleneck channels (units)")]
+IwOpt = Annotated[Optional[str], _sym("Iw", "Iw: feature-map width")]
+IhOpt = Annotated[Optional[str], _sym("Ih", "Ih: feature-map height")]
+GSymOpt = Annotated[Optional[str], _sym("g", "g: groups")]
+
+
+@app.command("formula")
+@boundary
+def formula_command(
+    name: Annotated[Optional[str], typer.Argument(help="conv, dwsep, gconv, unit-a, unit-b or unit-c; none: list them")] = None,
+    K: KOpt = None,  # noqa: N803
+    M: MOpt = None,  # noqa: N803
+    N: NOpt = None,  # noqa: N803
+    Iw: IwOpt = None,  # noqa: N803
+    Ih: IhOpt = None,  # noqa: N803
+    g: GSymOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """A closed-form cost formula with numbers: the formula, the substitution, the exact MACs and the saving."""
+    from ..formula_reports import formula_list, formula_report
+    from ..formulas import evaluate
+
+    if name is None:
+        data, table = formula_list()
+        output(fmt, data, table)
+        return
+    ev = evaluate(name, {"K": K, "M": M, "N": N, "Iw": Iw, "Ih": Ih, "g": g})
+    data, table, csv = formula_report(ev)
+    output(fmt, data, table, csv=csv)
+
+
+@app.command("explain")
+@boundary
+def explain_command(
+    spec: Annotated[str, typer.Argument(help="built-in spec name or YAML spec path")],
+    g: GOpt = None,
+    width: WidthOpt = None,
+    resolution: ResOpt = None,
+    sets: SetOpt = None,
+    layer: Annotated[Optional[str], typer.Option("--layer", help="one unit (stage3.unit0) or a layer inside it")] = None,
+    study: Annotated[bool, typer.Option(
+        "--groups-study", help="for each choice of g: stage widths, one stride-1 unit's MACs, total MACs")] = False,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Each dwsep block and bottleneck / ShuffleNet unit: the closed-form formula beside the engine's exact count."""
+    from ..explain import explain, groups_study
+    from ..formula_reports import explain_report, study_report
+
+    loaded = load_spec(spec)
+    (config,) = per_model([loaded], overrides(g, width, resolution, sets))
+    if study:
+        data, table, csv = study_report(groups_study(loaded, config, layer))
+    else:
+        data, table, csv = explain_report(explain(loaded, config, layer))
+    output(fmt, data, table, csv=csv)
+
+
+@app.command("shuffle")
+@boundary
+def shuffle_command(
+    g: Annotated[Optional[str], typer.Option("--g", help="groups", metavar="INT")] = None,
+    channels: Annotated[Optional[str], typer.Option("--channels", help="channels N (divisible by g)", metavar="INT")] = None,
+    check: Annotated[bool, typer.Option(
+        "--check", help="run the model builder's shuffle on a tensor against torch.nn.ChannelShuffle (torch extra)")] = False,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """ShuffleNet's channel shuffle step by step: reshape to (g, N/g), transpose, flatten."""
+    from ..formula_reports import check_text, shuffle_json, shuffle_table, shuffle_text
+    from ..shuffle import check_torch, make_shuffle
+
+    s = make_shuffle(g, channels)
+    result = check_torch(s) if check else None
+    if fmt is Format.json:
+        emit(to_json(shuffle_json(s, result)))
+    elif fmt is Format.table:
+        emit(shuffle_text(s) + (check_text(result, s) if result else ""))
+    else:
+        output(fmt, shuffle_json(s, result), shuffle_table(s))
+        if result is not None:  # csv stays machine-readable: the check's verdict goes to stderr
+            (emit if fmt is Format.markdown else _err)(check_text(result, s))
+    if result is not None and not result.ok:
+        fatal("check failed: the builder's channel shuffle is not the permutation above", EXIT_FAILED)
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(text)
+
+
+__all__ = ["explain_command", "formula_command", "shuffle_command"]

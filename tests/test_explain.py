@@ -1,0 +1,249 @@
+"""The formulas beside the engine: equal wherever the formula's assumptions hold, and every difference explained.
+
+The engine's numbers are the layer sums (tested against the papers in test_cost.py); the formulas are the closed forms
+of formulas.py; nothing here is computed by both.
+"""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from shufflecalc.errors import ShufflecalcError
+from shufflecalc.explain import UnitCheck, explain, groups_study, ranges
+from shufflecalc.graph import expand
+from shufflecalc.spec import builtin_names, load_spec
+
+# parameters without choices: the default plus a few values (odd resolutions included: they break "even Iw, Ih")
+EXTRA = {"resolution": [160, 225], "width": [0.75, 0.5, 0.25, 0.3]}
+
+
+def grid(spec_name: str) -> Iterator[dict[str, Any]]:
+    """The product of every parameter's choices (bools: both; no choices: the default and EXTRA's values)."""
+    spec = load_spec(spec_name)
+    axes = []
+    for name, p in spec.params.items():
+        if p.choices:
+            axes.append([(name, c) for c in p.choices])
+        elif p.type is bool:
+            axes.append([(name, False), (name, True)])
+        else:
+            axes.append([(name, p.default)] + [(name, x) for x in EXTRA.get(name, []) if p.choices is None])
+    for combo in itertools.product(*axes):
+        yield dict(combo)
+
+
+def check_consistent(u: UnitCheck) -> None:
+    """No violated assumption means equal; every difference, unit or layer, comes with its reasons. (Not the converse:
+    two factors can differ and cancel, e.g. twice the channels at half the positions; the reasons are shown anyway.)"""
+    assert u.engine_macs == sum(l.macs for l in u.layers)
+    assert sum(p.formula_macs for p in u.parts) == u.formula_macs  # the terms add up to the closed form
+    if not u.reasons:
+        assert u.formula_macs == u.engine_macs, u.block.name
+    for p in u.parts:
+        assert len(p.reasons) == len(p.short)
+        if p.difference:
+            assert p.reasons, p.layer.name
+        if not p.reasons:
+            assert p.layer.macs == p.formula_macs, p.layer.name
+    assert all(l.macs == 0 for l in u.others)  # BN, ReLU, shuffle, add, pool, concat
+
+
+@pytest.mark.parametrize("spec_name", builtin_names())
+def test_every_unit_of_every_builtin_spec_over_its_grid(spec_name: str) -> None:
+    configs = 0
+    for config in grid(spec_name):
+        e = explain(spec_name, config)
+        configs += 1
+        for u in e.units:
+            check_consistent(u)
+    assert configs > 1
+
+
+@pytest.mark.parametrize("g", [1, 2, 3, 4, 8])
+@pytest.mark.parametrize("width", [0.25, 0.5, 1.0, 1.5, 2.0])
+def test_shufflenet_differences_at_224(g: int, width: float) -> None:
+    """At 224x224 every feature map is even and K = 3. Stage 2's first unit differs (its branch makes out - in
+    channels, and for g > 1 its first 1x1 conv is not grouped). The first units of stages 3 and 4 differ only where the
+    spec rounds the stage widths to multiples of 4g (g = 2, 4 at 0.25x, 0.5x, 1.5x; docs/spec-format.md), so that a
+    stage's width is not twice the previous one: then their branch makes out - in != M channels."""
+    e = explain("shufflenet", {"g": g, "width": width})
+    first, *rest = e.units
+    assert first.block.name == "stage2.unit0" and first.difference > 0
+    kinds = {r.split(" ", 1)[0] for r in first.short}
+    assert kinds == ({"gconv1", "gconv2"} if g > 1 else {"gconv2"})
+    assert any("out - in" in r for r in first.reasons)
+    assert any("not grouped (pw1_grouped: false" in r for r in first.reasons) == (g > 1)
+    rounded = g in (2, 4) and width in (0.25, 0.5, 1.5)
+    differing = [u for u in rest if u.difference]
+    assert bool(differing) == rounded
+    for u in rest:
+        doubled = u.block.out[0] == 2 * u.block.in_shape[0]
+        if u.block.args["stride"] == 1 or doubled:
+            assert u.difference == 0 and not u.reasons
+        else:
+            assert u.short == (f"gconv2 output channels {u.block.out[0] - u.block.in_shape[0]} ≠ {u.values['M']}",)
+
+
+def test_shufflenet_stage2_unit0_difference_by_hand() -> None:
+    """g=3: in 24 (conv1), out 240, bottleneck 60, input 56x56. Engine: 24->60 ungrouped at 56x56 (4,515,840),
+    3x3 depthwise stride 2 (60*9*784 = 423,360), 60->216 in 3 groups at 28x28 (216*20*784 = 3,386,880).
+    Formula unit-c with M=24: 60*24*3136/3 + 9*60*3136/4 + 24*60*3136/12 = 1,505,280 + 423,360 + 376,320."""
+    u = explain("shufflenet", {"g": 3}, layer="stage2.unit0").units[0]
+    assert u.values == {"M": 24, "N": 60, "Iw": 56, "Ih": 56, "g": 3}
+    assert u.engine_macs == 4_515_840 + 423_360 + 3_386_880 == 8_326_080
+    assert u.formula_macs == 1_505_280 + 423_360 + 376_320 == 2_304_960
+    assert [p.difference for p in u.parts] == [4_515_840 - 1_505_280, 0, 3_386_880 - 376_320]
+
+
+def test_mobilenet_every_block_equals_dwsep() -> None:
+    """Every MobileNet block is K=3 dwsep; at stride 2, Iw x Ih is the output size (MobileNet's D_F)."""
+    e = explain("mobilenet")
+    assert len(e.units) == 13 and all(u.difference == 0 and not u.reasons for u in e.units)
+    block7 = next(u for u in e.units if u.block.name == "block7")
+    assert block7.formula_macs == 52_283_392  # MobileNet Table 3
+    block2 = next(u for u in e.units if u.block.name == "block2")
+    assert (block2.values["Iw"], block2.values["Ih"]) == (56, 56) and block2.notes
+    # the 13 blocks are all of the model but conv1 (3*32*9*112*112 = 10,838,016) and fc (1,024,000)
+    assert e.engine_macs == 568_740_352 - 10_838_016 - 1_024_000
+
+
+def test_odd_resolution_is_explained() -> None:
+    """resolution 225: conv1 113, maxpool 57, then odd maps: unit (c)'s IwIh/4 is no longer a whole count."""
+    e = explain("shufflenet", {"g": 3, "resolution": 225})
+    u = next(u for u in e.units if u.block.name == "stage3.unit0")
+    assert (u.values["Iw"], u.values["Ih"]) == (29, 29)
+    # engine: 240->120 g3 at 29x29 + 120*9*15*15 + 240*40*15*15; formula: the same with 29*29/4 = 210.25 positions
+    assert u.engine_macs == 120 * 80 * 841 + 120 * 9 * 225 + 240 * 40 * 225
+    assert u.difference == (120 * 9 + 240 * 40) * (225 - 841 / 4)
+    assert all("assumes an even Iw and Ih" in r for r in u.reasons) and len(u.reasons) == 2
+
+
+# --- random one-unit specs ----------------------------------------------------------------------------------------
+
+_dir = tempfile.TemporaryDirectory()
+_count = itertools.count()
+
+
+def one_unit(c: int, h: int, w: int, unit: dict[str, Any]) -> UnitCheck:
+    """A spec with one unit on a C x H x W input, written as YAML and run through the whole pipeline."""
+    args = ", ".join(f"{k}: {str(v).lower() if isinstance(v, bool) else repr(v)}" for k, v in unit.items())
+    path = Path(_dir.name) / f"unit{next(_count)}.yaml"
+    path.write_text(f"input: [{c}, {h}, {w}]\nlayers:\n  - {{name: u, {args}}}\n")
+    (u,) = explain(str(path)).units
+    return u
+
+
+sizes = st.integers(1, 33)
+
+
+@st.composite
+def residual_units(draw: Any, hold: bool) -> tuple[int, int, int, dict[str, Any]]:
+    """A bottleneck or ShuffleNet unit; `hold`: the formula's assumptions hold (K=3, even maps at stride 2, a stride-2
+    branch that doubles the channels, both 1x1 convs grouped)."""
+    op = draw(st.sampled_from(["bottleneck", "shufflenet_unit"]))
+    g = draw(st.integers(1, 4)) if op == "shufflenet_unit" else 1
+    stride = 1 if hold and draw(st.booleans()) else draw(st.sampled_from([1, 2] if hold else [1, 2, 3]))
+    kernel = 3 if hold else draw(st.sampled_from([1, 3, 5]))
+    h, w = draw(sizes), draw(sizes)
+    if hold and stride == 2:
+        h, w = 2 * ((h + 1) // 2), 2 * ((w + 1) // 2)
+    mid = g * draw(st.integers(1, 12))
+    c = g * draw(st.integers(1, 24))
+    if stride == 1:
+        out = c
+    else:
+        out = 2 * c if hold else c + g * draw(st.integers(1, 24))
+    unit = {"op": op, "out": out, "stride": stride, "kernel": kernel, "bottleneck": mid / out}
+    if op == "shufflenet_unit":
+        unit.update(groups=g, shuffle=draw(st.booleans()))
+        if not hold:
+            unit["pw1_grouped"] = draw(st.booleans())
+    return c, h, w, unit
+
+
+@settings(max_examples=80, deadline=None)
+@given(residual_units(hold=True))
+def test_random_units_where_the_formula_holds_are_equal(case: tuple) -> None:
+    c, h, w, unit = case
+    u = one_unit(c, h, w, unit)
+    assert u.values["N"] == int(round(unit["out"] * unit["bottleneck"], 9))
+    assert not u.reasons, u.reasons
+    assert u.formula_macs == u.engine_macs
+
+
+@settings(max_examples=120, deadline=None)
+@given(residual_units(hold=False))
+def test_random_units_every_difference_has_a_reason(case: tuple) -> None:
+    c, h, w, unit = case
+    u = one_unit(c, h, w, unit)
+    check_consistent(u)
+    reasons = " ".join(u.reasons)
+    if unit["kernel"] != 3:
+        assert "written for a 3x3 kernel" in reasons
+    if unit["stride"] == 2 and unit["out"] != 2 * c:
+        assert "out - in" in reasons
+    _, oh, ow = u.parts[1].layer.out  # the depthwise conv's output
+    if unit["stride"] == 3 and oh * ow != Fraction(h * w, 4):
+        assert "assumes stride 2" in reasons
+
+
+@settings(max_examples=60, deadline=None)
+@given(c=st.integers(1, 64), out=st.integers(1, 64), h=sizes, w=sizes, kernel=st.integers(1, 5),
+       stride=st.integers(1, 3))
+def test_random_dwsep_blocks_are_always_equal(c: int, out: int, h: int, w: int, kernel: int, stride: int) -> None:
+    assume((h + 2 * ((kernel - 1) // 2) - kernel) >= 0 and (w + 2 * ((kernel - 1) // 2) - kernel) >= 0)
+    u = one_unit(c, h, w, {"op": "dwsep", "out": out, "stride": stride, "kernel": kernel})
+    assert u.formula.name == "dwsep" and not u.reasons
+    assert u.formula_macs == u.engine_macs
+
+
+# --- --layer, and the groups study --------------------------------------------------------------------------------
+
+
+def test_layer_selects_one_unit() -> None:
+    by_unit = explain("shufflenet", layer="stage3.unit0")
+    by_layer = explain("shufflenet", layer="stage3.unit0.dwconv")
+    assert [u.block.name for u in by_unit.units] == [u.block.name for u in by_layer.units] == ["stage3.unit0"]
+    with pytest.raises(ShufflecalcError) as err:
+        explain("shufflenet", layer="stage3.unit9")
+    message = str(err.value)
+    assert "did you mean stage3.unit7" in message and "units: stage2.unit0-3, stage3.unit0-7, stage4.unit0-3" in message
+    with pytest.raises(ShufflecalcError, match="'conv1.conv' is in no unit that a formula covers"):
+        explain("shufflenet", layer="conv1.conv")
+    with pytest.raises(ShufflecalcError, match="'fc' is in no unit"):
+        explain("shufflenet", layer="fc")
+    assert ranges(["block1", "block2", "block3", "fc", "s.unit0"]) == "block1-3, fc, s.unit0"
+
+
+def test_groups_study_widths_and_costs() -> None:
+    """ShuffleNet Table 1 (papers.md): stage widths per g and complexity 143/140/137/133/137 MFLOPs without FC."""
+    study = groups_study("shufflenet")
+    assert [r.g for r in study.rows] == [1, 2, 3, 4, 8]
+    table1 = {1: [144, 288, 576], 2: [200, 400, 800], 3: [240, 480, 960], 4: [272, 544, 1088], 8: [384, 768, 1536]}
+    assert {r.g: list(r.stage_widths.values()) for r in study.rows} == table1
+    assert [round((r.macs - r.classifier_macs) / 1e6) for r in study.rows] == [143, 140, 137, 133, 137]
+    assert study.unit_name == "stage3.unit1"
+    for r in study.rows:  # unit (b) at 14x14, M = stage-3 width, N = M/4: 2NM*196/g + 9N*196
+        m = table1[r.g][1]
+        assert r.unit.values == {"M": m, "N": m // 4, "Iw": 14, "Ih": 14, "g": r.g}
+        assert r.unit.engine_macs == r.unit.formula_macs == 2 * (m // 4) * m * 196 // r.g + 9 * (m // 4) * 196
+    assert study.base.g == 1
+    with pytest.raises(ShufflecalcError, match="leave out --g"):
+        groups_study("shufflenet", {"g": 3})
+    with pytest.raises(ShufflecalcError, match="parameter 'g' that has choices"):
+        groups_study("mobilenet")
+
+
+def test_no_unit_to_explain(write_spec) -> None:  # noqa: ANN001
+    path = write_spec("input: [3, 8, 8]\nlayers:\n  - {op: conv2d, out: 4, kernel: 3}\n")
+    with pytest.raises(ShufflecalcError, match="has no block that a formula covers"):
+        explain(path)
+    assert expand(path).sums[1] == 4 * 3 * 9 * 64
