@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import analytic  # noqa: F401  (registers list, show, compare)
+from . import tables  # noqa: F401  (registers sweep, table)
 from .common import app
 
 
