@@ -14,6 +14,8 @@ Run it with the interpreter of an installed copy (`pip install .`); an editable 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import statistics
 import subprocess
 import sys
@@ -45,7 +47,39 @@ def measure(repeats: int = 7) -> dict[str, float]:
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
+def in_process() -> tuple[float, float]:
+    """One process, fresh engine caches for each: analyze() over the 1,000 configurations alone, then the whole sweep
+    command (parsing, analysis, rows, sorting, rendering) on the same configurations."""
+    import shufflecalc
+    from shufflecalc.cli import app
+    from shufflecalc.graph import _block_template, _evaluate
+
+    configs = [{"g": g, "width": w, "resolution": r} for g in (1, 2, 3, 4, 8) for w in (0.25, 0.5, 1.0, 1.5, 2.0)
+               for r in range(160, 320, 4)]
+
+    def cold() -> None:
+        _evaluate.cache_clear()
+        _block_template.cache_clear()
+
+    engine, command = [], []
+    for _ in range(5):  # alternate, medians: the machine's load affects both alike
+        cold()
+        start = time.perf_counter()
+        for c in configs:
+            shufflecalc.analyze("shufflenet", c)
+        engine.append(time.perf_counter() - start)
+        cold()
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+            app([*SWEEP, "-f", "table"])
+        command.append(time.perf_counter() - start)
+    return statistics.median(engine), statistics.median(command)
+
+
 if __name__ == "__main__":
+    engine, command = in_process()
+    print(f"in one process: analyze() x 1,000 {engine * 1000:.0f} ms; the sweep command {command * 1000:.0f} ms "
+          f"(ratio {command / engine:.2f}x: what the command adds to the engine)")
     results = measure()
     base = results["import typer, rich, yaml"]
     headline = results["compare mobilenet shufflenet --g 3"]
