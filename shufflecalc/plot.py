@@ -171,8 +171,13 @@ def _scatter(ax: Any, points: Sequence[PlotPoint], macs_label: str) -> None:
         ax.scatter(xs, ys, s=70, facecolors="none", edgecolors="black", label="published (paper)", zorder=2)
     allx = [_millions(p.macs) for p in computed + published]
     ally = [_millions(p.params) for p in computed + published]
+    ax.margins(0.12)  # room for the labels
     _log_if_wide(ax, allx, "x")
     _log_if_wide(ax, ally, "y")
+    if ax.get_xscale() == "linear":
+        ax.set_xlim(left=0)  # from zero, so that ratios read at a glance
+    if ax.get_yscale() == "linear":
+        ax.set_ylim(bottom=0)
     ax.set_xlabel(macs_label)
     ax.set_ylabel("parameters, millions")
     ax.legend(loc="best", fontsize=9)
