@@ -1,4 +1,4 @@
-"""The built-in specs ship inside the wheel, where the package finds them."""
+"""The built-in specs and paper tables ship inside the wheel, where the package finds them."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ import zipfile
 import pytest
 
 from shufflecalc.spec import builtin_names
+from shufflecalc.tables import builtin_tables
 
 from .conftest import ROOT
 
 
-def test_wheel_contains_every_builtin_spec(tmp_path) -> None:  # noqa: ANN001
+def test_wheel_contains_every_builtin_spec_and_table(tmp_path) -> None:  # noqa: ANN001
     r = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
         capture_output=True, text=True,
@@ -25,4 +26,8 @@ def test_wheel_contains_every_builtin_spec(tmp_path) -> None:  # noqa: ANN001
     names = set(zipfile.ZipFile(wheel).namelist())
     for spec in builtin_names():
         assert f"shufflecalc/specs/{spec}.yaml" in names
+    tables = builtin_tables()
+    assert len(tables) >= 4
+    for table in tables:
+        assert f"shufflecalc/specs/tables/{table}.yaml" in names
     assert "shufflecalc/cli/__init__.py" in names

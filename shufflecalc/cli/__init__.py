@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import analytic  # noqa: F401  (registers list, show, compare)
 from . import formulas  # noqa: F401  (registers formula, explain, shuffle)
+from . import tables  # noqa: F401  (registers sweep, table)
 from .common import app
 
 

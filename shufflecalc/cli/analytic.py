@@ -7,11 +7,14 @@ from typing import Annotated
 import typer
 
 from ..cost import analyze
-from ..reports import SHOW_BY, compare_by_metric, compare_by_model, compare_json, list_json, list_table, show_json, show_table
+from ..reports import (
+    SHOW_BY, compare_by_metric, compare_by_model, compare_json, labels, list_json, list_table, show_json, show_table,
+)
 from ..spec import builtin_names, load_spec
 from ..errors import ShufflecalcError
 from .common import (
-    FormatOpt, Format, GOpt, ResOpt, SetOpt, SpecsArg, WidthOpt, app, boundary, output, overrides, per_model,
+    FormatOpt, Format, GOpt, PlotKindOpt, PlotOpt, ResOpt, SetOpt, SpecsArg, WidthOpt, app, boundary, output,
+    overrides, per_model, plot_target, save_plot,
 )
 
 
@@ -56,8 +59,15 @@ def compare_command(
     width: WidthOpt = None,
     resolution: ResOpt = None,
     sets: SetOpt = None,
+    plot: PlotOpt = None,
+    plot_kind: PlotKindOpt = "auto",
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Compare models side by side: MACs, FLOPs, fvcore count, params, activations, memory access, ratios to the first."""
     analyses = load_models(specs, g, width, resolution, sets)
+    plot_path = plot_target(plot, plot_kind)
     output(fmt, compare_json(analyses), compare_by_metric(analyses), csv=compare_by_model(analyses))
+    if plot_path is not None:
+        from ..plot import from_analyses
+
+        save_plot(plot_path, from_analyses(labels(analyses), analyses), plot_kind)

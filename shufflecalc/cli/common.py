@@ -2,14 +2,23 @@
 
 Commands parse options, call one library function, render, and choose the exit code: 0 success, 1 a failed check,
 2 bad input. Data goes to stdout, messages to stderr.
+
+Every command with a ``--format`` option (a parameter whose default is a `Format`) also gets ``--output FILE`` and
+``--force`` from `boundary`: the format follows from the file's extension, `output` writes the file atomically, and
+an existing file is never overwritten without ``--force``. Commands need no code for that.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
+import inspect
+import os
 import sys
 from enum import Enum
-from typing import Annotated, Any, Callable, Optional, Sequence, TypeVar
+from pathlib import Path
+from typing import Annotated, Any, Callable, Iterable, Iterator, Optional, Sequence, TypeVar
 
 import typer
 
@@ -33,6 +42,14 @@ class Format(str, Enum):
     json = "json"
     csv = "csv"
     markdown = "markdown"
+    latex = "latex"
+    html = "html"
+
+
+EXTENSIONS: dict[str, Format] = {
+    ".txt": Format.table, ".json": Format.json, ".csv": Format.csv, ".md": Format.markdown,
+    ".markdown": Format.markdown, ".tex": Format.latex, ".html": Format.html, ".htm": Format.html,
+}
 
 
 SpecsArg = Annotated[list[str], typer.Argument(help="built-in spec names (see 'shufflecalc list') or YAML spec paths")]
@@ -43,6 +60,24 @@ SetOpt = Annotated[
     Optional[list[str]], typer.Option("--set", help="NAME=VALUE for any declared parameter (repeatable)")
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="output format")]
+OutputOpt = Annotated[
+    Optional[Path],
+    typer.Option("--output", "-o", help="write to FILE instead of stdout; the format follows the extension "
+                 "(.txt .md .csv .json .tex .html)", dir_okay=False),
+]
+ForceOpt = Annotated[bool, typer.Option("--force", help="overwrite an existing --output (or --plot) file")]
+PlotOpt = Annotated[
+    Optional[Path], typer.Option("--plot", help="also draw a chart to FILE (.png, .svg or .pdf; needs matplotlib)",
+                                 dir_okay=False),
+]
+PlotKindOpt = Annotated[
+    str, typer.Option("--plot-kind", help="auto | scatter (MACs vs params) | lines (MACs vs g) | latency")
+]
+PROGRESS_MIN = 50  # show a progress bar for more items than this
+
+_OUTPUT: contextvars.ContextVar[Path | None] = contextvars.ContextVar("shufflecalc_output", default=None)
+_FORCE: contextvars.ContextVar[bool] = contextvars.ContextVar("shufflecalc_force", default=False)
+_WRITTEN: contextvars.ContextVar[list[Path]] = contextvars.ContextVar("shufflecalc_written")
 
 
 def fatal(message: str, code: int = EXIT_BAD_INPUT) -> None:
@@ -52,22 +87,140 @@ def fatal(message: str, code: int = EXIT_BAD_INPUT) -> None:
 
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 def boundary(fn: F) -> F:
-    """Turn domain errors into one line on stderr and exit code 2; never a traceback for user mistakes."""
+    """Turn domain errors into one line on stderr and exit code 2; never a traceback for user mistakes.
+
+    A command with a `Format` parameter also gets ``--output FILE`` and ``--force`` (see the module docstring).
+    """
+    signature = inspect.signature(fn, eval_str=True)
+    fmt_name = next((p.name for p in signature.parameters.values() if isinstance(p.default, Format)), None)
+    extra = [] if fmt_name is None else [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+        for name, default, annotation in (("output_file", None, OutputOpt), ("force", False, ForceOpt))
+        if name not in signature.parameters
+    ]
+    if extra:  # typer passes the click context to a parameter annotated typer.Context, whatever its name
+        extra.append(inspect.Parameter(_CTX, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=typer.Context))
+    added = {p.name for p in extra}
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            if fmt_name is None:
+                return fn(*args, **kwargs)
+            with _output_options(kwargs, fmt_name, added):
+                return fn(*args, **kwargs)
         except ShufflecalcError as exc:
             fatal(str(exc))
         except KeyboardInterrupt:
             print("shufflecalc: interrupted", file=sys.stderr)
             raise typer.Exit(130) from None
 
+    if extra:
+        parameters = [*signature.parameters.values(), *extra]
+        wrapper.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {**fn.__annotations__, **{p.name: p.annotation for p in extra}}
     return wrapper  # type: ignore[return-value]
+
+
+_CTX = "shufflecalc_context"
+
+
+@contextlib.contextmanager
+def _output_options(kwargs: dict[str, Any], fmt_name: str, added: set[str]) -> Iterator[None]:
+    """Take --output/--force out of a command's arguments, settle the format, and hold the destination for
+    `output` while the command runs; afterwards, check that the command did write its --output file."""
+    path = kwargs.pop("output_file") if "output_file" in added else kwargs.get("output_file")
+    force = kwargs.pop("force") if "force" in added else kwargs.get("force", False)
+    ctx = kwargs.pop(_CTX, None)
+    kwargs[fmt_name] = output_format(kwargs[fmt_name], path, _explicit(ctx, fmt_name))
+    if path is not None:
+        check_writable(path, force)
+    tokens = [(_OUTPUT, _OUTPUT.set(path)), (_FORCE, _FORCE.set(bool(force))), (_WRITTEN, _WRITTEN.set([]))]
+    try:
+        yield
+        if path is not None and not _WRITTEN.get():
+            raise ShufflecalcError(f"--output {path}: this command printed no table to write")
+    finally:
+        for var, token in tokens:
+            var.reset(token)
+
+
+def _explicit(ctx: Any, param: str) -> bool:
+    """Whether the user gave this option (on the command line or in the environment) rather than its default."""
+    if ctx is None:
+        return False
+    source = ctx.get_parameter_source(param)
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+
+
+def output_format(fmt: Format, path: Path | None, explicit: bool) -> Format:
+    """The format for `--output path`: its extension's, which an explicit `--format` must not contradict."""
+    if path is None:
+        return fmt
+    by_ext = EXTENSIONS.get(path.suffix.lower())
+    if by_ext is None:
+        if explicit:
+            return fmt
+        known = " ".join(sorted(EXTENSIONS))
+        raise ShufflecalcError(f"--output {path}: cannot tell the format from '{path.suffix}' (use one of {known}, "
+                               "or give --format)")
+    if explicit and by_ext is not fmt:
+        raise ShufflecalcError(f"--output {path}: the extension means --format {by_ext.value}, but --format "
+                               f"{fmt.value} was given")
+    return by_ext
+
+
+def check_writable(path: Path, force: bool | None = None) -> None:
+    """Refuse early (before any work) to overwrite an existing file without --force."""
+    force = _FORCE.get() if force is None else force
+    if path.is_dir():
+        raise ShufflecalcError(f"{path}: is a directory")
+    if path.exists() and not force:
+        raise ShufflecalcError(f"{path}: file exists; use --force to overwrite it")
+    if not path.parent.is_dir():
+        raise ShufflecalcError(f"{path}: directory {path.parent} does not exist")
+
+
+def write_file(path: Path, data: str | bytes, force: bool | None = None) -> None:
+    """Write atomically (a temporary file in the same directory, then a link or rename), never replacing an existing
+    file unless `force` (default: the command's --force)."""
+    import tempfile
+
+    force = _FORCE.get() if force is None else force
+    check_writable(path, force)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(raw)
+        os.chmod(tmp, 0o666 & ~_umask())
+        if force:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)  # fails if the file appeared meanwhile: no overwrite even under a race
+            except FileExistsError:
+                raise ShufflecalcError(f"{path}: file exists; use --force to overwrite it") from None
+            except OSError:  # a file system without hard links
+                if path.exists():
+                    raise ShufflecalcError(f"{path}: file exists; use --force to overwrite it") from None
+                os.replace(tmp, path)
+    except OSError as exc:
+        raise ShufflecalcError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    print(f"shufflecalc: wrote {path}", file=sys.stderr)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def parse_sets(sets: Sequence[str] | None) -> dict[str, str]:
@@ -107,12 +260,66 @@ def emit(text: str) -> None:
     sys.stdout.flush()
 
 
-def output(fmt: Format, data: Any, table: Tabular, csv: Tabular | None = None) -> None:
-    """Print a command's result: `data` as JSON, or `table` in a tabular format (`csv` may lay the rows out
+def render(fmt: Format, data: Any, table: Tabular, csv: Tabular | None = None) -> str:
+    """A command's result as text: `data` as JSON, or `table` in a tabular format (`csv` may lay the rows out
     differently, one row per record, for machines)."""
     if fmt is Format.json:
-        emit(to_json(data))
-    elif fmt is Format.csv and csv is not None:
-        emit(FORMATTERS["csv"](csv))
+        return to_json(data)
+    if fmt is Format.csv and csv is not None:
+        return FORMATTERS["csv"](csv)
+    return FORMATTERS[fmt.value](table)
+
+
+def output(fmt: Format, data: Any, table: Tabular, csv: Tabular | None = None) -> None:
+    """Print a command's result (see `render`) to stdout, or write it to the command's --output file."""
+    text = render(fmt, data, table, csv)
+    path = _OUTPUT.get()
+    if path is None:
+        emit(text)
     else:
-        emit(FORMATTERS[fmt.value](table))
+        write_file(path, text)
+        _WRITTEN.get([]).append(path)
+
+
+def progress(items: Iterable[T], total: int, fmt: Format, label: str) -> Iterator[T]:
+    """Yield `items`, drawing a rich progress bar on stderr when it helps: more than PROGRESS_MIN items, a human
+    format (not json or csv), stdout a terminal. rich is imported only then (its console costs ~20 ms)."""
+    if total <= PROGRESS_MIN or fmt in (Format.json, Format.csv) or not sys.stdout.isatty():
+        yield from items
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        for item in items:
+            yield item
+            bar.advance(task)
+
+
+def save_plot(path: Path | None, data: Any, kind: str) -> None:
+    """Draw `data` (a plot.PlotData) to the --plot file, if one was given (see plot_target)."""
+    if path is None:
+        return
+    from ..plot import IMAGE_FORMATS, choose_kind, render_plot
+
+    write_file(path, render_plot(data, choose_kind(data, kind), IMAGE_FORMATS[path.suffix.lower()]))
+
+
+def plot_target(path: Path | None, kind: str = "auto") -> Path | None:
+    """Check a --plot destination before any work: a known image extension, not the --output file, writable."""
+    if path is None:
+        return None
+    from ..plot import IMAGE_FORMATS, KINDS, require_matplotlib
+
+    if kind not in KINDS:
+        raise ShufflecalcError(f"--plot-kind {kind!r}: expected one of {', '.join(KINDS)}")
+    if path.suffix.lower() not in IMAGE_FORMATS:
+        raise ShufflecalcError(f"--plot {path}: expected a .png, .svg or .pdf file")
+    out = _OUTPUT.get()
+    if out is not None and out.resolve() == path.resolve():
+        raise ShufflecalcError(f"--plot {path}: the same file as --output")
+    check_writable(path)
+    require_matplotlib()
+    return path

@@ -1,0 +1,107 @@
+"""The table commands: sweep (a cartesian product of parameter values) and table (a paper's table, reproduced).
+
+The library modules are imported inside the commands, so that other commands do not pay for them at start-up.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from ..errors import ShufflecalcError
+from .common import (
+    Format, FormatOpt, PlotKindOpt, PlotOpt, SpecsArg, app, boundary, output, parse_sets, per_model, plot_target,
+    progress, save_plot,
+)
+
+_LIST = "comma list (START:STOP:STEP for an inclusive range)"
+GListOpt = Annotated[Optional[str], typer.Option("--g", help=f"groups g: {_LIST}, e.g. 1,2,3,4,8")]
+WidthListOpt = Annotated[Optional[str], typer.Option("--width", help=f"width multipliers: {_LIST}")]
+ResListOpt = Annotated[Optional[str], typer.Option("--resolution", help=f"input resolutions: {_LIST}")]
+
+
+def sweep_axes(g: str | None, width: str | None, resolution: str | None, sets: list[str] | None) -> dict[str, list[str]]:
+    """Parameter -> values, in option order: --g, --width, --resolution, then each --set NAME=V1,V2."""
+    from ..sweep import parse_values
+
+    axes: dict[str, list[str]] = {}
+    for name, text in (("g", g), ("width", width), ("resolution", resolution)):
+        if text is not None:
+            axes[name] = parse_values(text, f"--{name}")
+    for name, text in parse_sets(sets).items():
+        if name in axes:
+            raise ShufflecalcError(f"--set {name}=...: '{name}' is already given by --{name}")
+        axes[name] = parse_values(text, f"--set {name}")
+    return axes
+
+
+@app.command("sweep")
+@boundary
+def sweep_command(
+    specs: SpecsArg,
+    g: GListOpt = None,
+    width: WidthListOpt = None,
+    resolution: ResListOpt = None,
+    sets: Annotated[Optional[list[str]], typer.Option("--set", help="NAME=V1,V2,... for any declared parameter "
+                                                      "(repeatable)")] = None,
+    skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="drop invalid configurations")] = False,
+    sort: Annotated[Optional[str], typer.Option("--sort", help="sort by a column (macs, params, g, ...); "
+                                                "-macs for descending")] = None,
+    columns: Annotated[Optional[str], typer.Option("--columns", help="comma list of columns to show (model, the "
+                                                   "swept parameters, macs, flops, fvcore_flops, params, "
+                                                   "activations, memory_access, macs_without_classifier, "
+                                                   "params_without_classifier, error)")] = None,
+    plot: PlotOpt = None,
+    plot_kind: PlotKindOpt = "auto",
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Cost of every combination of parameter values: one row per configuration; invalid ones show the reason."""
+    from ..plot import from_sweep
+    from ..reports import notes
+    from ..spec import load_spec
+    from ..sweep import check_sort, collect, needed_metrics, parse_columns, plan, run, sort_rows, sweep_json, sweep_table
+
+    loaded = [load_spec(s) for s in specs]
+    axes = sweep_axes(g, width, resolution, sets)
+    per_spec = per_model(loaded, axes)
+    chosen = parse_columns(columns, list(axes))
+    check_sort(sort, list(axes))
+    plot_path = plot_target(plot, plot_kind)
+    points = plan(loaded, per_spec)
+    rows = run(points, needed_metrics(chosen, [sort] if sort else None))
+    sweep = collect(list(axes), progress(rows, len(points), fmt, "sweep"), skip_invalid)
+    if not sweep.rows:
+        raise ShufflecalcError(f"all {sweep.total} configurations are invalid, e.g. {sweep.first_error}")
+    sort_rows(sweep, sort)
+    output(fmt, sweep_json(sweep, axes), sweep_table(sweep, chosen or sweep.default_columns(), notes()))
+    save_plot(plot_path, from_sweep(sweep), plot_kind)
+
+
+@app.command("table")
+@boundary
+def table_command(
+    name: Annotated[Optional[str], typer.Argument(help="a built-in table (see --list) or a table YAML file")] = None,
+    list_: Annotated[bool, typer.Option("--list", help="list the built-in tables")] = False,
+    plot: PlotOpt = None,
+    plot_kind: PlotKindOpt = "auto",
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """A paper's table reproduced: published value, computed value and difference per cell."""
+    from ..tables import (
+        compute, list_json, list_tables, list_tabular, load_table, table_json, table_plot, table_tabular,
+    )
+
+    if list_:
+        if name is not None:
+            raise ShufflecalcError("--list takes no table name")
+        tables = list_tables()
+        output(fmt, list_json(tables), list_tabular(tables))
+        return
+    if name is None:
+        raise ShufflecalcError("give a table name or file (see 'shufflecalc table --list')")
+    table = load_table(name)
+    plot_path = plot_target(plot, plot_kind)
+    results = compute(table)
+    output(fmt, table_json(table, results), table_tabular(table, results))
+    save_plot(plot_path, table_plot(table, results), plot_kind)

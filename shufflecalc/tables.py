@@ -1,0 +1,346 @@
+"""Paper tables as data: rows of model + configuration, the published value per cell, the computed value, the
+difference in percent.
+
+A table definition is a YAML file (format in docs/tables.md); the built-in ones ship with the package in
+``specs/tables/``. Loading validates the whole file (unknown keys, unknown models or parameters, bad values) and
+every error names the file, line and YAML path. Computed values follow `cost.CONVENTIONS` (batch 1, exact integers);
+published values are the papers' rounded figures times the metric's ``unit``. The difference is
+``100 * (computed - published) / published``. Pure: no torch, no printing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Mapping
+
+from .cost import CONVENTIONS, analyze
+from .errors import ShufflecalcError
+from .plot import MACS_LABEL, PlotData, PlotPoint
+from .render import Column, Tabular
+from .reports import config_text, notes as convention_notes
+from .spec import Spec, builtin_dir, load_spec, resolve_config
+from .sweep import ALL_METRICS, EXTRA_METRICS, METRIC_HEADERS, metric_values
+from .yamlsrc import Document, load_file
+
+TABLE_KEYS = {"name", "title", "description", "reference", "notes", "metrics", "context", "rows"}
+METRIC_KEYS = {"key", "header", "unit"}
+CONTEXT_KEYS = {"key", "header"}
+ROW_KEYS = {"label", "group", "model", "config", "published", "context"}
+UNITS = {1: 1, "1": 1, "K": 10**3, "M": 10**6, "G": 10**9}
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    header: str
+    unit: str  # the unit of the published values in the file: 1, K, M or G
+
+
+@dataclass(frozen=True)
+class ContextColumn:
+    key: str
+    header: str
+
+
+@dataclass(frozen=True)
+class TableRow:
+    label: str
+    group: str
+    spec: Spec
+    config: Mapping[str, Any]  # the row's parameter values, as written (validated)
+    published: Mapping[str, int]  # metric -> exact published value (the paper's figure x unit)
+    context: Mapping[str, Any]
+    index: int
+
+
+@dataclass(frozen=True)
+class TableDef:
+    name: str
+    source: str
+    title: str
+    description: str
+    reference: str
+    notes: tuple[str, ...]
+    metrics: tuple[Metric, ...]
+    context: tuple[ContextColumn, ...]
+    rows: tuple[TableRow, ...]
+    doc: Document
+
+
+@dataclass(frozen=True)
+class Result:
+    """A computed row: exact values of every metric of the table and the difference to each published value."""
+
+    row: TableRow
+    config: Mapping[str, Any]  # every parameter of the model
+    computed: Mapping[str, int]  # the table's metrics
+    diff_percent: Mapping[str, float]
+    macs: int
+    params: int
+
+
+# --- finding and loading ----------------------------------------------------------------------------------------------
+
+
+def tables_dir() -> Path:
+    return builtin_dir() / "tables"
+
+
+def builtin_tables() -> list[str]:
+    return sorted(p.stem for p in tables_dir().glob("*.yaml"))
+
+
+def load_table(ref: str | Path) -> TableDef:
+    """Load and validate a built-in table by name, or a table file by path."""
+    text = str(ref)
+    path = Path(text)
+    if path.suffix in (".yaml", ".yml") or path.exists() or "/" in text:
+        if not path.exists():
+            raise ShufflecalcError(f"{text}: no such table file")
+        return _parse(load_file(path, text), text, path.resolve().parent)
+    builtin = tables_dir() / f"{text}.yaml"
+    if not builtin.exists():
+        raise ShufflecalcError(f"unknown table '{text}': not a file, and not a built-in table "
+                               f"({', '.join(builtin_tables())})")
+    return _parse(load_file(builtin, f"specs/tables/{builtin.name}"), text, None)
+
+
+def _parse(doc: Document, source: str, base: Path | None) -> TableDef:
+    data = doc.data
+    if not isinstance(data, dict):
+        raise doc.error((), "a table must be a mapping with 'metrics' and 'rows'")
+    _keys(doc, data, (), TABLE_KEYS)
+    for key in ("metrics", "rows"):
+        if key not in data:
+            raise doc.error((), f"missing required key '{key}'")
+    for key in ("name", "title", "description", "reference"):
+        if key in data and not isinstance(data[key], str):
+            raise doc.error((key,), f"'{key}' must be a string")
+    notes = _list(doc, data.get("notes", []), ("notes",), allow_empty=True)
+    for i, note in enumerate(notes):
+        if not isinstance(note, str):
+            raise doc.error(("notes", i), "a note must be a string")
+    metrics = tuple(_metric(doc, m, ("metrics", i)) for i, m in enumerate(_list(doc, data["metrics"], ("metrics",))))
+    _unique(doc, [m.key for m in metrics], "metrics", "metric")
+    context = tuple(_context(doc, c, ("context", i))
+                    for i, c in enumerate(_list(doc, data.get("context", []), ("context",), allow_empty=True)))
+    _unique(doc, [c.key for c in context], "context", "context column")
+    clash = {m.key for m in metrics} & {c.key for c in context}
+    if clash:
+        raise doc.error(("context",), f"'{sorted(clash)[0]}' is both a metric and a context column")
+    units = {m.key: m.unit for m in metrics}
+    rows = tuple(_row(doc, r, i, units, {c.key for c in context}, base)
+                 for i, r in enumerate(_list(doc, data["rows"], ("rows",))))
+    name = data.get("name", Path(doc.file).stem)
+    return TableDef(name, source, data.get("title", name), data.get("description", ""), data.get("reference", ""),
+                    tuple(notes), metrics, context, rows, doc)
+
+
+def _keys(doc: Document, data: Mapping[str, Any], path: tuple, allowed: set[str]) -> None:
+    for key in data:
+        if key not in allowed:
+            raise doc.error(path + (key,), f"unknown key '{key}' (expected one of: {', '.join(sorted(allowed))})")
+
+
+def _list(doc: Document, value: Any, path: tuple, allow_empty: bool = False) -> list[Any]:
+    if not isinstance(value, list) or (not value and not allow_empty):
+        raise doc.error(path, f"'{path[-1]}' must be a{'' if allow_empty else ' non-empty'} list")
+    return value
+
+
+def _mapping(doc: Document, value: Any, path: tuple, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise doc.error(path, f"{what} must be a mapping")
+    return value
+
+
+def _unique(doc: Document, keys: list[str], section: str, what: str) -> None:
+    for i, key in enumerate(keys):
+        if key in keys[:i]:
+            raise doc.error((section, i, "key"), f"duplicate {what} '{key}'")
+
+
+def _metric(doc: Document, raw: Any, path: tuple) -> Metric:
+    raw = _mapping(doc, raw, path, "a metric ({key: macs, unit: M})")
+    _keys(doc, raw, path, METRIC_KEYS)
+    key = raw.get("key")
+    if key not in ALL_METRICS:
+        raise doc.error(path + ("key",), f"unknown metric {key!r} (metrics: {', '.join(ALL_METRICS)})")
+    unit = raw.get("unit", 1)
+    if unit not in UNITS:
+        raise doc.error(path + ("unit",), f"unit must be one of 1, K, M, G, got {unit!r}")
+    header = raw.get("header", METRIC_HEADERS[key])
+    if not isinstance(header, str):
+        raise doc.error(path + ("header",), "'header' must be a string")
+    return Metric(key, header, str(unit))
+
+
+def _context(doc: Document, raw: Any, path: tuple) -> ContextColumn:
+    raw = _mapping(doc, raw, path, "a context column ({key: top1_error, header: ...})")
+    _keys(doc, raw, path, CONTEXT_KEYS)
+    key = raw.get("key")
+    if not isinstance(key, str) or not key:
+        raise doc.error(path + ("key",), "a context column needs a 'key' (a name)")
+    header = raw.get("header", key)
+    if not isinstance(header, str):
+        raise doc.error(path + ("header",), "'header' must be a string")
+    return ContextColumn(key, header)
+
+
+def _row(doc: Document, raw: Any, i: int, units: Mapping[str, str], context: set[str], base: Path | None) -> TableRow:
+    path = ("rows", i)
+    raw = _mapping(doc, raw, path, "a row ({model: ..., config: {...}, published: {...}})")
+    _keys(doc, raw, path, ROW_KEYS)
+    if "model" not in raw:
+        raise doc.error(path, "missing required key 'model'")
+    spec = _model(doc, raw["model"], path + ("model",), base)
+    config = _mapping(doc, raw.get("config", {}), path + ("config",), "'config'")
+    for name, value in config.items():
+        try:
+            resolve_config(spec, {name: value})
+        except ShufflecalcError as exc:
+            raise doc.error(path + ("config", name), exc.message) from None
+    published: dict[str, int] = {}
+    for key, value in _mapping(doc, raw.get("published", {}), path + ("published",), "'published'").items():
+        where = path + ("published", key)
+        if key not in units:
+            raise doc.error(where, f"'{key}' is not one of the table's metrics ({', '.join(units)})")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise doc.error(where, f"a published value must be a positive number, got {value!r}")
+        published[key] = int(Decimal(str(value)) * UNITS[units[key]] + Decimal("0.5"))
+    values = _mapping(doc, raw.get("context", {}), path + ("context",), "'context'")
+    for key, value in values.items():
+        if key not in context:
+            raise doc.error(path + ("context", key), f"'{key}' is not a context column of the table "
+                                                      f"({', '.join(sorted(context)) or 'none declared'})")
+        if isinstance(value, (dict, list)) or value is None:
+            raise doc.error(path + ("context", key), "a context value must be a number or a string")
+    label, group = raw.get("label"), raw.get("group", "")
+    for key, value in (("label", label), ("group", group)):
+        if value is not None and not isinstance(value, str):
+            raise doc.error(path + (key,), f"'{key}' must be a string")
+    label = label or f"{spec.name} {config_text(config)}".strip()
+    return TableRow(label, group, spec, dict(config), published, dict(values), i)
+
+
+def _model(doc: Document, model: Any, path: tuple, base: Path | None) -> Spec:
+    if not isinstance(model, str) or not model:
+        raise doc.error(path, "'model' must be a built-in spec name or a spec file path")
+    ref = model
+    if base is not None and (model.endswith((".yaml", ".yml")) or "/" in model) and not Path(model).is_absolute():
+        ref = str(base / model)
+    try:
+        return load_spec(ref)
+    except ShufflecalcError as exc:
+        if exc.file:  # an error inside the spec file itself: its own location is the useful one
+            raise
+        raise doc.error(path, exc.message) from None
+
+
+# --- computing --------------------------------------------------------------------------------------------------------
+
+
+def compute(table: TableDef) -> list[Result]:
+    """Analyze every row; an invalid configuration is an error in the table file, at the row."""
+    keys = [m.key for m in table.metrics]
+    results = []
+    for row in table.rows:
+        try:
+            a = analyze(row.spec, row.config)
+        except ShufflecalcError as exc:
+            raise table.doc.error(("rows", row.index), f"{row.label}: {exc}") from None
+        computed = metric_values(a, keys)
+        diff = {k: round(100 * (computed[k] - v) / v, 4) for k, v in row.published.items()}
+        results.append(Result(row, dict(a.config), computed, diff, a.macs, a.params))
+    return results
+
+
+# --- rendering --------------------------------------------------------------------------------------------------------
+
+
+def _has_published(table: TableDef, key: str) -> bool:
+    return any(key in r.published for r in table.rows)
+
+
+def table_tabular(table: TableDef, results: list[Result]) -> Tabular:
+    """Published value, computed value and difference per metric (computed only where nothing is published)."""
+    columns = [Column("group", "group", justify="left")] if any(r.group for r in table.rows) else []
+    columns += [Column("model", "model", justify="left"), Column("config", "configuration", justify="left")]
+    for m in table.metrics:
+        if _has_published(table, m.key):
+            columns += [Column(f"{m.key}_published", f"{m.header}, paper", "published"),
+                        Column(m.key, f"{m.header}, computed", "count"),
+                        Column(f"{m.key}_diff_percent", "Δ vs paper", "diff")]
+        else:
+            columns.append(Column(m.key, f"{m.header}, computed", "count"))
+    for c in table.context:
+        text = any(isinstance(r.row.context.get(c.key), str) for r in results)
+        columns.append(Column(c.key, c.header, justify="left" if text else "right"))
+    rows = []
+    for res in results:
+        row: dict[str, Any] = {"group": res.row.group, "model": res.row.label, "config": config_text(res.row.config)}
+        for m in table.metrics:
+            row[m.key] = res.computed[m.key]
+            row[f"{m.key}_published"] = res.row.published.get(m.key)
+            row[f"{m.key}_diff_percent"] = res.diff_percent.get(m.key)
+        row.update(res.row.context)
+        rows.append(row)
+    notes = list(table.notes)
+    if table.reference:
+        notes.insert(0, f"Published values: {table.reference}.")
+    notes.append("Δ vs paper = (computed − published) / published; published values are rounded as printed.")
+    return Tabular(table.title, columns, rows, notes=notes + convention_notes())
+
+
+def table_json(table: TableDef, results: list[Result]) -> dict[str, Any]:
+    """The JSON contract: per row the full configuration, published and computed exact integers, differences."""
+    return {
+        "conventions": {**CONVENTIONS, **EXTRA_METRICS},
+        "table": {"name": table.name, "title": table.title, "description": table.description,
+                  "reference": table.reference, "metrics": [m.key for m in table.metrics],
+                  "context": [c.key for c in table.context]},
+        "rows": [
+            {"label": r.row.label, "group": r.row.group or None, "model": r.row.spec.name,
+             "spec": r.row.spec.source, "config": dict(r.config), "published": dict(r.row.published),
+             "computed": dict(r.computed), "diff_percent": dict(r.diff_percent), "context": dict(r.row.context)}
+            for r in results
+        ],
+    }
+
+
+def table_plot(table: TableDef, results: list[Result]) -> PlotData:
+    """Computed points and, where the paper gives them, the published ones (hollow). MACs are the table's first
+    MACs metric (with or without the classifier, as the table counts them)."""
+    macs = next((m for m in table.metrics if m.key.startswith("macs")), None)
+    key = macs.key if macs else "macs"
+    label = MACS_LABEL if key == "macs" else "MACs without the classifier (conv multiply-accumulates), millions"
+    points = []
+    for r in results:
+        computed = r.computed.get(key, r.macs)
+        points.append(PlotPoint(r.row.label, r.row.spec.name, dict(r.row.config), computed, r.params))
+        if key in r.row.published:
+            points.append(PlotPoint(r.row.label, r.row.spec.name, dict(r.row.config), r.row.published[key],
+                                    r.row.published.get("params"), published=True))
+    return PlotData(table.title, points, label)
+
+
+def list_tables() -> list[TableDef]:
+    return [load_table(n) for n in builtin_tables()]
+
+
+def list_tabular(tables: list[TableDef]) -> Tabular:
+    columns = [Column("name", "table", justify="left"), Column("title", "title", justify="left"),
+               Column("rows", "rows", "count")]
+    rows = [{"name": t.name, "title": t.title, "rows": len(t.rows)} for t in tables]
+    return Tabular("built-in tables (shufflecalc table NAME)", columns, rows)
+
+
+def list_json(tables: list[TableDef]) -> dict[str, Any]:
+    return {"tables": [{"name": t.name, "title": t.title, "description": t.description, "reference": t.reference,
+                        "rows": len(t.rows), "metrics": [m.key for m in t.metrics]} for t in tables]}
+
+
+__all__ = ["Metric", "Result", "TableDef", "TableRow", "builtin_tables", "compute", "list_json", "list_tables",
+           "list_tabular", "load_table", "table_json", "table_plot", "table_tabular"]
