@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import analytic  # noqa: F401  (registers list, show, compare)
+from . import check  # noqa: F401  (registers check)
 from .common import app
 
 
