@@ -28,14 +28,15 @@ MACHINE = (CheckFormat.json, CheckFormat.csv, CheckFormat.junit)  # their summar
 @app.command("check")
 @boundary
 def check_command(
-    budgets: Annotated[str, typer.Argument(help="budget YAML file (see the README's 'Budgets' section)")],
+    budgets: Annotated[str, typer.Argument(metavar="BUDGETS.yaml",
+                                                   help="budget YAML file (see the README's 'Budgets' section)")],
     latency: Annotated[bool, typer.Option("--latency", help="time the models for max_latency_ms limits (needs the "
                                           "torch extra); without it they are skipped")] = False,
-    baseline: Annotated[Optional[str], typer.Option("--baseline", help="JSON report to compare with (compare -f json, "
+    baseline: Annotated[Optional[str], typer.Option("--baseline", metavar="REPORT.json", help="JSON report to compare with (compare -f json, "
                                                     "check -f json or --write-baseline)")] = None,
-    max_increase: Annotated[Optional[str], typer.Option("--max-increase", help="growth over --baseline allowed per "
+    max_increase: Annotated[Optional[str], typer.Option("--max-increase", metavar="PERCENT", help="growth over --baseline allowed per "
                                                         "metric, such as 2% (default 0%)")] = None,
-    write_baseline: Annotated[Optional[str], typer.Option("--write-baseline", help="record the current values in "
+    write_baseline: Annotated[Optional[str], typer.Option("--write-baseline", metavar="FILE", help="record the current values in "
                                                           "this JSON file")] = None,
     force: Annotated[bool, typer.Option("--force", help="let --write-baseline replace an existing file")] = False,
     fmt: Annotated[CheckFormat, typer.Option("--format", "-f", help="output format")] = CheckFormat.table,
