@@ -335,9 +335,8 @@ def check(budgets: Budgets, latency: bool = False, baseline: Baseline | None = N
     for entry, a in zip(budgets.entries, analyses):
         values = metric_values(a)
         limits = tuple(_check_limit(entry, l, values, latency) for l in entry.limits)
-        deltas = None
-        if baseline is not None and model_key(entry.spec.name, entry.config) in baseline.models:
-            deltas = compare_values(values, baseline.models[model_key(entry.spec.name, entry.config)], max_increase)
+        base = baseline.models.get(model_key(entry.spec.name, entry.config)) if baseline is not None else None
+        deltas = compare_values(values, base, max_increase) if base is not None else None
         results.append(ModelResult(entry, a, values, limits, deltas))
     timed = any(r.limit.is_latency and r.value is not None for m in results for r in m.limits)
     return CheckResult(budgets.file, tuple(results), baseline, max_increase, latency_method() if timed else "")
@@ -412,9 +411,8 @@ def write_new_file(path: str, text: str, force: bool = False) -> None:
         raise ShufflecalcError(f"{path} exists: pass --force to replace it")
     if target.is_dir():
         raise ShufflecalcError(f"{path} is a directory")
-    folder = target.parent if str(target.parent) else Path(".")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(text)
