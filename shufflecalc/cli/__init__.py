@@ -5,6 +5,7 @@ from __future__ import annotations
 from . import analytic  # noqa: F401  (registers list, show, compare)
 from . import formulas  # noqa: F401  (registers formula, explain, shuffle)
 from . import tables  # noqa: F401  (registers sweep, table)
+from . import check  # noqa: F401  (registers check)
 from .common import app
 
 
