@@ -10,7 +10,8 @@ Counting conventions (per layer, in elements or operations, batch size 1):
 - ``flops``: 2 x macs (computed by the caller).
 - ``fvcore_flops``: what fvcore 0.1.5's FlopCountAnalysis reports for the layer in eval mode: conv and linear MACs,
   2 per output element of an affine batchnorm, 1 per input element of adaptive average pooling, 0 for everything
-  fvcore ignores (relu, cat, view, transpose, flatten) or does not support (add, max/avg pooling).
+  fvcore ignores (relu, cat, view, transpose, flatten) or does not support (add, max/avg pooling, relu6's
+  hardtanh).
 - ``params``: weights, biases, batchnorm gamma and beta (running statistics are buffers, not parameters).
 - ``activations``: output elements of conv2d and linear layers (fvcore's ActivationCountAnalysis convention).
 - ``memory_access``: input elements + output elements + parameters: ShuffleNet V2's memory access cost (MAC), for
@@ -296,7 +297,7 @@ KINDS: dict[str, LayerKind] = {
             doc="batch normalization (eval mode)",
         ),
         LayerKind("relu", {}, _elementwise("elementwise"), _module("ReLU"), "ignored", ("aten::relu",)),
-        LayerKind("relu6", {}, _elementwise("elementwise"), _module("ReLU6"), "ignored", ("aten::hardtanh",)),
+        LayerKind("relu6", {}, _elementwise("elementwise"), _module("ReLU6"), "unsupported", ("aten::hardtanh",)),
         LayerKind(
             "maxpool", dict(_POOL_ARGS), _pool("maxpool"), _pool_torch("MaxPool2d"), "unsupported",
             ("aten::max_pool2d",),
