@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import analytic  # noqa: F401  (registers list, show, compare)
+from . import verify  # noqa: F401  (registers verify)
 from .common import app
 
 
