@@ -60,14 +60,18 @@ class LayerCheck:
     fvcore_unsupported: dict[str, int]  # aten op -> occurrences fvcore did not support (counted 0, with a warning)
     fvcore_ignored: dict[str, int]  # aten op -> occurrences fvcore ignores by design (counted 0)
 
+    def pairs(self) -> tuple[tuple[str, Any, Any], ...]:
+        """(check, analytic, measured) for every comparison made on this layer."""
+        return (
+            ("shape", self.out, self.torch_out),
+            ("params", self.params, self.torch_params),
+            ("fvcore_flops", self.fvcore_flops, self.fvcore),
+            ("flops", self.flops, self.torch_flops),
+        )
+
     @property
     def ok(self) -> bool:
-        return (
-            self.out == self.torch_out
-            and self.params == self.torch_params
-            and self.flops == self.torch_flops
-            and self.fvcore_flops == self.fvcore
-        )
+        return all(analytic == measured for _, analytic, measured in self.pairs())
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,15 @@ class Verification:
     @property
     def flops(self) -> int:
         return 2 * self.macs
+
+    def pairs(self) -> tuple[tuple[str, Any, Any], ...]:
+        """(check, analytic, measured) for the totals."""
+        return (
+            ("params", self.params, self.torch_params),
+            ("shape", self.output, self.torch_output),
+            ("fvcore_flops", self.fvcore_flops, self.fvcore),
+            ("flops", self.flops, self.torch_flops),
+        )
 
     @property
     def result(self) -> str:
@@ -303,30 +316,13 @@ def _omissions(layers: tuple[LayerCheck, ...], flop_count: _FlopCount) -> tuple[
 
 
 def _mismatches(v: Verification) -> tuple[Mismatch, ...]:
-    found = []
-    for check, analytic, measured in (
-        ("params", v.params, v.torch_params),
-        ("shape", v.output, v.torch_output),
-        ("fvcore_flops", v.fvcore_flops, v.fvcore),
-        ("flops", v.flops, v.torch_flops),
-    ):
-        if analytic != measured:
-            found.append(Mismatch(check, "total", analytic, measured))
+    found = [Mismatch(check, "total", a, m) for check, a, m in v.pairs() if a != m]
     for op in sorted(set(v.analytic_by_operator) | set(v.fvcore_by_operator)):
         a, m = v.analytic_by_operator.get(op, 0), v.fvcore_by_operator.get(op, 0)
         if a != m:
             found.append(Mismatch("fvcore_by_operator", op, a, m))
     for layer in v.layers:
-        if layer.ok:
-            continue
-        for check, analytic, measured in (
-            ("shape", layer.out, layer.torch_out),
-            ("params", layer.params, layer.torch_params),
-            ("fvcore_flops", layer.fvcore_flops, layer.fvcore),
-            ("flops", layer.flops, layer.torch_flops),
-        ):
-            if analytic != measured:
-                found.append(Mismatch(check, layer.name, analytic, measured))
+        found += [Mismatch(check, layer.name, a, m) for check, a, m in layer.pairs() if a != m]
     return tuple(found)
 
 

@@ -37,6 +37,11 @@ def _n(value: Any, exact: bool) -> Any:
     return value
 
 
+def _measured(o: Outcome) -> bool:
+    """A `Verification` (a `Problem` carries only a message)."""
+    return hasattr(o, "layers")
+
+
 def _text(value: Any) -> str:
     if value is None:
         return "-"
@@ -88,7 +93,7 @@ def summary_table(outcomes: Sequence[Outcome], exact: bool = False) -> Tabular:
     problems = []
     for o in outcomes:
         row: dict[str, Any] = {"model": o.name, "config": config_text(o.config), "result": o.result}
-        if hasattr(o, "layers"):
+        if _measured(o):
             matching = sum(layer.out == layer.torch_out for layer in o.layers)
             row.update({
                 "macs": o.macs, "flops": o.flops, "torch_flops": o.torch_flops, "fvcore_flops": o.fvcore_flops,
@@ -122,7 +127,7 @@ def fvcore_treatment(layer: LayerCheck) -> str:
 
 def layers_table(outcomes: Sequence[Outcome], exact: bool = False) -> Tabular:
     """One row per layer of every verified configuration (with model and config columns when there are several)."""
-    verified = [o for o in outcomes if hasattr(o, "layers")]
+    verified = [o for o in outcomes if _measured(o)]
     many = len(verified) > 1
     columns = [Column("model", "model", justify="left"), Column("config", "config", justify="left")] if many else []
     columns += [
@@ -184,7 +189,7 @@ def mismatch_table(outcomes: Sequence[Outcome], exact: bool = False) -> Tabular:
 def left_out_table(outcomes: Sequence[Outcome]) -> Tabular:
     """The operators fvcore counted 0, mapped to spec layers. Identical rows of several configurations of one model
     are shown once, with the number of configurations they occur in."""
-    verified = [o for o in outcomes if hasattr(o, "omissions")]
+    verified = [o for o in outcomes if _measured(o)]
     per_model = Counter(o.name for o in verified)
     seen: dict[tuple, int] = {}
     for o in verified:
@@ -208,6 +213,14 @@ def left_out_table(outcomes: Sequence[Outcome]) -> Tabular:
     return Tabular("what fvcore leaves out (counted 0)", columns, rows, notes=list(LEFT_OUT_NOTES))
 
 
+def report_tables(outcomes: Sequence[Outcome], layers: bool = False) -> list[Tabular]:
+    """The report for the terminal and markdown: the summary, the layers (with `layers`), the mismatches (if any),
+    what fvcore leaves out."""
+    tables = [summary_table(outcomes)] + ([layers_table(outcomes)] if layers else [])
+    mismatches = mismatch_table(outcomes)
+    return tables + ([mismatches] if mismatches.rows else []) + [left_out_table(outcomes)]
+
+
 # --- JSON -----------------------------------------------------------------------------------------------------------
 
 
@@ -229,7 +242,7 @@ def _json_value(value: Any) -> Any:
 
 def outcome_json(o: Outcome, layers: bool = False) -> dict[str, Any]:
     data: dict[str, Any] = {"name": o.name, "spec": o.source, "config": dict(o.config), "result": o.result}
-    if not hasattr(o, "layers"):
+    if not _measured(o):
         data["message"] = o.message
         return data
     v: Verification = o  # type: ignore[assignment]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import os
 import re
@@ -12,11 +11,10 @@ import sys
 
 import pytest
 
-from shufflecalc import graph
 from shufflecalc.cost import analyze
-from shufflecalc.ops import KINDS
 
 from .conftest import ROOT
+from .test_verify import wrong_batchnorm  # noqa: F401  (fixture)
 
 pytest.importorskip("torch")
 pytest.importorskip("fvcore")
@@ -92,17 +90,9 @@ def test_tables_show_exact_counts(cli, fmt: str) -> None:  # noqa: ANN001
     assert "stage*.unit*.add" in r.stdout and "aten::add ×13" in r.stdout
 
 
-def test_a_mismatch_exits_1_and_lists_the_layers(cli, monkeypatch) -> None:  # noqa: ANN001
-    rule = KINDS["batchnorm"].rule
-    wrong = dataclasses.replace(KINDS["batchnorm"], rule=lambda a, ins: dataclasses.replace(
-        rule(a, ins), fvcore_extra=rule(a, ins).fvcore_extra * 3 // 2))
-    graph._evaluate.cache_clear(), graph._block_template.cache_clear()
-    monkeypatch.setitem(KINDS, "batchnorm", wrong)
-    try:
-        table = cli("verify", "mobilenet", "--width", "0.25", "--resolution", "32")
-        data = cli("verify", "mobilenet", "--width", "0.25", "--resolution", "32", "-f", "json")
-    finally:
-        graph._evaluate.cache_clear(), graph._block_template.cache_clear()
+def test_a_mismatch_exits_1_and_lists_the_layers(cli, wrong_batchnorm) -> None:  # noqa: ANN001
+    table = cli("verify", "mobilenet", "--width", "0.25", "--resolution", "32")
+    data = cli("verify", "mobilenet", "--width", "0.25", "--resolution", "32", "-f", "json")
     assert table.exit_code == data.exit_code == 1
     assert data.json()["result"] == "FAIL"
     (entry,) = data.json()["configurations"]

@@ -4,6 +4,7 @@ says; a wrong analytic count is caught layer by layer; grids and invalid configu
 from __future__ import annotations
 
 import dataclasses
+from typing import Iterator
 
 import pytest
 
@@ -116,9 +117,9 @@ def test_left_out_operators_are_mapped_to_spec_layers() -> None:
     assert ("ignored", "channel_shuffle") not in {(o.treatment, o.op) for o in no_shuffle.omissions}
 
 
-def test_a_wrong_analytic_count_is_caught_layer_by_layer(monkeypatch) -> None:  # noqa: ANN001
-    """Make the engine count 3 (not 2) per batchnorm element: fvcore disagrees on every batchnorm layer, by one per
-    element, and on the batch_norm operator total; the other checks still agree."""
+@pytest.fixture
+def wrong_batchnorm(monkeypatch) -> Iterator[None]:  # noqa: ANN001
+    """Make the engine count 3 (not 2) fvcore flops per batchnorm output element."""
     rule = KINDS["batchnorm"].rule
 
     def wrong(attrs, ins):  # noqa: ANN001, ANN202
@@ -127,10 +128,15 @@ def test_a_wrong_analytic_count_is_caught_layer_by_layer(monkeypatch) -> None:  
 
     graph._evaluate.cache_clear(), graph._block_template.cache_clear()
     monkeypatch.setitem(KINDS, "batchnorm", dataclasses.replace(KINDS["batchnorm"], rule=wrong))
-    try:
-        result = v.verify("mobilenet", width=0.25, resolution=64)
-    finally:
-        graph._evaluate.cache_clear(), graph._block_template.cache_clear()
+    yield
+    monkeypatch.undo()
+    graph._evaluate.cache_clear(), graph._block_template.cache_clear()
+
+
+def test_a_wrong_analytic_count_is_caught_layer_by_layer(wrong_batchnorm) -> None:  # noqa: ANN001
+    """fvcore disagrees on every batchnorm layer, by one per element, and on the batch_norm operator total; the other
+    checks still agree."""
+    result = v.verify("mobilenet", width=0.25, resolution=64)
     assert result.result == "FAIL"
     bns = [layer for layer in result.layers if layer.op == "batchnorm"]
     layer_mismatches = {m.where: m for m in result.mismatches if m.where not in ("total", "batch_norm")}

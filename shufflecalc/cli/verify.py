@@ -39,7 +39,7 @@ def verify_command(
     configs = per_model(loaded, overrides(g, width, resolution, sets))
 
     from .. import verify as v  # imports torch and fvcore: MissingDependency (exit 2) without the torch extra
-    from ..verify_report import layers_table, left_out_table, mismatch_table, summary_table, verify_json
+    from ..verify_report import layers_table, report_tables, summary_table, verify_json
 
     outcomes = []
     for spec, config in zip(loaded, configs):
@@ -49,13 +49,8 @@ def verify_command(
     elif fmt is Format.csv:
         output(fmt, None, layers_table(outcomes, exact=True) if layers else summary_table(outcomes, exact=True))
     else:
-        output(fmt, None, summary_table(outcomes))
-        extra = [layers_table(outcomes)] if layers else []
-        mismatches = mismatch_table(outcomes)
-        extra += [mismatches] if mismatches.rows else []
-        extra.append(left_out_table(outcomes))
-        for table in extra:
-            emit("\n")
+        for i, table in enumerate(report_tables(outcomes, layers)):
+            emit("\n" if i else "")
             output(fmt, None, table)
     if not all(o.ok for o in outcomes):
         raise typer.Exit(EXIT_FAILED)
