@@ -6,6 +6,7 @@ from . import analytic  # noqa: F401  (registers list, show, compare)
 from . import formulas  # noqa: F401  (registers formula, explain, shuffle)
 from . import tables  # noqa: F401  (registers sweep, table)
 from . import check  # noqa: F401  (registers check)
+from . import verify  # noqa: F401  (registers verify)
 from .common import app
 
 
