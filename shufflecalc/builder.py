@@ -45,15 +45,18 @@ class GraphModule(nn.Module):
         self.output_name = graph.layers[-1].name
 
     def _register(self, dotted: str, module: nn.Module) -> None:
+        """Nest `module` under its dotted name. Written into `_modules` directly: a layer may be named like an
+        nn.Module attribute (`half`, `eval`, `train`), which add_module refuses; named_modules() and fvcore's
+        by_module() see it all the same, and the forward pass calls modules from the plan, not by attribute."""
         parent: nn.Module = self
         *path, leaf = dotted.split(".")
         for part in path:
             child = parent._modules.get(part)
             if child is None:
                 child = nn.Module()
-                parent.add_module(part, child)
+                parent._modules[part] = child
             parent = child
-        parent.add_module(leaf, module)
+        parent._modules[leaf] = module
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         values: dict[str, torch.Tensor] = {INPUT: x}

@@ -208,9 +208,12 @@ class _FlopCount(FlopCountAnalysis):
 
 
 def _makes_feature_map(node: Any) -> bool:
+    """A tensor of rank >= 1, or a list of tensors (``aten::chunk``, ShuffleNetV2's channel split)."""
     for value in node.outputs():
         t = value.type()
         if isinstance(t, torch._C.TensorType) and (t.dim() or 0) >= 1:
+            return True
+        if isinstance(t, torch._C.ListType) and isinstance(t.getElementType(), torch._C.TensorType):
             return True
     return False
 

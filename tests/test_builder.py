@@ -95,3 +95,14 @@ def test_model_matches_fvcore_and_torch_layer_by_layer(spec: str, config: dict) 
     with FlopCounterMode(display=False) as counter, torch.inference_mode():
         model(x)
     assert counter.get_total_flops() == 2 * a.macs == a.flops
+
+
+def test_layer_names_that_shadow_module_attributes(write_spec) -> None:  # noqa: ANN001
+    """A layer may be called `half`, `eval` or `forward`: its module is still found by its name."""
+    path = write_spec("input: [4, 6, 6]\nlayers:\n  - {op: conv2d, name: half, out: 4, kernel: 3}\n"
+                      "  - {op: relu, name: eval}\n  - {op: add, name: forward, inputs: [half, eval]}\n")
+    model = shufflecalc.build_model(path)
+    modules = dict(model.named_modules())
+    assert isinstance(modules["half"], torch.nn.Conv2d) and "forward" in modules
+    assert model(torch.randn(1, 4, 6, 6)).shape == (1, 4, 6, 6)
+    assert sum(p.numel() for p in model.parameters()) == analyze(path).params

@@ -26,12 +26,20 @@ layers:
   - {op: batchnorm, name: bn}
   - {op: relu, name: relu}
   - {op: relu6, name: relu6}
+  - {op: hardswish, name: hardswish}
+  - {op: hardsigmoid, name: hardsigmoid}
+  - {op: sigmoid, name: sigmoid}
+  - {op: dropout, name: dropout, p: 0.2}
   - {op: channel_shuffle, name: shuffle, groups: 4}
   - {op: add, name: add, inputs: [relu, shuffle]}
+  - {op: split, name: half, parts: 2, index: 1}
+  - {op: concat, name: whole, inputs: [half, half]}
   - {op: maxpool, name: maxpool, kernel: 3, stride: 2, padding: 1, ceil_mode: true}
   - {op: avgpool, name: avgpool, kernel: 2, stride: 1}
   - {op: concat, name: concat, inputs: [avgpool, avgpool]}
   - {op: global_avgpool, name: pool}
+  - {op: mul, name: gate, inputs: [concat, pool]}
+  - {op: mean, name: mean}
   - {op: flatten, name: flatten}
   - {op: linear, name: fc, out: 5}
 """
