@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -47,3 +48,18 @@ def write_spec(tmp_path: Path):  # noqa: ANN201
         return str(path)
 
     return write
+
+
+def blocked_env(tmp_path: Path, *modules: str) -> dict[str, str]:
+    """An environment for a subprocess in which `modules` (default: torch and fvcore) cannot be imported: a
+    sitecustomize import blocker, with this checkout first on the path."""
+    blocked = modules or ("torch", "fvcore")
+    (tmp_path / "sitecustomize.py").write_text(
+        "import sys\n"
+        "class _Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name.split('.')[0] in {blocked!r}:\n"
+        "            raise ImportError('blocked: ' + name)\n"
+        "sys.meta_path.insert(0, _Block())\n"
+    )
+    return {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}

@@ -12,7 +12,7 @@ import pytest
 
 from shufflecalc.cost import analyze
 
-from .conftest import ROOT
+from .conftest import blocked_env
 
 
 def test_compare_headline_json(cli) -> None:  # noqa: ANN001
@@ -108,16 +108,7 @@ def test_set_applies_to_every_model_that_declares_it(cli) -> None:  # noqa: ANN0
 
 def test_analytic_cli_runs_without_torch(tmp_path) -> None:  # noqa: ANN001
     """The analytic commands must neither need nor import torch: run them with torch made unimportable."""
-    blocker = tmp_path / "sitecustomize.py"
-    blocker.write_text(
-        "import sys\n"
-        "class _Block:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in ('torch', 'fvcore'):\n"
-        "            raise ImportError('blocked: ' + name)\n"
-        "sys.meta_path.insert(0, _Block())\n"
-    )
-    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
+    env = blocked_env(tmp_path, 'torch', 'fvcore')
     for args in (["compare", "mobilenet", "shufflenet", "--g", "3"], ["show", "shufflenet"], ["list"],
                  ["compare", "mobilenet_v2", "mobilenet_v3_large", "shufflenet_v2", "resnet50", "resnext50_32x4d"]):
         r = subprocess.run([sys.executable, "-m", "shufflecalc", *args], capture_output=True, text=True, env=env)

@@ -15,7 +15,7 @@ from shufflecalc.budget import LIMIT_METRICS, load_budgets
 from shufflecalc.cost import analyze
 from shufflecalc.spec import builtin_names
 
-from .conftest import ROOT
+from .conftest import ROOT, blocked_env
 
 SHUFFLE_MACS = 137_460_672  # ShuffleNet 1x g=3 (tests/test_cost.py)
 
@@ -214,20 +214,8 @@ def test_pre_commit_hook_definition() -> None:
 # --- torch --------------------------------------------------------------------------------------------------------
 
 
-def _blocked_env(tmp_path: Path) -> dict[str, str]:
-    (tmp_path / "sitecustomize.py").write_text(
-        "import sys\n"
-        "class _Block:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in ('torch', 'fvcore'):\n"
-        "            raise ImportError('blocked: ' + name)\n"
-        "sys.meta_path.insert(0, _Block())\n"
-    )
-    return {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
-
-
 def test_check_runs_without_torch(tmp_path: Path) -> None:
-    env = _blocked_env(tmp_path)
+    env = blocked_env(tmp_path)
     for fmt in ("table", "junit", "github", "json", "markdown", "csv"):
         r = subprocess.run([sys.executable, "-m", "shufflecalc", "check", "budgets.yaml", "-f", fmt], cwd=ROOT,
                            capture_output=True, text=True, env=env)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import subprocess
 import sys
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import blocked_env
 
 EXAMPLE = ["--K", "3", "--M", "240", "--N", "60", "--Iw", "28", "--Ih", "28", "--g", "3"]
 
@@ -163,16 +162,7 @@ def test_shuffle_check(cli, monkeypatch) -> None:  # noqa: ANN001
 
 
 def test_formula_commands_run_without_torch(tmp_path) -> None:  # noqa: ANN001
-    blocker = tmp_path / "sitecustomize.py"
-    blocker.write_text(
-        "import sys\n"
-        "class _Block:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in ('torch', 'fvcore'):\n"
-        "            raise ImportError('blocked: ' + name)\n"
-        "sys.meta_path.insert(0, _Block())\n"
-    )
-    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
+    env = blocked_env(tmp_path, 'torch', 'fvcore')
     for args in (["formula", "unit-b", *EXAMPLE], ["explain", "shufflenet", "--groups-study"],
                  ["explain", "mobilenet"], ["shuffle", "--g", "3", "--channels", "9"]):
         r = subprocess.run([sys.executable, "-m", "shufflecalc", *args], capture_output=True, text=True, env=env)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 import subprocess
 import sys
@@ -13,7 +12,7 @@ import pytest
 
 from shufflecalc.cost import analyze
 
-from .conftest import ROOT
+from .conftest import ROOT, blocked_env
 from .test_verify import wrong_batchnorm  # noqa: F401  (fixture)
 
 pytest.importorskip("torch")
@@ -143,21 +142,9 @@ def test_an_invalid_explicit_configuration_is_bad_input(cli, write_spec) -> None
     assert r.exit_code == 2 and f"{path}:7 layers[0].groups: input channels 8 are not divisible" in r.stderr
 
 
-def _blocked_env(tmp_path, modules: tuple[str, ...]) -> dict[str, str]:  # noqa: ANN001
-    (tmp_path / "sitecustomize.py").write_text(
-        "import sys\n"
-        "class _Block:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        f"        if name.split('.')[0] in {modules!r}:\n"
-        "            raise ImportError('blocked: ' + name)\n"
-        "sys.meta_path.insert(0, _Block())\n"
-    )
-    return {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
-
-
 @pytest.mark.parametrize("blocked", [("torch", "fvcore"), ("fvcore",)])
 def test_without_the_torch_extra_verify_prints_the_install_hint(tmp_path, blocked: tuple[str, ...]) -> None:  # noqa: ANN001
-    env = _blocked_env(tmp_path, blocked)
+    env = blocked_env(tmp_path, *blocked)
     r = subprocess.run([sys.executable, "-m", "shufflecalc", "verify", "mobilenet"], capture_output=True, text=True,
                        env=env)
     assert r.returncode == 2 and r.stdout == ""

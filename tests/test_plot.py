@@ -3,7 +3,6 @@ and table; the overwrite rule; a clear exit 2 without matplotlib."""
 
 from __future__ import annotations
 
-import os
 import struct
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import pytest
 from shufflecalc.errors import ShufflecalcError
 from shufflecalc.plot import PlotData, PlotPoint, choose_kind, render_plot
 
-from .conftest import ROOT
+from .conftest import blocked_env
 
 pytest.importorskip("matplotlib")
 
@@ -120,16 +119,7 @@ def test_plot_bad_input(cli, tmp_path, monkeypatch, args: list[str], message: st
 
 
 def test_without_matplotlib_plot_exits_2_with_an_install_hint(tmp_path) -> None:  # noqa: ANN001
-    blocker = tmp_path / "sitecustomize.py"
-    blocker.write_text(
-        "import sys\n"
-        "class _Block:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in ('matplotlib', 'torch', 'fvcore'):\n"
-        "            raise ImportError('blocked: ' + name)\n"
-        "sys.meta_path.insert(0, _Block())\n"
-    )
-    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
+    env = blocked_env(tmp_path, 'matplotlib', 'torch', 'fvcore')
     out = tmp_path / "chart.png"
     cmd = [sys.executable, "-m", "shufflecalc", "sweep", "shufflenet", "--g", "1,2", "--plot", str(out)]
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path)
