@@ -11,7 +11,8 @@ from fractions import Fraction
 from typing import Any
 
 from .cost import CONVENTIONS
-from .explain import Explanation, GroupsStudy, UnitCheck
+from .explain import Explanation, UnitCheck
+from .groups_study import GroupsStudy
 from .formulas import FORMULAS, SYMBOL_ORDER, SYMBOLS, Evaluation, exact_json, exact_text, substitute
 from .render import Column, Tabular, shape_text
 from .reports import config_text

@@ -17,7 +17,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from shufflecalc.errors import ShufflecalcError
-from shufflecalc.explain import UnitCheck, explain, groups_study, ranges
+from shufflecalc.explain import UnitCheck, explain, ranges
 from shufflecalc.graph import expand
 from shufflecalc.spec import builtin_names, load_spec
 
@@ -205,7 +205,7 @@ def test_random_dwsep_blocks_are_always_equal(c: int, out: int, h: int, w: int, 
     assert u.formula_macs == u.engine_macs
 
 
-# --- --layer, and the groups study --------------------------------------------------------------------------------
+# --- --layer ----------------------------------------------------------------------------------------------------------
 
 
 def test_layer_selects_one_unit() -> None:
@@ -221,25 +221,6 @@ def test_layer_selects_one_unit() -> None:
     with pytest.raises(ShufflecalcError, match="'fc' is in no unit"):
         explain("shufflenet", layer="fc")
     assert ranges(["block1", "block2", "block3", "fc", "s.unit0"]) == "block1-3, fc, s.unit0"
-
-
-def test_groups_study_widths_and_costs() -> None:
-    """ShuffleNet Table 1 (papers.md): stage widths per g and complexity 143/140/137/133/137 MFLOPs without FC."""
-    study = groups_study("shufflenet")
-    assert [r.g for r in study.rows] == [1, 2, 3, 4, 8]
-    table1 = {1: [144, 288, 576], 2: [200, 400, 800], 3: [240, 480, 960], 4: [272, 544, 1088], 8: [384, 768, 1536]}
-    assert {r.g: list(r.stage_widths.values()) for r in study.rows} == table1
-    assert [round((r.macs - r.classifier_macs) / 1e6) for r in study.rows] == [143, 140, 137, 133, 137]
-    assert study.unit_name == "stage3.unit1"
-    for r in study.rows:  # unit (b) at 14x14, M = stage-3 width, N = M/4: 2NM*196/g + 9N*196
-        m = table1[r.g][1]
-        assert r.unit.values == {"M": m, "N": m // 4, "Iw": 14, "Ih": 14, "g": r.g}
-        assert r.unit.engine_macs == r.unit.formula_macs == 2 * (m // 4) * m * 196 // r.g + 9 * (m // 4) * 196
-    assert study.base.g == 1
-    with pytest.raises(ShufflecalcError, match="leave out --g"):
-        groups_study("shufflenet", {"g": 3})
-    with pytest.raises(ShufflecalcError, match="parameter 'g' that has choices"):
-        groups_study("mobilenet")
 
 
 def test_no_unit_to_explain(write_spec) -> None:  # noqa: ANN001

@@ -71,7 +71,8 @@ def explain_command(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Each dwsep block and bottleneck / ShuffleNet unit: the closed-form formula beside the engine's exact count."""
-    from ..explain import explain, groups_study
+    from ..explain import explain
+    from ..groups_study import groups_study
     from ..formula_reports import explain_report, study_report
 
     loaded = load_spec(spec)
