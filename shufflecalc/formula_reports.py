@@ -20,7 +20,12 @@ from .shuffle import Shuffle, TorchCheck
 
 MACS_NOTE = "MACs: multiply-accumulates of conv layers (the papers' 'FLOPs'/'mult-adds'), exact."
 DIFF_NOTE = "difference = engine - formula, exact; engine: the sum over the unit's layers (shufflecalc show)."
-ZERO_NOTE = "BN, ReLU, channel shuffle, add, avg-pool shortcut and concat are in no formula: they have 0 MACs."
+
+
+def zero_note(units: tuple[UnitCheck, ...]) -> str:
+    """The kinds of layer in these units that no formula counts and that have no MACs."""
+    ops = dict.fromkeys(l.op for u in units for l in u.others if not l.macs)
+    return f"in no formula, with 0 MACs: {', '.join(ops)}." if ops else "every layer of these units is in the formula."
 
 
 def _symbols_json(values: dict[str, Any]) -> dict[str, int | str]:
@@ -191,11 +196,11 @@ def explain_report(e: Explanation) -> tuple[dict[str, Any], Tabular, Tabular]:
                Column("difference", "difference"), Column("why", "why they differ", justify="left")]
     outside = g.sums[1] - e.engine_macs
     notes = [
-        _formulas_note(e.units), DIFF_NOTE, ZERO_NOTE,
+        _formulas_note(e.units), DIFF_NOTE, zero_note(e.units),
         f"outside these units: {outside:,} MACs (stem, classifier, ...); model total {g.sums[1]:,} MACs.",
         f"per-layer detail and reasons in full: shufflecalc explain {g.spec.source} --layer {e.units[0].block.name}",
     ]
-    strided = [u.block.name for u in e.units if u.formula.name == "dwsep" and u.notes]
+    strided = [u.block.name for u in e.units if u.formula.name == "dwsep" and u.block.args["stride"] > 1]
     if strided:
         notes.insert(1, f"dwsep at stride 2 ({', '.join(strided)}): Iw x Ih is the output size (MobileNet's D_F).")
     footer = {"unit": "total", "formula_macs": e.formula_macs, "engine_macs": e.engine_macs,
@@ -210,13 +215,15 @@ def unit_detail(u: UnitCheck, e: Explanation) -> tuple[Tabular, Tabular]:
     """Every layer of one unit: the formula's term for it (if any), its MACs, the difference and why."""
     b, f = u.block, u.formula
     by_layer = {p.layer.name: p for p in u.parts}
+    extras = {x.layer.name: x for x in u.extras}
     rows = []
     for layer in u.layers:
         p = by_layer.get(layer.name)
         if p is None:
+            x = extras.get(layer.name)
             rows.append({"layer": layer.name, "op": layer.op, "term": "", "substituted": "", "formula_macs": None,
-                         "engine_macs": layer.macs, "difference": None,
-                         "why": "not in the formula" + ("" if layer.macs else "; 0 MACs")})
+                         "engine_macs": layer.macs, "difference": layer.macs if x else None,
+                         "why": f"not in the formula: {x.short}" if x else "not in the formula; 0 MACs"})
         else:
             rows.append({"layer": layer.name, "op": layer.op, "term": p.part.text, "substituted": p.term,
                          "formula_macs": p.formula_macs, "engine_macs": layer.macs, "difference": p.difference,
@@ -247,6 +254,9 @@ def _unit_json(u: UnitCheck) -> dict[str, Any]:
         entry: dict[str, Any] = {"name": layer.name, "op": layer.op, "engine_macs": layer.macs}
         if p is None:
             entry["in_formula"] = False
+            extra = next((x for x in u.extras if x.layer is layer), None)
+            if extra is not None:
+                entry["reasons"] = [extra.reason]
         else:
             entry.update({"in_formula": True, "term": p.part.text, "substituted": p.term,
                           "formula_macs": exact_json(p.formula_macs), "difference": exact_json(p.difference),

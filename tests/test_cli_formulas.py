@@ -109,6 +109,26 @@ def test_explain_table_and_json(cli) -> None:  # noqa: ANN001
     assert rows[6]["formula_macs"] == "52283392"
 
 
+def test_explain_torchvision_models(cli) -> None:  # noqa: ANN001
+    """Units and numbers written out in test_explain.py."""
+    r = cli("explain", "resnet50")
+    assert r.exit_code == 0 and r.stderr == ""
+    lines = {line.split("│")[1].strip(): line for line in r.stdout.splitlines() if line.startswith("│")}
+    assert "218,365,952 │   218,365,952 │            0 │" in lines["layer1.unit1"]
+    assert "conv3 output channels 256 ≠ 64; downsample (projection shortcut) +51,380,224" in lines["layer1.unit0"]
+    assert "in no formula, with 0 MACs: batchnorm, relu, add." in r.stdout
+    data = cli("explain", "resnet50", "-f", "json").json()
+    assert len(data["units"]) == 16 and data["model_macs"] == 4_089_184_256
+    assert data["units"][0]["layers"][-4]["reasons"][0].startswith("layer1.unit0.downsample is the projection shortcut")
+    v3 = {u["name"]: u for u in cli("explain", "mobilenet_v3_small", "-f", "json").json()["units"]}
+    assert v3["block2"]["symbols"] == {"K": 3, "M": 16, "N": 24, "t": "9/2", "Iw": 56, "Ih": 56}
+    assert v3["block4"]["difference"] == 4_608 and len(v3["block4"]["reasons"]) == 2
+    detail = cli("explain", "mobilenet_v3_small", "--layer", "block4.se_fc1").stdout
+    assert "not in the formula: se_fc1 (SE) +2,304" in detail and "block4.se_fc1 is a layer of block4." in detail
+    rows = list(csv.DictReader(io.StringIO(cli("explain", "shufflenet_v2", "-f", "csv").stdout)))
+    assert len(rows) == 16 and all(row["difference"] == "0" for row in rows)
+
+
 def test_explain_layer(cli) -> None:  # noqa: ANN001
     r = cli("explain", "shufflenet", "--layer", "stage2.unit0.gconv1")
     assert r.exit_code == 0
@@ -214,7 +234,8 @@ def test_formula_commands_run_without_torch(tmp_path) -> None:  # noqa: ANN001
     )
     env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
     for args in (["formula", "unit-b", *EXAMPLE], ["explain", "shufflenet", "--groups-study"],
-                 ["explain", "mobilenet"], ["shuffle", "--g", "3", "--channels", "9"]):
+                 ["explain", "mobilenet"], ["explain", "resnet50"], ["explain", "mobilenet_v3_small"],
+                 ["shuffle", "--g", "3", "--channels", "9"]):
         r = subprocess.run([sys.executable, "-m", "shufflecalc", *args], capture_output=True, text=True, env=env)
         assert r.returncode == 0, r.stderr
     r = subprocess.run([sys.executable, "-m", "shufflecalc", "shuffle", "--g", "3", "--channels", "9", "--check"],

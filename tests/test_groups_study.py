@@ -25,3 +25,6 @@ def test_groups_study_widths_and_costs() -> None:
         groups_study("shufflenet", {"g": 3})
     with pytest.raises(ShufflecalcError, match="parameter 'g' that has choices"):
         groups_study("mobilenet")
+    for name in ("resnet50", "resnext50_32x4d", "mobilenet_v2", "shufflenet_v2"):
+        with pytest.raises(ShufflecalcError, match=f"ShuffleNet's group-count study.*; {name} has none"):
+            groups_study(name)

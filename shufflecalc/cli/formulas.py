@@ -76,7 +76,8 @@ def explain_command(
         "--groups-study", help="for each choice of g: stage widths, one stride-1 unit's MACs, total MACs")] = False,
     fmt: FormatOpt = Format.table,
 ) -> None:
-    """Each dwsep block and bottleneck / ShuffleNet unit: the closed-form formula beside the engine's exact count."""
+    """Each unit a formula covers (dwsep, bottleneck and ShuffleNet units, ResNet / ResNeXt bottlenecks, inverted
+    residuals, ShuffleNetV2 units): the closed-form formula beside the engine's exact count."""
     from ..explain import explain
     from ..groups_study import groups_study
     from ..formula_reports import explain_report, study_report
