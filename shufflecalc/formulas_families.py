@@ -138,7 +138,6 @@ def _shufflenet_v2(stride2: bool) -> Formula:
             meanings={"N": "branch channels c' = c/2: half the unit's input (= output) channels",
                       "Iw": "input (= output) feature-map width", "Ih": "input (= output) feature-map height"},
             other_forms=("2N²·IwIh + 9N·IwIh",), fixed_kernel=3,
-            paper=("hw(2c'² + 9c')", {"h": "Ih", "w": "Iw", "c'": "N"}),
         )
     return Formula(
         "shufflenet-v2-unit-s2", "ShuffleNetV2 unit, stride 2 (both branches)",
