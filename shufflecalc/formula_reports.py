@@ -11,15 +11,25 @@ from fractions import Fraction
 from typing import Any
 
 from .cost import CONVENTIONS
-from .explain import Explanation, GroupsStudy, UnitCheck
-from .formulas import FORMULAS, SYMBOL_ORDER, SYMBOLS, Evaluation, exact_json, exact_text, substitute
+from .explain import Explanation, UnitCheck
+from .groups_study import GroupsStudy
+from .formulas import FORMULAS, SYMBOL_ORDER, SYMBOLS, Evaluation, exact_json, exact_text, plain, substitute
 from .render import Column, Tabular, shape_text
 from .reports import config_text
 from .shuffle import Shuffle, TorchCheck
 
 MACS_NOTE = "MACs: multiply-accumulates of conv layers (the papers' 'FLOPs'/'mult-adds'), exact."
 DIFF_NOTE = "difference = engine - formula, exact; engine: the sum over the unit's layers (shufflecalc show)."
-ZERO_NOTE = "BN, ReLU, channel shuffle, add, avg-pool shortcut and concat are in no formula: they have 0 MACs."
+
+
+def zero_note(units: tuple[UnitCheck, ...]) -> str:
+    """The kinds of layer in these units that no formula counts and that have no MACs."""
+    ops = dict.fromkeys(l.op for u in units for l in u.others if not l.macs)
+    return f"in no formula, with 0 MACs: {', '.join(ops)}." if ops else "every layer of these units is in the formula."
+
+
+def _symbols_json(values: dict[str, Any]) -> dict[str, int | str]:
+    return {s: exact_json(x) for s, x in values.items()}
 
 
 def _ratio_value(x: Fraction | None) -> float | None:
@@ -51,7 +61,8 @@ def formula_list() -> tuple[dict[str, Any], Tabular]:
                Column("formula", "formula (MACs)", justify="left"), Column("symbols", "symbols", justify="left"),
                Column("source", "source", justify="left")]
     notes = ["symbols: " + "; ".join(f"{s} {m}" for s, m in SYMBOLS.items()),
-             "evaluate one: shufflecalc formula NAME --K 3 --M 240 --N 60 --Iw 28 --Ih 28 --g 3"]
+             "evaluate one: shufflecalc formula NAME --K 3 --M 240 --N 60 --Iw 28 --Ih 28 --g 3 (and --t 6 for the "
+             "inverted residual)"]
     data = {"formulas": [{**r, "symbols": list(FORMULAS[r["name"]].symbols)} for r in rows]}
     return data, Tabular("formulas", columns, rows, notes)
 
@@ -66,8 +77,13 @@ def _saving_text(ratio: Fraction) -> str:
 def formula_rows(ev: Evaluation) -> list[dict[str, Any]]:
     """(item, symbolic, value) rows: symbols, formula, terms, result, baseline, ratio, saving."""
     f, v = ev.formula, ev.values
-    rows: list[dict[str, Any]] = [{"item": s, "symbolic": f.meaning(s), "value": v[s]} for s in SYMBOL_ORDER if s in v]
+    rows: list[dict[str, Any]] = [{"item": s, "symbolic": f.meaning(s), "value": plain(v[s])}
+                                  for s in SYMBOL_ORDER if s in v]
     rows.append({"item": "formula", "symbolic": f.text, "value": ev.substituted})
+    if f.paper:
+        text, letters = f.paper
+        rows.append({"item": "as the paper writes it", "symbolic": text,
+                     "value": ", ".join(f"{a} = {b}" for a, b in letters.items() if a in text)})
     for form in f.other_forms:
         rows.append({"item": "also written", "symbolic": form, "value": ""})
     if len(ev.parts) > 1:
@@ -89,6 +105,11 @@ def formula_rows(ev: Evaluation) -> list[dict[str, Any]]:
             rows.append({"item": "ratio", "symbolic": f"{f.name} / {b.short}",
                          "value": f"{' = '.join(steps)} ≈ {float(ratio):.4f}"})
             rows.append({"item": "saving", "symbolic": "", "value": _saving_text(ratio)})
+    for c in ev.comparisons:
+        rows.append({"item": f"vs {c.formula.name}", "symbolic": c.formula.text, "value": c.macs})
+        if c.ratio is not None:
+            rows.append({"item": "  ratio", "symbolic": f"{c.formula.name} / {f.name}",
+                         "value": f"{c.ratio} ≈ {float(c.ratio):.4f}"})
     return rows
 
 
@@ -97,7 +118,10 @@ def formula_report(ev: Evaluation) -> tuple[dict[str, Any], Tabular, Tabular]:
     f = ev.formula
     notes = [f"{f.name}: {f.title}; {f.source}.", f"Equals a block's exact count for {f.assumes}."]
     if ev.unused:
-        notes.append(f"not used by {f.name}: " + ", ".join(f"{k}={x}" for k, x in ev.unused.items()))
+        notes.append(f"not used by {f.name}: " + ", ".join(f"{k}={plain(x)}" for k, x in ev.unused.items()))
+    if ev.comparisons:
+        notes.append("vs: " + "; ".join(f"{c.formula.name}: {c.formula.title}" for c in ev.comparisons)
+                     + "; at the same symbol values, as ShuffleNet's section 3.2 compares them.")
     notes += list(ev.notes) + [MACS_NOTE]
     columns = [Column("item", "", justify="left"), Column("symbolic", "symbolic", justify="left"),
                Column("value", "value", justify="left")]
@@ -115,8 +139,10 @@ def formula_json(ev: Evaluation) -> dict[str, Any]:
         "other_forms": list(f.other_forms),
         "source": f.source,
         "assumes": f.assumes,
-        "symbols": {s: {"value": v[s], "meaning": f.meaning(s)} for s in SYMBOL_ORDER if s in v},
-        "unused": ev.unused,
+        "paper_text": f.paper[0] if f.paper else None,
+        "paper_symbols": dict(f.paper[1]) if f.paper else None,
+        "symbols": {s: {"value": exact_json(v[s]), "meaning": f.meaning(s)} for s in SYMBOL_ORDER if s in v},
+        "unused": _symbols_json(ev.unused),
         "substituted": ev.substituted,
         "terms": [{"what": p.what, "text": p.text, "substituted": substitute(p.template, v), "macs": exact_json(m)}
                   for p, m in ev.parts],
@@ -135,6 +161,10 @@ def formula_json(ev: Evaluation) -> dict[str, Any]:
     if b is not None and b.ratio_text:
         data["ratio_closed_form"] = {"text": b.ratio_text, "substituted": substitute(b.ratio_template, v),
                                      "value": exact_json(ev.closed_ratio)}
+    data["comparisons"] = [
+        {"formula": c.formula.name, "title": c.formula.title, "text": c.formula.text, "macs": exact_json(c.macs),
+         "ratio": None if c.ratio is None else exact_json(c.ratio), "ratio_float": _ratio_value(c.ratio)}
+        for c in ev.comparisons]
     data["notes"] = list(ev.notes)
     return data
 
@@ -166,11 +196,11 @@ def explain_report(e: Explanation) -> tuple[dict[str, Any], Tabular, Tabular]:
                Column("difference", "difference"), Column("why", "why they differ", justify="left")]
     outside = g.sums[1] - e.engine_macs
     notes = [
-        _formulas_note(e.units), DIFF_NOTE, ZERO_NOTE,
+        _formulas_note(e.units), DIFF_NOTE, zero_note(e.units),
         f"outside these units: {outside:,} MACs (stem, classifier, ...); model total {g.sums[1]:,} MACs.",
         f"per-layer detail and reasons in full: shufflecalc explain {g.spec.source} --layer {e.units[0].block.name}",
     ]
-    strided = [u.block.name for u in e.units if u.formula.name == "dwsep" and u.notes]
+    strided = [u.block.name for u in e.units if u.formula.name == "dwsep" and u.block.args["stride"] > 1]
     if strided:
         notes.insert(1, f"dwsep at stride 2 ({', '.join(strided)}): Iw x Ih is the output size (MobileNet's D_F).")
     footer = {"unit": "total", "formula_macs": e.formula_macs, "engine_macs": e.engine_macs,
@@ -185,13 +215,15 @@ def unit_detail(u: UnitCheck, e: Explanation) -> tuple[Tabular, Tabular]:
     """Every layer of one unit: the formula's term for it (if any), its MACs, the difference and why."""
     b, f = u.block, u.formula
     by_layer = {p.layer.name: p for p in u.parts}
+    extras = {x.layer.name: x for x in u.extras}
     rows = []
     for layer in u.layers:
         p = by_layer.get(layer.name)
         if p is None:
+            x = extras.get(layer.name)
             rows.append({"layer": layer.name, "op": layer.op, "term": "", "substituted": "", "formula_macs": None,
-                         "engine_macs": layer.macs, "difference": None,
-                         "why": "not in the formula" + ("" if layer.macs else "; 0 MACs")})
+                         "engine_macs": layer.macs, "difference": layer.macs if x else None,
+                         "why": f"not in the formula: {x.short}" if x else "not in the formula; 0 MACs"})
         else:
             rows.append({"layer": layer.name, "op": layer.op, "term": p.part.text, "substituted": p.term,
                          "formula_macs": p.formula_macs, "engine_macs": layer.macs, "difference": p.difference,
@@ -202,7 +234,7 @@ def unit_detail(u: UnitCheck, e: Explanation) -> tuple[Tabular, Tabular]:
                Column("term", "formula term", justify="left"), Column("substituted", "substituted", justify="left"),
                Column("formula_macs", "formula MACs"), Column("engine_macs", "engine MACs"),
                Column("difference", "difference"), Column("why", "why they differ", justify="left")]
-    symbols = "; ".join(f"{s} = {u.values[s]}: {f.meaning(s)}" for s in SYMBOL_ORDER if s in u.values)
+    symbols = "; ".join(f"{s} = {plain(u.values[s])}: {f.meaning(s)}" for s in SYMBOL_ORDER if s in u.values)
     notes = [f"{f.name}: {f.title}. {symbols}.", f"The formula equals the exact count for {f.assumes}."]
     notes += list(u.notes)
     notes += [f"why: {r}" for r in u.reasons] or ["formula and engine agree exactly."]
@@ -222,6 +254,9 @@ def _unit_json(u: UnitCheck) -> dict[str, Any]:
         entry: dict[str, Any] = {"name": layer.name, "op": layer.op, "engine_macs": layer.macs}
         if p is None:
             entry["in_formula"] = False
+            extra = next((x for x in u.extras if x.layer is layer), None)
+            if extra is not None:
+                entry["reasons"] = [extra.reason]
         else:
             entry.update({"in_formula": True, "term": p.part.text, "substituted": p.term,
                           "formula_macs": exact_json(p.formula_macs), "difference": exact_json(p.difference),
@@ -230,7 +265,7 @@ def _unit_json(u: UnitCheck) -> dict[str, Any]:
     b = u.block
     return {
         "name": b.name, "op": b.op, "stride": b.args["stride"], "input": list(b.in_shape), "output": list(b.out),
-        "formula": u.formula.name, "formula_text": u.formula.text, "symbols": u.values,
+        "formula": u.formula.name, "formula_text": u.formula.text, "symbols": _symbols_json(u.values),
         "substituted": substitute(u.formula.template, u.values), "formula_macs": exact_json(u.formula_macs),
         "engine_macs": u.engine_macs, "difference": exact_json(u.difference), "equal": u.difference == 0,
         "reasons": list(u.reasons), "notes": list(u.notes), "layers": layers,

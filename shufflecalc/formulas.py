@@ -1,15 +1,18 @@
-"""The closed-form cost formulas of MobileNet and ShuffleNet, as data: text, symbols, and exact functions.
+"""The closed-form cost formulas, as data: text, symbols, and exact functions; and their evaluation.
 
 These are the formulas the papers (and the blog post that retells them) write down, kept apart from the engine
 (`ops`, `blocks`, `graph`), which counts layer by layer. `explain` compares the two for every unit of a model.
+MobileNet's and ShuffleNet's are here; those of ResNet / ResNeXt, MobileNetV2 and ShuffleNetV2 are in
+`formulas_families`; the data model (`Formula`, `Part`) is in `formula_types`.
 
 Conventions:
 
 - every value is in MACs (multiply-accumulates, bias excluded), the papers' "FLOPs" / "mult-adds", for one image;
 - arithmetic is exact: values are `fractions.Fraction`; a formula that does not come out whole (``IwIh/4`` on an odd
   feature map, ``M/g`` with M not divisible by g) is reported as an exact fraction, never rounded;
-- symbols: K filter size, M input channels, N output channels (conv, dwsep, gconv) or bottleneck channels (the
-  units), Iw x Ih the feature map (input) width and height, g groups of the 1x1 group convolutions.
+- symbols: K filter size, M input channels, N output channels (conv, dwsep, gconv, inverted residual) or bottleneck
+  channels (the units), t an inverted residual's expansion ratio, Iw x Ih the feature map (input) width and height,
+  g groups.
 
 Each formula also lists its `parts`: the convolutions it counts, each as (input channels, output channels, kernel,
 groups, output positions) in terms of the symbols. A part's MACs are ``out * in / groups * kernel² * positions``,
@@ -19,103 +22,19 @@ the engine's rule for conv2d, so `explain` can say which factor of which layer d
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 from .errors import ShufflecalcError
+from .formula_types import (
+    F, SYMBOL_ORDER, SYMBOLS, Baseline, Formula, Part, Values, area, const, dw3, pw, quarter, sym,
+)
+from .formulas_families import FAMILY_FORMULAS
 
-Values = Mapping[str, int]
-Fn = Callable[[Values], Any]
-
-SYMBOLS: dict[str, str] = {
-    "K": "filter size (K x K kernel)",
-    "M": "input channels",
-    "N": "output channels (conv, dwsep, gconv) or bottleneck channels (units a, b, c)",
-    "Iw": "input feature-map width",
-    "Ih": "input feature-map height",
-    "g": "groups of the 1x1 group convolutions",
-}
-SYMBOL_ORDER = tuple(SYMBOLS)
 _WHOLE = re.compile(r"[0-9]{1,18}")
-
-
-@dataclass(frozen=True)
-class Part:
-    """One convolution a formula counts, as functions of the symbols; `text` is its term in the formula."""
-
-    role: str  # conv | dw | pw | pw1 | pw2: which layer of a block it stands for
-    text: str
-    template: str  # `text` with {symbol} placeholders and explicit operators, for substitution
-    what: str
-    c_in: Fn
-    c_out: Fn
-    kernel: Fn
-    groups: Fn
-    positions: Fn  # output positions (may be a fraction: the formula's, not a real layer's)
-
-    def macs(self, v: Values) -> Fraction:
-        """out * in / groups * kernel² * positions: the conv2d rule of `ops`, applied to the formula's layer."""
-        return Fraction(self.c_out(v) * self.c_in(v) * self.kernel(v) ** 2) * Fraction(self.positions(v)) / self.groups(v)
-
-
-@dataclass(frozen=True)
-class Baseline:
-    """The standard form a formula's saving is measured against: `formula` evaluated with `overrides`."""
-
-    formula: str
-    label: str
-    short: str  # the label in a few characters, for "unit-c / <short>"
-    text: str
-    overrides: Mapping[str, int] = field(default_factory=dict)
-    ratio_text: str = ""  # the ratio's closed form, where the paper gives one
-    ratio_template: str = ""
-    ratio: Fn | None = None
-
-
-@dataclass(frozen=True)
-class Formula:
-    name: str
-    title: str
-    text: str  # as the paper / blog writes it
-    template: str  # the same with {symbol} placeholders and explicit operators
-    symbols: tuple[str, ...]
-    compute: Fn  # the closed form exactly as written (independent of `parts`)
-    parts: tuple[Part, ...]
-    source: str
-    assumes: str  # when the formula equals the exact count of a block's layers
-    meanings: Mapping[str, str] = field(default_factory=dict)  # symbol meanings specific to this formula
-    other_forms: tuple[str, ...] = ()
-    baseline: Baseline | None = None
-    per_position: tuple[str, str, Fn] | None = None  # (text, template, function): the cost of one output position
-    fixed_kernel: int | None = None  # the kernel the formula is written for (the blog's 9 = 3²)
-
-    def meaning(self, symbol: str) -> str:
-        return self.meanings.get(symbol, SYMBOLS[symbol])
-
-
-F = Fraction
-
-
-def _area(v: Values) -> int:
-    return v["Iw"] * v["Ih"]
-
-
-def _quarter(v: Values) -> Fraction:
-    return F(_area(v)) / 4
-
-
-def _pw(role: str, text: str, template: str, what: str, c_in: Fn, c_out: Fn, groups: Fn, positions: Fn) -> Part:
-    return Part(role, text, template, what, c_in, c_out, lambda v: 1, groups, positions)
-
-
-def _dw3(text: str, template: str, positions: Fn) -> Part:
-    """The units' depthwise conv: 3x3 (the blog's 9), on the N bottleneck channels."""
-    return Part("dw", text, template, "3x3 depthwise conv on N channels", lambda v: v["N"], lambda v: v["N"],
-                lambda v: 3, lambda v: v["N"], positions)
-
-
-_M, _N, _G, _ONE = (lambda v: v["M"]), (lambda v: v["N"]), (lambda v: v["g"]), (lambda v: 1)
+_RATIONAL = re.compile(r"([0-9]{1,18})(?:/([0-9]{1,18})|\.([0-9]{1,18}))?")
+_M, _N, _G, _ONE = sym("M"), sym("N"), sym("g"), const(1)
 _SAME_SIZE = {"N": "output channels", "Iw": "feature-map width (output = input at stride 1)",
               "Ih": "feature-map height (output = input at stride 1)"}
 _UNIT_MEANINGS = {"N": "bottleneck channels (the 3x3 depthwise conv's)", "M": "input (and output) channels"}
@@ -126,22 +45,20 @@ def _unit_parts(grouped: bool) -> tuple[Part, ...]:
     gtemplate = "/{g}" if grouped else ""
     kind = "group conv" if grouped else "conv"
     return (
-        _pw("pw1", f"NM·IwIh{gt}", "{N}·{M}·{Iw}·{Ih}" + gtemplate, f"1x1 {kind} M -> N", _M, _N, g, _area),
-        _dw3("9N·IwIh", "9·{N}·{Iw}·{Ih}", _area),
-        _pw("pw2", f"NM·IwIh{gt}", "{N}·{M}·{Iw}·{Ih}" + gtemplate, f"1x1 {kind} N -> M", _N, _M, g, _area),
+        pw("pw1", f"NM·IwIh{gt}", "{N}·{M}·{Iw}·{Ih}" + gtemplate, f"1x1 {kind} M -> N", _M, _N, g, area),
+        dw3("9N·IwIh", "9·{N}·{Iw}·{Ih}", area),
+        pw("pw2", f"NM·IwIh{gt}", "{N}·{M}·{Iw}·{Ih}" + gtemplate, f"1x1 {kind} N -> M", _N, _M, g, area),
     )
 
 
 _UNIT_SOURCE = "ShuffleNet (Zhang et al. 2018), section 3.2 and Figure 2"
 
-FORMULAS: dict[str, Formula] = {
-    f.name: f
-    for f in [
+_V1: tuple[Formula, ...] = (
         Formula(
             "conv", "standard convolution", "K²·M·N·Iw·Ih", "{K}²·{M}·{N}·{Iw}·{Ih}", ("K", "M", "N", "Iw", "Ih"),
-            lambda v: F(v["K"] ** 2 * v["M"] * v["N"] * _area(v)),
-            (Part("conv", "K²·M·N·Iw·Ih", "{K}²·{M}·{N}·{Iw}·{Ih}", "KxK conv M -> N", _M, _N, lambda v: v["K"], _ONE,
-                  _area),),
+            lambda v: F(v["K"] ** 2 * v["M"] * v["N"] * area(v)),
+            (Part("conv", "K²·M·N·Iw·Ih", "{K}²·{M}·{N}·{Iw}·{Ih}", "KxK conv M -> N", _M, _N, sym("K"), _ONE,
+                  area),),
             "MobileNet (Howard et al. 2017), section 3.1",
             "a KxK conv whose output keeps the Iw x Ih size (stride 1, 'same' padding); at other strides, Iw x Ih is "
             "the output size",
@@ -150,10 +67,10 @@ FORMULAS: dict[str, Formula] = {
         Formula(
             "dwsep", "depthwise-separable convolution", "K²·M·Iw·Ih + N·M·Iw·Ih", "{K}²·{M}·{Iw}·{Ih} + {N}·{M}·{Iw}·{Ih}",
             ("K", "M", "N", "Iw", "Ih"),
-            lambda v: F(v["K"] ** 2 * v["M"] * _area(v) + v["N"] * v["M"] * _area(v)),
+            lambda v: F(v["K"] ** 2 * v["M"] * area(v) + v["N"] * v["M"] * area(v)),
             (Part("dw", "K²·M·Iw·Ih", "{K}²·{M}·{Iw}·{Ih}", "KxK depthwise conv on M channels", _M, _M,
-                  lambda v: v["K"], _M, _area),
-             _pw("pw", "N·M·Iw·Ih", "{N}·{M}·{Iw}·{Ih}", "1x1 conv M -> N", _M, _N, _ONE, _area)),
+                  lambda v: v["K"], _M, area),
+             pw("pw", "N·M·Iw·Ih", "{N}·{M}·{Iw}·{Ih}", "1x1 conv M -> N", _M, _N, _ONE, area)),
             "MobileNet (Howard et al. 2017), section 3.1, equation 5",
             "a KxK depthwise conv and a 1x1 conv on an Iw x Ih output (MobileNet's D_F x D_F: at stride 2, the "
             "output size)",
@@ -165,9 +82,9 @@ FORMULAS: dict[str, Formula] = {
         Formula(
             "gconv", "group convolution", "K²·N·M/g·Iw·Ih", "{K}²·{N}·{M}/{g}·{Iw}·{Ih}",
             ("K", "M", "N", "Iw", "Ih", "g"),
-            lambda v: F(v["K"] ** 2 * v["N"] * v["M"], v["g"]) * _area(v),
+            lambda v: F(v["K"] ** 2 * v["N"] * v["M"], v["g"]) * area(v),
             (Part("conv", "K²·N·M/g·Iw·Ih", "{K}²·{N}·{M}/{g}·{Iw}·{Ih}", "KxK group conv M -> N in g groups", _M, _N,
-                  lambda v: v["K"], _G, _area),),
+                  lambda v: v["K"], _G, area),),
             "ShuffleNet (Zhang et al. 2018), section 3.1",
             "a KxK conv in g groups whose output keeps the Iw x Ih size",
             meanings=_SAME_SIZE,
@@ -178,32 +95,33 @@ FORMULAS: dict[str, Formula] = {
         Formula(
             "unit-a", "bottleneck unit (a) with a 3x3 depthwise conv, stride 1", "2NM·IwIh + 9N·IwIh",
             "2·{N}·{M}·{Iw}·{Ih} + 9·{N}·{Iw}·{Ih}", ("M", "N", "Iw", "Ih"),
-            lambda v: F(2 * v["N"] * v["M"] * _area(v) + 9 * v["N"] * _area(v)),
+            lambda v: F(2 * v["N"] * v["M"] * area(v) + 9 * v["N"] * area(v)),
             _unit_parts(grouped=False), _UNIT_SOURCE,
             "a stride-1 residual unit: 1x1 conv M -> N, 3x3 depthwise conv (the 9 is 3²), 1x1 conv N -> M; "
             "BN, ReLU and the add have no MACs",
-            meanings=_UNIT_MEANINGS, fixed_kernel=3,
+            meanings=_UNIT_MEANINGS, fixed_kernel=3, compare=("resnet-unit",),
         ),
         Formula(
             "unit-b", "ShuffleNet unit (b), stride 1", "2NM·IwIh/g + 9N·IwIh", "2·{N}·{M}·{Iw}·{Ih}/{g} + 9·{N}·{Iw}·{Ih}",
             ("M", "N", "Iw", "Ih", "g"),
-            lambda v: F(2 * v["N"] * v["M"] * _area(v), v["g"]) + 9 * v["N"] * _area(v),
+            lambda v: F(2 * v["N"] * v["M"] * area(v), v["g"]) + 9 * v["N"] * area(v),
             _unit_parts(grouped=True), _UNIT_SOURCE,
             "a stride-1 ShuffleNet unit: 1x1 group conv M -> N, channel shuffle, 3x3 depthwise conv, 1x1 group conv "
             "N -> M, both 1x1 convs in g groups; BN, ReLU, the shuffle and the add have no MACs",
             meanings=_UNIT_MEANINGS, fixed_kernel=3,
             baseline=Baseline("unit-a", "unit (a), the same without groups", "unit-a", "2NM·IwIh + 9N·IwIh"),
+            compare=("resnet-unit", "resnext-unit"),
         ),
         Formula(
             "unit-c", "ShuffleNet unit (c), stride 2", "NM·IwIh/g + 9N·IwIh/4 + MN·IwIh/(4g)",
             "{N}·{M}·{Iw}·{Ih}/{g} + 9·{N}·{Iw}·{Ih}/4 + {M}·{N}·{Iw}·{Ih}/(4·{g})", ("M", "N", "Iw", "Ih", "g"),
-            lambda v: F(5 * v["N"] * v["M"] * _area(v), 4 * v["g"]) + F(9 * v["N"] * _area(v), 4),
+            lambda v: F(5 * v["N"] * v["M"] * area(v), 4 * v["g"]) + F(9 * v["N"] * area(v), 4),
             (
-                _pw("pw1", "NM·IwIh/g", "{N}·{M}·{Iw}·{Ih}/{g}", "1x1 group conv M -> N on the Iw x Ih input",
-                    _M, _N, _G, _area),
-                _dw3("9N·IwIh/4", "9·{N}·{Iw}·{Ih}/4", _quarter),
-                _pw("pw2", "MN·IwIh/(4g)", "{M}·{N}·{Iw}·{Ih}/(4·{g})", "1x1 group conv N -> M at stride-2 size",
-                    _N, _M, _G, _quarter),
+                pw("pw1", "NM·IwIh/g", "{N}·{M}·{Iw}·{Ih}/{g}", "1x1 group conv M -> N on the Iw x Ih input",
+                    _M, _N, _G, area),
+                dw3("9N·IwIh/4", "9·{N}·{Iw}·{Ih}/4", quarter),
+                pw("pw2", "MN·IwIh/(4g)", "{M}·{N}·{Iw}·{Ih}/(4·{g})", "1x1 group conv N -> M at stride-2 size",
+                    _N, _M, _G, quarter),
             ),
             _UNIT_SOURCE,
             "a stride-2 unit on an even Iw x Ih input whose branch produces M channels (out = 2 x in, as in "
@@ -216,28 +134,41 @@ FORMULAS: dict[str, Formula] = {
                               "NM·IwIh + 9N·IwIh/4 + MN·IwIh/4",
                               overrides={"g": 1}),
         ),
-    ]
-}
+    )
+
+FORMULAS: dict[str, Formula] = {f.name: f for f in _V1 + FAMILY_FORMULAS}
 
 
 # --- evaluation ---------------------------------------------------------------------------------------------------
 
 
-def parse_values(raw: Mapping[str, Any]) -> dict[str, int]:
-    """Symbol values from the command line (strings) or Python (ints); None means not given.
+def _parse(name: str, value: Any) -> int | Fraction:
+    """One symbol's value: a positive whole number; t may also be a fraction ('9/2') or a decimal ('4.5')."""
+    text = str(value).strip()
+    if name == "t" and isinstance(value, Fraction) and value > 0:
+        return value.numerator if value.denominator == 1 else value
+    kind = "a positive whole number or fraction (9/2, 4.5)" if name == "t" else "a positive whole number"
+    match = None if isinstance(value, bool) else (_RATIONAL if name == "t" else _WHOLE).fullmatch(text)
+    zero_denominator = match is not None and name == "t" and match.group(2) is not None and not int(match.group(2))
+    x = Fraction(text) if match and not zero_denominator else Fraction(0)
+    if x <= 0:
+        raise ShufflecalcError(f"--{name} {value!r}: expected {kind} ({SYMBOLS[name]})")
+    return x.numerator if x.denominator == 1 else x
 
-    Every value must be a positive whole number; anything else is a ShufflecalcError naming the option.
+
+def parse_values(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Symbol values from the command line (strings) or Python (ints; t also a Fraction); None means not given.
+
+    Every value must be a positive whole number (t: a positive rational); anything else is a ShufflecalcError naming
+    the option.
     """
-    values: dict[str, int] = {}
+    values: dict[str, Any] = {}
     for name, value in raw.items():
         if value is None:
             continue
         if name not in SYMBOLS:
             raise ShufflecalcError(f"unknown symbol '{name}' (symbols: {', '.join(SYMBOL_ORDER)})")
-        text = str(value).strip()
-        if isinstance(value, bool) or not _WHOLE.fullmatch(text) or int(text) < 1:
-            raise ShufflecalcError(f"--{name} {value!r}: expected a positive whole number ({SYMBOLS[name]})")
-        values[name] = int(text)
+        values[name] = _parse(name, value)
     return values
 
 
@@ -247,9 +178,15 @@ def get(name: str) -> Formula:
     return FORMULAS[name]
 
 
+def number_text(x: Any) -> str:
+    """A symbol's value inside a formula: 512, or (9/2) for a fraction, so that the substituted text reads right."""
+    x = Fraction(x)
+    return str(x.numerator) if x.denominator == 1 else f"({x.numerator}/{x.denominator})"
+
+
 def substitute(template: str, values: Values) -> str:
     """Fill a template's {symbol} placeholders with numbers: '{K}²·{M}' -> '3²·512'."""
-    return template.format(**{s: values.get(s, s) for s in SYMBOL_ORDER})
+    return template.format(**{s: number_text(values[s]) if s in values else s for s in SYMBOL_ORDER})
 
 
 def symbolic(template: str) -> str:
@@ -257,16 +194,26 @@ def symbolic(template: str) -> str:
 
 
 @dataclass(frozen=True)
+class Comparison:
+    """Another formula at the same symbol values (the ShuffleNet paper's ResNet / ResNeXt / ShuffleNet unit costs)."""
+
+    formula: Formula
+    macs: Fraction
+    ratio: Fraction | None  # its MACs / the evaluated formula's
+
+
+@dataclass(frozen=True)
 class Evaluation:
     """A formula evaluated at given symbol values; every number exact."""
 
     formula: Formula
-    values: dict[str, int]  # the symbols the formula uses
-    unused: dict[str, int]  # symbols given but not used by this formula
+    values: dict[str, Any]  # the symbols the formula uses
+    unused: dict[str, Any]  # symbols given but used neither by this formula nor by a comparison shown
     macs: Fraction
     parts: tuple[tuple[Part, Fraction], ...]
     baseline_macs: Fraction | None
     notes: tuple[str, ...]
+    comparisons: tuple[Comparison, ...] = ()
 
     @property
     def substituted(self) -> str:
@@ -285,8 +232,21 @@ class Evaluation:
         return b.ratio(self.values) if b and b.ratio else None
 
 
+def _check_kernel(f: Formula, values: Values) -> None:
+    k = f.fixed_kernel
+    if k is not None and values.get("K", k) != k:
+        kind = "depthwise conv" if any(p.role == "dw" for p in f.parts) else "conv"
+        raise ShufflecalcError(
+            f"{f.name} is written for a {k}x{k} {kind} (its 9 is K² with K = {k}); --K {values['K']} does not "
+            f"apply (explain compares a spec's units of any kernel size with the formula)"
+        )
+
+
 def evaluate(name: str, given: Mapping[str, Any]) -> Evaluation:
-    """Evaluate formula `name` at the given symbol values (ints or strings; missing ones are errors)."""
+    """Evaluate formula `name` at the given symbol values (ints or strings; missing ones are errors).
+
+    The formula's `compare` list is evaluated at the same values where they are all given (g for the grouped ones).
+    """
     f = get(name)
     values = parse_values(given)
     missing = [s for s in f.symbols if s not in values]
@@ -294,31 +254,40 @@ def evaluate(name: str, given: Mapping[str, Any]) -> Evaluation:
         raise ShufflecalcError(
             f"{name} needs {', '.join('--' + s for s in f.symbols)} (missing: {', '.join('--' + s for s in missing)})"
         )
-    if f.fixed_kernel is not None and values.get("K", f.fixed_kernel) != f.fixed_kernel:
-        k = f.fixed_kernel
-        raise ShufflecalcError(
-            f"{name} is written for a {k}x{k} depthwise conv (its 9 is K² with K = {k}); --K {values['K']} does not "
-            f"apply (explain compares a spec's units of any kernel size with the formula)"
-        )
+    _check_kernel(f, values)
     used = {s: values[s] for s in f.symbols}
-    unused = {s: v for s, v in values.items() if s not in f.symbols}
+    macs = f.compute(used)
     baseline = None
     if f.baseline is not None:
         base = FORMULAS[f.baseline.formula]
         baseline = base.compute({**values, **f.baseline.overrides})
+    comparisons, notes = [], _notes(f, used)
+    seen = set(f.symbols)
+    for other in (FORMULAS[c] for c in f.compare):
+        lacking = [s for s in other.symbols if s not in values]
+        if lacking:
+            notes.append(f"give {', '.join('--' + s for s in lacking)} to compare with {other.name} ({other.title})")
+            continue
+        m = other.compute(values)
+        comparisons.append(Comparison(other, m, m / macs if macs else None))
+        seen.update(other.symbols)
+    unused = {s: v for s, v in values.items() if s not in seen}
     parts = tuple((p, p.macs(used)) for p in f.parts)
-    return Evaluation(f, used, unused, f.compute(used), parts, baseline, tuple(_notes(f, used)))
+    return Evaluation(f, used, unused, macs, parts, baseline, tuple(notes), tuple(comparisons))
 
 
 def _notes(f: Formula, v: Values) -> list[str]:
     notes = []
     if "g" in v:
-        for s in ("M", "N"):
+        for s in f.grouped:
             if v[s] % v["g"]:
                 notes.append(f"{s} = {v[s]} is not divisible by g = {v['g']}: no group conv has these shapes; the "
                              f"formula's value is given exactly")
-    if any(p.positions is _quarter for p in f.parts) and _area(v) % 4:
-        notes.append(f"Iw·Ih/4 = {_area(v)}/4 is not whole: a stride-2 conv on a {v['Iw']}x{v['Ih']} map has "
+    if "t" in v and (F(v["t"]) * v["M"]).denominator != 1:
+        notes.append(f"tM = {number_text(v['t'])}·{v['M']} = {F(v['t']) * v['M']} is not a whole number of "
+                     f"channels; the formula's value is given exactly")
+    if any(p.positions is quarter for p in f.parts) and area(v) % 4:
+        notes.append(f"Iw·Ih/4 = {area(v)}/4 is not whole: a stride-2 conv on a {v['Iw']}x{v['Ih']} map has "
                      f"{-(-v['Iw'] // 2)}x{-(-v['Ih'] // 2)} output positions; the formula assumes even Iw and Ih")
     return notes
 
@@ -346,5 +315,6 @@ def plain(x: Fraction | int) -> int | Fraction:
     return x.numerator if x.denominator == 1 else x
 
 
-__all__ = ["FORMULAS", "SYMBOLS", "Baseline", "Evaluation", "Formula", "Part", "evaluate", "exact_json", "exact_text",
-           "get", "parse_values", "substitute", "symbolic"]
+__all__ = ["FORMULAS", "SYMBOLS", "SYMBOL_ORDER", "Baseline", "Comparison", "Evaluation", "Formula", "Part",
+           "evaluate", "exact_json", "exact_text", "get", "number_text", "parse_values", "plain", "substitute",
+           "symbolic"]

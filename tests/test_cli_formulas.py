@@ -51,8 +51,41 @@ def test_formula_fraction_and_list(cli) -> None:  # noqa: ANN001
     assert "1,222,501/4 (≈ 305,625.25)" in cli("formula", "unit-c", "--M", "240", "--N", "61", "--Iw", "7", "--Ih",
                                                 "7", "--g", "3").stdout
     listing = cli("formula", "-f", "json").json()
-    assert [f["name"] for f in listing["formulas"]] == ["conv", "dwsep", "gconv", "unit-a", "unit-b", "unit-c"]
-    assert "2NM·IwIh/g + 9N·IwIh" in cli("formula").stdout
+    assert [f["name"] for f in listing["formulas"]] == [
+        "conv", "dwsep", "gconv", "unit-a", "unit-b", "unit-c", "resnet-unit", "resnext-unit", "inverted-residual",
+        "inverted-residual-s2", "shufflenet-v2-unit", "shufflenet-v2-unit-s2"]
+    table = cli("formula").stdout
+    assert "2NM·IwIh/g + 9N·IwIh" in table and "IwIh(2MN + 9N²)" in table and "IwIh·M·t·(M + K² + N)" in table
+
+
+def test_formula_resnet_unit_beside_shufflenet_units(cli) -> None:  # noqa: ANN001
+    """ShuffleNet section 3.2 at c = 256, m = 64, g = 8 on 56x56 (hw = 3,136), by hand:
+    ResNet 3,136 * (2*256*64 + 9*64²) = 218,365,952; unit (a) 3,136 * (2*256*64 + 9*64) = 104,566,784;
+    ResNeXt 3,136 * (2*256*64 + 9*64²/8) = 117,211,136; ShuffleNet 3,136 * (2*256*64/8 + 9*64) = 14,651,392."""
+    args = ["formula", "resnet-unit", "--M", "256", "--N", "64", "--Iw", "56", "--Ih", "56", "--g", "8"]
+    data = cli(*args, "-f", "json").json()
+    assert data["macs"] == 218_365_952 and data["paper_text"] == "hw(2cm + 9m²)" and data["unused"] == {}
+    assert {c["formula"]: c["macs"] for c in data["comparisons"]} == {
+        "unit-a": 104_566_784, "resnext-unit": 117_211_136, "unit-b": 14_651_392}
+    assert data["comparisons"][2]["ratio"] == "73/1088"  # 4,672 / 69,632
+    table = cli(*args).stdout
+    assert "│ as the paper writes it │ hw(2cm + 9m²)" in table and "unit-b / resnet-unit" in table
+    unit_b = cli("formula", "unit-b", *EXAMPLE, "-f", "json").json()
+    assert [c["formula"] for c in unit_b["comparisons"]] == ["resnet-unit", "resnext-unit"]
+    without_g = cli(*args[:-2]).stdout
+    assert "give --g to compare with resnext-unit" in without_g and "vs unit-a" in without_g
+
+
+def test_formula_inverted_residual_with_a_fractional_t(cli) -> None:  # noqa: ANN001
+    """MobileNetV3-Small's block2: 16 -> 24 channels, 72 hidden (t = 9/2), 56x56, stride 2 (test_formulas.py)."""
+    args = ["formula", "inverted-residual-s2", "--K", "3", "--M", "16", "--N", "24", "--t", "9/2", "--Iw", "56",
+            "--Ih", "56"]
+    data = cli(*args, "-f", "json").json()
+    assert data["macs"] == 5_475_456 and data["symbols"]["t"]["value"] == "9/2"
+    assert data["substituted"] == "56·56·16·(9/2)·(16 + (3² + 24)/4)"
+    assert cli(*args[:-6], "--t", "4.5", *args[-4:], "-f", "json").json()["macs"] == 5_475_456
+    rows = {row["item"]: row for row in csv.DictReader(io.StringIO(cli(*args, "-f", "csv").stdout))}
+    assert rows["t"]["value"] == "9/2" and rows["MACs"]["value"] == "5475456"
 
 
 # --- explain ------------------------------------------------------------------------------------------------------
@@ -73,6 +106,26 @@ def test_explain_table_and_json(cli) -> None:  # noqa: ANN001
     rows = list(csv.DictReader(io.StringIO(cli("explain", "mobilenet", "-f", "csv").stdout)))
     assert len(rows) == 13 and all(row["difference"] == "0" for row in rows)
     assert rows[6]["formula_macs"] == "52283392"
+
+
+def test_explain_torchvision_models(cli) -> None:  # noqa: ANN001
+    """Units and numbers written out in test_explain.py."""
+    r = cli("explain", "resnet50")
+    assert r.exit_code == 0 and r.stderr == ""
+    lines = {line.split("│")[1].strip(): line for line in r.stdout.splitlines() if line.startswith("│")}
+    assert "218,365,952 │   218,365,952 │            0 │" in lines["layer1.unit1"]
+    assert "conv3 output channels 256 ≠ 64; downsample (projection shortcut) +51,380,224" in lines["layer1.unit0"]
+    assert "in no formula, with 0 MACs: batchnorm, relu, add." in r.stdout
+    data = cli("explain", "resnet50", "-f", "json").json()
+    assert len(data["units"]) == 16 and data["model_macs"] == 4_089_184_256
+    assert data["units"][0]["layers"][-4]["reasons"][0].startswith("layer1.unit0.downsample is the projection shortcut")
+    v3 = {u["name"]: u for u in cli("explain", "mobilenet_v3_small", "-f", "json").json()["units"]}
+    assert v3["block2"]["symbols"] == {"K": 3, "M": 16, "N": 24, "t": "9/2", "Iw": 56, "Ih": 56}
+    assert v3["block4"]["difference"] == 4_608 and len(v3["block4"]["reasons"]) == 2
+    detail = cli("explain", "mobilenet_v3_small", "--layer", "block4.se_fc1").stdout
+    assert "not in the formula: se_fc1 (SE) +2,304" in detail and "block4.se_fc1 is a layer of block4." in detail
+    rows = list(csv.DictReader(io.StringIO(cli("explain", "shufflenet_v2", "-f", "csv").stdout)))
+    assert len(rows) == 16 and all(row["difference"] == "0" for row in rows)
 
 
 def test_explain_layer(cli) -> None:  # noqa: ANN001
@@ -104,6 +157,13 @@ def test_explain_groups_study(cli) -> None:  # noqa: ANN001
     (["explain", "shufflenet", "--layer", "stage9"], "--layer 'stage9': no such unit or layer in shufflenet"),
     (["explain", "shufflenet", "--groups-study", "--g", "3"], "leave out --g"),
     (["explain", "mobilenet", "--g", "3"], "parameter 'g' is not declared by any of: mobilenet"),
+    (["explain", "resnet50", "--groups-study"], "--groups-study is ShuffleNet's group-count study: it needs a spec "
+                                                "with a parameter 'g' that has choices (such as shufflenet); resnet50"),
+    (["explain", "mobilenet_v2", "--groups-study"], "mobilenet_v2 has none"),
+    (["explain", "resnext50_32x4d", "--groups-study"], "resnext50_32x4d has none"),
+    (["formula", "inverted-residual", "--K", "3", "--M", "8", "--N", "8", "--Iw", "4", "--Ih", "4", "--t", "6/0"],
+     "--t '6/0': expected a positive whole number or fraction (9/2, 4.5)"),
+    (["formula", "resnet-unit", *EXAMPLE[2:], "--K", "5"], "resnet-unit is written for a 3x3 conv (its 9"),
     (["shuffle", "--g", "3", "--channels", "10"], "--channels 10 is not divisible by --g 3"),
     (["shuffle", "--g", "3"], "--channels is required"),
 ])
@@ -164,7 +224,8 @@ def test_shuffle_check(cli, monkeypatch) -> None:  # noqa: ANN001
 def test_formula_commands_run_without_torch(tmp_path) -> None:  # noqa: ANN001
     env = blocked_env(tmp_path, 'torch', 'fvcore')
     for args in (["formula", "unit-b", *EXAMPLE], ["explain", "shufflenet", "--groups-study"],
-                 ["explain", "mobilenet"], ["shuffle", "--g", "3", "--channels", "9"]):
+                 ["explain", "mobilenet"], ["explain", "resnet50"], ["explain", "mobilenet_v3_small"],
+                 ["shuffle", "--g", "3", "--channels", "9"]):
         r = subprocess.run([sys.executable, "-m", "shufflecalc", *args], capture_output=True, text=True, env=env)
         assert r.returncode == 0, r.stderr
     r = subprocess.run([sys.executable, "-m", "shufflecalc", "shuffle", "--g", "3", "--channels", "9", "--check"],

@@ -17,7 +17,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from shufflecalc.errors import ShufflecalcError
-from shufflecalc.explain import UnitCheck, explain, groups_study, ranges
+from shufflecalc.explain import UnitCheck, explain, ranges
 from shufflecalc.graph import expand
 from shufflecalc.spec import builtin_names, load_spec
 
@@ -53,7 +53,12 @@ def check_consistent(u: UnitCheck) -> None:
             assert p.reasons, p.layer.name
         if not p.reasons:
             assert p.layer.macs == p.formula_macs, p.layer.name
-    assert all(l.macs == 0 for l in u.others)  # BN, ReLU, shuffle, add, pool, concat
+    # a layer outside the formula with MACs (projection shortcut, SE conv) is a reason with its exact MACs; the rest
+    # (BN, activations, shuffle, split, add, pooling, concat, SE's product) have none
+    assert [x.layer for x in u.extras] == [l for l in u.others if l.macs]
+    for x in u.extras:
+        assert f"{x.layer.macs:,} MACs" in x.reason and x.reason in u.reasons and x.short in u.short
+    assert u.difference == sum(p.difference for p in u.parts) + sum(x.layer.macs for x in u.extras)
 
 
 @pytest.mark.parametrize("spec_name", builtin_names())
@@ -126,7 +131,107 @@ def test_odd_resolution_is_explained() -> None:
     assert all("assumes an even Iw and Ih" in r for r in u.reasons) and len(u.reasons) == 2
 
 
-# --- random one-unit specs ----------------------------------------------------------------------------------------
+# --- the families of torchvision's models, by hand --------------------------------------------------------------------
+
+
+def unit(spec: str, name: str, config: dict[str, Any] | None = None) -> UnitCheck:
+    return explain(spec, config, layer=name).units[0]
+
+
+def test_resnet50_units_by_hand() -> None:
+    """ResNet-50 beside resnet-unit = hw(2cm + 9m²) (c = M the unit's input, m = N the 3x3 conv's channels).
+
+    layer1.unit1 (256x56x56, m = 64, stride 1, identity shortcut): 3,136 * (2*256*64 + 9*64²) = 218,365,952, equal.
+    layer1.unit0 (64x56x56 -> 256, stride 1): formula 3,136 * (2*64*64 + 9*64²) = 3,136 * 45,056 = 141,295,616;
+      conv3 makes 256 channels, not M = 64: 256*64*3,136 = 51,380,224 against 64*64*3,136 = 12,845,056; the projection
+      shortcut adds 256*64*3,136 = 51,380,224: difference 38,535,168 + 51,380,224 = 89,915,392.
+    layer2.unit0 (256x56x56 -> 512x28x28, m = 128, stride 2 on the 3x3 conv):
+      conv1 128*256*3,136 = 102,760,448 (= the formula's term); conv2 128*128*9*784 = 115,605,504 against the
+      formula's 9*128²*3,136 = 462,422,016; conv3 512*128*784 = 51,380,224 against 128*256*3,136 = 102,760,448;
+      downsample 512*256*784 = 102,760,448: engine 372,506,624, formula 3,136 * 212,992 = 667,942,912."""
+    u = unit("resnet50", "layer1.unit1")
+    assert u.formula.name == "resnet-unit" and u.values == {"M": 256, "N": 64, "Iw": 56, "Ih": 56}
+    assert u.formula_macs == u.engine_macs == 218_365_952 and not u.reasons
+    u = unit("resnet50", "layer1.unit0")
+    assert u.formula_macs == 141_295_616 and u.engine_macs == 12_845_056 + 115_605_504 + 2 * 51_380_224
+    assert u.difference == 89_915_392
+    assert u.short == ("conv3 output channels 256 ≠ 64", "downsample (projection shortcut) +51,380,224")
+    assert "256·64·56·56 = 51,380,224 MACs" in u.reasons[1] and "identity shortcut" in u.reasons[1]
+    u = unit("resnet50", "layer2.unit0.conv2")
+    assert [p.layer.macs for p in u.parts] == [102_760_448, 115_605_504, 51_380_224]
+    assert [p.formula_macs for p in u.parts] == [102_760_448, 462_422_016, 102_760_448]
+    assert u.engine_macs == 372_506_624 and u.formula_macs == 667_942_912
+    assert [x.layer.macs for x in u.extras] == [102_760_448]
+    assert u.short == ("conv2 output positions 784 ≠ 3,136", "conv3 output channels 512 ≠ 256",
+                       "conv3 output positions 784 ≠ 3,136", "downsample (projection shortcut) +102,760,448")
+    assert "written for stride 1" in u.reasons[0] and "512·256·28·28 = 102,760,448 MACs" in u.reasons[3]
+
+
+def test_resnext50_unit_by_hand() -> None:
+    """ResNeXt-50 32x4d, layer1.unit1: m = int(64 * 4/64) * 32 = 128, g = 32 on 256x56x56:
+    conv1 128*256*3,136 = 102,760,448; conv2 128*128/32*9*3,136 = 14,450,688; conv3 102,760,448; total 219,971,584
+    = resnext-unit 3,136 * (2*256*128 + 9*128²/32) (test_formulas.py)."""
+    u = unit("resnext50_32x4d", "layer1.unit1")
+    assert u.formula.name == "resnext-unit" and u.values == {"M": 256, "N": 128, "Iw": 56, "Ih": 56, "g": 32}
+    assert [p.layer.macs for p in u.parts] == [102_760_448, 14_450_688, 102_760_448]
+    assert u.engine_macs == u.formula_macs == 219_971_584 and not u.reasons
+    assert any("int(64 x 4 / 64) x 32 = 128" in n for n in u.notes)
+
+
+def test_mobilenet_v2_units_by_hand() -> None:
+    """MobileNetV2 (224): stage2.unit0, 16x112x112 -> 24x56x56, t = 6, stride 2: expansion 16*96*12,544 = 19,267,584,
+    depthwise 9*96*3,136 = 2,709,504, projection 96*24*3,136 = 7,225,344: 29,202,432 = inverted-residual-s2.
+    stage1.unit0 has t = 1 and no expansion conv: dwsep 9*32*12,544 + 16*32*12,544 = 3,612,672 + 6,422,528."""
+    u = unit("mobilenet_v2", "stage2.unit0")
+    assert u.formula.name == "inverted-residual-s2"
+    assert u.values == {"K": 3, "M": 16, "N": 24, "t": 6, "Iw": 112, "Ih": 112}
+    assert [p.layer.macs for p in u.parts] == [19_267_584, 2_709_504, 7_225_344]
+    assert u.engine_macs == u.formula_macs == 29_202_432 and not u.reasons
+    u = unit("mobilenet_v2", "stage1.unit0")
+    assert u.formula.name == "dwsep" and u.engine_macs == u.formula_macs == 10_035_200
+    assert "no expansion conv" in u.notes[0]
+    e = explain("mobilenet_v2")
+    assert len(e.units) == 17 and all(not x.reasons for x in e.units)  # every unit equal at 224
+    # resolution 225: 113x113 maps; a stride-2 unit's depthwise conv has 57x57 = 3,249 positions, not 113²/4
+    u = unit("mobilenet_v2", "stage2.unit0", {"resolution": 225})
+    assert u.short == ("dw output positions 3249 ≠ 12,769/4 (≈ 3,192.25)",
+                       "project output positions 3249 ≠ 12,769/4 (≈ 3,192.25)")
+
+
+def test_mobilenet_v3_small_se_unit_by_hand() -> None:
+    """MobileNetV3-Small block4: 24x28x28, hidden 96 (t = 96/24 = 4), 5x5 depthwise, stride 2, 40 out, SE with 24
+    squeeze channels, hardswish. expansion 24*96*784 = 1,806,336; depthwise 96*25*196 = 470,400; projection
+    96*40*196 = 752,640: the formula 784 * 24 * 4 * (24 + (25 + 40)/4) = 3,029,376. SE: fc1 24*96 = 2,304 and fc2
+    96*24 = 2,304 on the 1x1 pooled map: engine 3,033,984. hardswish and hardsigmoid have 0 MACs."""
+    u = unit("mobilenet_v3_small", "block4")
+    assert u.formula.name == "inverted-residual-s2"
+    assert u.values == {"K": 5, "M": 24, "N": 40, "t": 4, "Iw": 28, "Ih": 28}
+    assert [p.layer.macs for p in u.parts] == [1_806_336, 470_400, 752_640] and u.formula_macs == 3_029_376
+    assert u.engine_macs == 3_033_984 and u.difference == 4_608
+    assert u.short == ("se_fc1 (SE) +2,304", "se_fc2 (SE) +2,304")
+    assert "1x1 conv 96 -> 24 of the squeeze-and-excitation, on the pooled 1x1 map: 24·96 = 2,304 MACs" in u.reasons[0]
+    zero = {l.op for l in u.others if not l.macs}
+    assert {"hardswish", "hardsigmoid", "global_avgpool", "mul"} <= zero
+    # block2 lists 72 hidden channels on 16 inputs: t = 9/2, and no SE: equal (test_formulas.py: 5,475,456)
+    u = unit("mobilenet_v3_small", "block2")
+    assert u.values["t"] == Fraction(9, 2) and u.engine_macs == u.formula_macs == 5_475_456 and not u.reasons
+
+
+def test_shufflenet_v2_units_by_hand() -> None:
+    """ShuffleNetV2 1.0x: stage2.unit0 (24x56x56 -> 116, stride 2, N = 58) is 8,672,608 and stage2.unit1 (c' = 58 at
+    28x28) is 5,684,000, both written out in test_formulas.py; every unit equals its formula at 224."""
+    u = unit("shufflenet_v2", "stage2.unit0")
+    assert u.formula.name == "shufflenet-v2-unit-s2" and u.values == {"M": 24, "N": 58, "Iw": 56, "Ih": 56}
+    assert [p.layer.macs for p in u.parts] == [169_344, 1_091_328, 4_365_312, 409_248, 2_637_376]
+    assert u.engine_macs == u.formula_macs == 8_672_608 and not u.reasons
+    u = unit("shufflenet_v2", "stage2.unit1")
+    assert u.formula.name == "shufflenet-v2-unit" and u.values == {"N": 58, "Iw": 28, "Ih": 28}
+    assert u.engine_macs == u.formula_macs == 5_684_000
+    for width in (0.5, 1.0, 1.5, 2.0):
+        assert all(x.difference == 0 and not x.reasons for x in explain("shufflenet_v2", {"width": width}).units)
+
+
+# --- random one-unit specs --------------------------------------------------------------------------------------------
 
 _dir = tempfile.TemporaryDirectory()
 _count = itertools.count()
@@ -195,6 +300,63 @@ def test_random_units_every_difference_has_a_reason(case: tuple) -> None:
         assert "assumes stride 2" in reasons
 
 
+@st.composite
+def torchvision_units(draw: Any, hold: bool) -> tuple[int, int, int, dict[str, Any]]:
+    """An inverted residual, ShuffleNetV2 unit or ResNet bottleneck; `hold`: the formula's assumptions hold (stride 1,
+    or 2 on an even map; the ShuffleNetV2 units' 3x3 kernel; ResNet: stride 1 with out = in; no SE)."""
+    op = draw(st.sampled_from(["inverted_residual", "shufflenet_v2_unit", "resnet_bottleneck"]))
+    stride = draw(st.sampled_from([1, 2] if hold else [1, 2, 3]))
+    h, w = draw(sizes), draw(sizes)
+    if hold and stride == 2:
+        h, w = 2 * ((h + 1) // 2), 2 * ((w + 1) // 2)
+    if op == "inverted_residual":
+        c = draw(st.integers(1, 40))
+        unit = {"op": op, "out": draw(st.integers(1, 40)), "stride": stride, "kernel": draw(st.sampled_from([1, 3, 5]))}
+        if draw(st.booleans()):
+            unit["hidden"] = draw(st.sampled_from([c, draw(st.integers(1, 120))]))
+        else:
+            unit["expand"] = draw(st.sampled_from([1.0, 2.5, 3.0, 6.0]))
+        unit["se"] = False if hold else draw(st.booleans())
+    elif op == "shufflenet_v2_unit":
+        half = draw(st.integers(1, 24))
+        c = 2 * half if stride == 1 else draw(st.integers(1, 40))
+        unit = {"op": op, "out": 2 * half, "stride": stride, "kernel": 3 if hold else draw(st.sampled_from([1, 3, 5]))}
+    else:
+        planes, expansion, groups = draw(st.integers(1, 16)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
+        per_group = draw(st.sampled_from([64, 128] if hold else [16, 64, 128]))
+        assume(planes * per_group >= 64)
+        stride = 1 if hold else stride
+        c = planes * expansion if hold else draw(st.sampled_from([planes * expansion, draw(st.integers(1, 40))]))
+        unit = {"op": op, "planes": planes, "expansion": expansion, "groups": groups, "width_per_group": per_group,
+                "stride": stride}
+    return c, h, w, unit
+
+
+@settings(max_examples=80, deadline=None)
+@given(torchvision_units(hold=True))
+def test_random_torchvision_units_where_the_formula_holds_are_equal(case: tuple) -> None:
+    c, h, w, unit = case
+    u = one_unit(c, h, w, unit)
+    assert not u.reasons, u.reasons
+    assert u.formula_macs == u.engine_macs
+
+
+@settings(max_examples=120, deadline=None)
+@given(torchvision_units(hold=False))
+def test_random_torchvision_units_every_difference_has_a_reason(case: tuple) -> None:
+    c, h, w, unit = case
+    u = one_unit(c, h, w, unit)
+    check_consistent(u)
+    reasons = " ".join(u.reasons)
+    assert ("squeeze-and-excitation" in reasons) == bool(unit.get("se"))
+    if unit["op"] == "resnet_bottleneck":
+        assert ("projection shortcut" in reasons) == (unit["stride"] > 1 or c != unit["planes"] * unit["expansion"])
+        _, oh, ow = u.parts[1].layer.out  # the 3x3 conv, which carries the stride
+        assert ("written for stride 1" in reasons) == (oh * ow != h * w)
+    if unit["op"] == "shufflenet_v2_unit" and unit["kernel"] != 3:
+        assert "written for a 3x3 kernel" in reasons
+
+
 @settings(max_examples=60, deadline=None)
 @given(c=st.integers(1, 64), out=st.integers(1, 64), h=sizes, w=sizes, kernel=st.integers(1, 5),
        stride=st.integers(1, 3))
@@ -205,7 +367,7 @@ def test_random_dwsep_blocks_are_always_equal(c: int, out: int, h: int, w: int, 
     assert u.formula_macs == u.engine_macs
 
 
-# --- --layer, and the groups study --------------------------------------------------------------------------------
+# --- --layer ----------------------------------------------------------------------------------------------------------
 
 
 def test_layer_selects_one_unit() -> None:
@@ -221,25 +383,6 @@ def test_layer_selects_one_unit() -> None:
     with pytest.raises(ShufflecalcError, match="'fc' is in no unit"):
         explain("shufflenet", layer="fc")
     assert ranges(["block1", "block2", "block3", "fc", "s.unit0"]) == "block1-3, fc, s.unit0"
-
-
-def test_groups_study_widths_and_costs() -> None:
-    """ShuffleNet Table 1 (papers.md): stage widths per g and complexity 143/140/137/133/137 MFLOPs without FC."""
-    study = groups_study("shufflenet")
-    assert [r.g for r in study.rows] == [1, 2, 3, 4, 8]
-    table1 = {1: [144, 288, 576], 2: [200, 400, 800], 3: [240, 480, 960], 4: [272, 544, 1088], 8: [384, 768, 1536]}
-    assert {r.g: list(r.stage_widths.values()) for r in study.rows} == table1
-    assert [round((r.macs - r.classifier_macs) / 1e6) for r in study.rows] == [143, 140, 137, 133, 137]
-    assert study.unit_name == "stage3.unit1"
-    for r in study.rows:  # unit (b) at 14x14, M = stage-3 width, N = M/4: 2NM*196/g + 9N*196
-        m = table1[r.g][1]
-        assert r.unit.values == {"M": m, "N": m // 4, "Iw": 14, "Ih": 14, "g": r.g}
-        assert r.unit.engine_macs == r.unit.formula_macs == 2 * (m // 4) * m * 196 // r.g + 9 * (m // 4) * 196
-    assert study.base.g == 1
-    with pytest.raises(ShufflecalcError, match="leave out --g"):
-        groups_study("shufflenet", {"g": 3})
-    with pytest.raises(ShufflecalcError, match="parameter 'g' that has choices"):
-        groups_study("mobilenet")
 
 
 def test_no_unit_to_explain(write_spec) -> None:  # noqa: ANN001

@@ -17,6 +17,7 @@ def test_the_section_has_its_examples() -> None:
         "formula dwsep --K 3 --M 512 --N 512 --Iw 14 --Ih 14",
         "formula unit-b --K 3 --M 240 --N 60 --Iw 28 --Ih 28 --g 3",
         "explain shufflenet --g 3",
+        "explain resnet50",
         "shuffle --g 3 --channels 9",
         "explain shufflenet --groups-study",
     ]

@@ -26,7 +26,10 @@ def _sym(name: str, meaning: str) -> object:
 
 KOpt = Annotated[Optional[str], _sym("K", "K: filter size")]
 MOpt = Annotated[Optional[str], _sym("M", "M: input channels")]
-NOpt = Annotated[Optional[str], _sym("N", "N: output channels (conv, dwsep, gconv) or bottleneck channels (units)")]
+NOpt = Annotated[Optional[str], _sym("N", "N: output channels (conv, dwsep, gconv, inverted residual) or bottleneck / "
+                                         "branch channels (the units)")]
+TOpt = Annotated[Optional[str], typer.Option("--t", help="t: expansion ratio of an inverted residual (6, 9/2 or 4.5)",
+                                             metavar="RATIO")]
 IwOpt = Annotated[Optional[str], _sym("Iw", "Iw: feature-map width")]
 IhOpt = Annotated[Optional[str], _sym("Ih", "Ih: feature-map height")]
 GSymOpt = Annotated[Optional[str], _sym("g", "g: groups")]
@@ -35,10 +38,13 @@ GSymOpt = Annotated[Optional[str], _sym("g", "g: groups")]
 @app.command("formula")
 @boundary
 def formula_command(
-    name: Annotated[Optional[str], typer.Argument(help="conv, dwsep, gconv, unit-a, unit-b or unit-c; none: list them")] = None,
+    name: Annotated[Optional[str], typer.Argument(
+        help="conv, dwsep, gconv, unit-a, unit-b, unit-c, resnet-unit, resnext-unit, inverted-residual[-s2], "
+             "shufflenet-v2-unit[-s2]; none: list them")] = None,
     K: KOpt = None,  # noqa: N803
     M: MOpt = None,  # noqa: N803
     N: NOpt = None,  # noqa: N803
+    t: TOpt = None,
     Iw: IwOpt = None,  # noqa: N803
     Ih: IhOpt = None,  # noqa: N803
     g: GSymOpt = None,
@@ -52,7 +58,7 @@ def formula_command(
         data, table = formula_list()
         output(fmt, data, table)
         return
-    ev = evaluate(name, {"K": K, "M": M, "N": N, "Iw": Iw, "Ih": Ih, "g": g})
+    ev = evaluate(name, {"K": K, "M": M, "N": N, "t": t, "Iw": Iw, "Ih": Ih, "g": g})
     data, table, csv = formula_report(ev)
     output(fmt, data, table, csv=csv)
 
@@ -70,8 +76,10 @@ def explain_command(
         "--groups-study", help="for each choice of g: stage widths, one stride-1 unit's MACs, total MACs")] = False,
     fmt: FormatOpt = Format.table,
 ) -> None:
-    """Each dwsep block and bottleneck / ShuffleNet unit: the closed-form formula beside the engine's exact count."""
-    from ..explain import explain, groups_study
+    """Each unit a formula covers (dwsep, bottleneck and ShuffleNet units, ResNet / ResNeXt bottlenecks, inverted
+    residuals, ShuffleNetV2 units): the closed-form formula beside the engine's exact count."""
+    from ..explain import explain
+    from ..groups_study import groups_study
     from ..formula_reports import explain_report, study_report
 
     loaded = load_spec(spec)
