@@ -146,3 +146,13 @@ def test_list_and_show_the_torchvision_models(cli) -> None:  # noqa: ANN001
     assert sum(int(row["macs"]) for row in rows) == 4_089_184_256
     r = cli("show", "shufflenet_v2", "--width", "0.5", "-f", "json")
     assert r.json()["models"][0]["params"] == 1_366_792
+
+
+def test_every_command_is_in_the_dispatch_table() -> None:
+    """main() imports only the module of the command being run: MODULES must name every registered command."""
+    import typer.main
+
+    from shufflecalc.cli import MODULES, app
+
+    registered = set(typer.main.get_command(app).commands)
+    assert registered == {c for commands in MODULES.values() for c in commands}
