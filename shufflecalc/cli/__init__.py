@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import analytic  # noqa: F401  (registers list, show, compare)
+from . import latency  # noqa: F401  (registers bench, profile)
 from .common import app
 
 

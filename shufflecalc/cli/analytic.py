@@ -13,6 +13,10 @@ from ..errors import ShufflecalcError
 from .common import (
     FormatOpt, Format, GOpt, ResOpt, SetOpt, SpecsArg, WidthOpt, app, boundary, output, overrides, per_model,
 )
+from .timing import (
+    BatchOpt, ChannelsLastOpt, CompileOpt, CudaGraphOpt, DeviceOpt, DtypeOpt, MinTimeOpt, PeakOpt, ThreadsOpt, timed,
+    timing_options,
+)
 
 
 def load_models(specs: list[str], g, width, resolution, sets):  # noqa: ANN001, ANN201
@@ -57,7 +61,26 @@ def compare_command(
     resolution: ResOpt = None,
     sets: SetOpt = None,
     fmt: FormatOpt = Format.table,
+    latency: Annotated[bool, typer.Option("--latency", help="also time the models (options as for 'bench')")] = False,
+    device: DeviceOpt = "auto",
+    batch: BatchOpt = "1",
+    dtype: DtypeOpt = "float32",
+    channels_last: ChannelsLastOpt = False,
+    threads: ThreadsOpt = None,
+    cuda_graph: CudaGraphOpt = False,
+    compile_: CompileOpt = False,
+    min_time: MinTimeOpt = 1.0,
+    peak_tflops: PeakOpt = None,
 ) -> None:
-    """Compare models side by side: MACs, FLOPs, fvcore count, params, activations, memory access, ratios to the first."""
+    """Compare models side by side: MACs, FLOPs, fvcore count, params, activations, memory access, ratios to the first;
+    with --latency, median latency and throughput too."""
     analyses = load_models(specs, g, width, resolution, sets)
+    if latency:
+        from ..latency_reports import compare_latency
+        from ..reports import labels
+
+        options = timing_options(device, batch, dtype, channels_last, threads, cuda_graph, compile_, min_time,
+                                 peak_tflops)
+        output(fmt, *compare_latency(analyses, labels(analyses), timed(analyses, options)))
+        return
     output(fmt, compare_json(analyses), compare_by_metric(analyses), csv=compare_by_model(analyses))
