@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
@@ -29,8 +30,8 @@ from .peaks import RULE, find_peak, peak_for
 from .reports import labels
 from .timing import (
     CUDA_EVENT_RESOLUTION_MS, PERCENTILE_METHOD, CpuSampler, CudaSampler, Stats, capture_cuda_graph,
-    channels_last_warning, collect, cpu_granularity_ms, launch_bound_warning, noise_warning, timer_warning, warm_up,
-    warmup_warning,
+    channels_last_warning, collect, cpu_granularity_ms, launch_bound_warning, load_warning, noise_warning,
+    timer_warning, warm_up, warmup_warning,
 )
 
 DTYPES = ("float32", "float16", "bfloat16")
@@ -132,6 +133,12 @@ def device_name(device: str) -> str:
     if device == "cuda":
         return require_torch().cuda.get_device_name()
     return cpu_name()
+
+
+def device_slug(device: str) -> str:
+    """A file-name-safe name of the device: 'cuda-nvidia-h100-80gb-hbm3', 'cpu-intel-xeon-processor'."""
+    name = re.sub(r"\((r|tm)\)", "", device_name(device).lower())
+    return f"{device}-" + re.sub(r"[^a-z0-9]+", "-", name).strip("-")
 
 
 def environment(options: BenchOptions) -> dict[str, Any]:
@@ -305,7 +312,8 @@ def bench(analyses: Sequence[Analysis], options: BenchOptions, progress: Progres
                     "cuda_graph": options.cuda_graph, "compile": options.compile, "min_time_s": options.min_time,
                     "peak_tflops": options.peak_tflops},
         "results": rows,
-        "warnings": [f"{r['model']} batch {r['batch']} {r['memory_format']}: {w}" for r in rows for w in r["warnings"]],
+        "warnings": [w for w in [load_warning(env["load_average_1min"], env["cpu_count"], env["threads"])] if w]
+        + [f"{r['model']} batch {r['batch']} {r['memory_format']}: {w}" for r in rows for w in r["warnings"]],
     }
 
 

@@ -180,6 +180,15 @@ def launch_bound_warning(gpu_ms: float, wall_ms: float, launch_ms: float) -> str
     return None
 
 
+def load_warning(load_average: float | None, cpu_count: int | None, threads: int) -> str | None:
+    """The machine is busy when the load average before timing plus our threads exceed the CPUs."""
+    if load_average is None or not cpu_count or load_average + threads <= cpu_count + 0.5:
+        return None
+    return (f"the machine is busy: load average {load_average:.1f} on {cpu_count} CPUs before timing, and {threads} "
+            f"thread(s) to run; other work competes for the cores, so timings are slower and noisier "
+            f"(a parallel operator waits for its slowest thread): try --threads 1 or a quieter time")
+
+
 CHANNELS_LAST_MARGIN = 0.05
 
 

@@ -9,8 +9,8 @@ import statistics
 import pytest
 
 from shufflecalc.timing import (
-    Stats, Warmup, channels_last_warning, collect, cpu_granularity_ms, launch_bound_warning, noise_warning, quantile,
-    timer_warning, warm_up, warmup_warning,
+    Stats, Warmup, channels_last_warning, collect, cpu_granularity_ms, launch_bound_warning, load_warning,
+    noise_warning, quantile, timer_warning, warm_up, warmup_warning,
 )
 
 def _sets() -> list[list[float]]:
@@ -149,6 +149,13 @@ def test_launch_bound_warning() -> None:
     assert launch_bound_warning(gpu_ms=2.0, wall_ms=3.5, launch_ms=0.2) is not None  # wall 1.75x GPU
     assert launch_bound_warning(gpu_ms=2.0, wall_ms=2.1, launch_ms=0.3) is None  # GPU-bound
     assert "--cuda-graph" in launch_bound_warning(1.0, 1.0, 1.0)
+
+
+def test_load_warning() -> None:
+    assert load_warning(4.6, 2, 2) is not None and "--threads 1" in load_warning(4.6, 2, 2)
+    assert load_warning(0.2, 2, 2) is None  # idle machine: 0.2 + 2 threads <= 2 CPUs + 0.5
+    assert load_warning(1.0, 16, 8) is None
+    assert load_warning(None, 2, 2) is None
 
 
 def test_channels_last_warning() -> None:
