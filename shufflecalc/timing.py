@@ -184,9 +184,10 @@ def load_warning(load_average: float | None, cpu_count: int | None, threads: int
     """The machine is busy when the load average before timing plus our threads exceed the CPUs."""
     if load_average is None or not cpu_count or load_average + threads <= cpu_count + 0.5:
         return None
+    advice = "--threads 1 or a quieter time" if threads > 1 else "a quieter time"
     return (f"the machine is busy: load average {load_average:.1f} on {cpu_count} CPUs before timing, and {threads} "
             f"thread(s) to run; other work competes for the cores, so timings are slower and noisier "
-            f"(a parallel operator waits for its slowest thread): try --threads 1 or a quieter time")
+            f"(a parallel operator waits for its slowest thread): try {advice}")
 
 
 CHANNELS_LAST_MARGIN = 0.05

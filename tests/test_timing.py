@@ -153,6 +153,7 @@ def test_launch_bound_warning() -> None:
 
 def test_load_warning() -> None:
     assert load_warning(4.6, 2, 2) is not None and "--threads 1" in load_warning(4.6, 2, 2)
+    assert "--threads 1" not in load_warning(2.7, 2, 1)
     assert load_warning(0.2, 2, 2) is None  # idle machine: 0.2 + 2 threads <= 2 CPUs + 0.5
     assert load_warning(1.0, 16, 8) is None
     assert load_warning(None, 2, 2) is None
