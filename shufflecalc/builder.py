@@ -23,8 +23,17 @@ except ImportError as exc:  # pragma: no cover - exercised by the no-torch test 
     raise MissingDependency(f"{INSTALL_HINT} ({exc})") from None
 
 
+RANGE_PREFIX = "shufflecalc/"  # profiler range names: RANGE_PREFIX + dotted layer name
+
+
 class GraphModule(nn.Module):
-    """A network built from a Graph. `self.graph` keeps the analytic description it was built from."""
+    """A network built from a Graph. `self.graph` keeps the analytic description it was built from.
+
+    With ``annotate = True`` (off by default) each layer call runs inside ``torch.profiler.record_function`` named
+    ``RANGE_PREFIX + layer name``, so profiler time can be joined with the graph layer by layer.
+    """
+
+    annotate: bool = False
 
     def __init__(self, graph: Graph) -> None:
         super().__init__()
@@ -59,9 +68,22 @@ class GraphModule(nn.Module):
         parent._modules[leaf] = module
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.annotate:
+            return self._annotated_forward(x)
         values: dict[str, torch.Tensor] = {INPUT: x}
         for name, module, inputs, dead in self._plan:
             values[name] = module(*[values[i] for i in inputs])
+            for n in dead:
+                del values[n]
+        return values[self.output_name]
+
+    def _annotated_forward(self, x: torch.Tensor) -> torch.Tensor:
+        from torch.profiler import record_function
+
+        values: dict[str, torch.Tensor] = {INPUT: x}
+        for name, module, inputs, dead in self._plan:
+            with record_function(RANGE_PREFIX + name):
+                values[name] = module(*[values[i] for i in inputs])
             for n in dead:
                 del values[n]
         return values[self.output_name]

@@ -237,10 +237,13 @@ def from_sweep(sweep: Any) -> PlotData:
     return PlotData(f"shufflecalc sweep: {', '.join(sweep.models)}", points)
 
 
-def from_analyses(labels: Sequence[str], analyses: Sequence[Any], title: str = "shufflecalc compare") -> PlotData:
-    """Models of `compare`, one point each (`analyses` are `cost.Analysis`)."""
-    return PlotData(title, [PlotPoint(label, a.name, dict(a.config), a.macs, a.params)
-                            for label, a in zip(labels, analyses)])
+def from_analyses(labels: Sequence[str], analyses: Sequence[Any], title: str = "shufflecalc compare",
+                  latency_ms: Sequence[float] | None = None) -> PlotData:
+    """Models of `compare`, one point each (`analyses` are `cost.Analysis`), with their median latency when measured
+    (`compare --latency`)."""
+    latencies = latency_ms or [None] * len(analyses)
+    return PlotData(title, [PlotPoint(label, a.name, dict(a.config), a.macs, a.params, latency_ms=lat)
+                            for label, a, lat in zip(labels, analyses, latencies)])
 
 
 __all__ = ["IMAGE_FORMATS", "KINDS", "PlotData", "PlotPoint", "choose_kind", "from_analyses", "from_sweep",

@@ -17,6 +17,7 @@ MODULES: dict[str, tuple[str, ...]] = {  # command module -> the commands it reg
     "tables": ("sweep", "table"),
     "check": ("check",),
     "verify": ("verify",),
+    "latency": ("bench", "profile"),
 }
 
 

@@ -16,6 +16,10 @@ from .common import (
     FormatOpt, Format, GOpt, PlotKindOpt, PlotOpt, ResOpt, SetOpt, SpecsArg, WidthOpt, app, boundary, output,
     overrides, per_model, plot_target, save_plot,
 )
+from .timing import (
+    BatchOpt, ChannelsLastOpt, CompileOpt, CudaGraphOpt, DeviceOpt, DtypeOpt, MinTimeOpt, PeakOpt, ThreadsOpt, timed,
+    timing_options,
+)
 
 
 def load_models(specs: list[str], g, width, resolution, sets):  # noqa: ANN001, ANN201
@@ -62,12 +66,33 @@ def compare_command(
     plot: PlotOpt = None,
     plot_kind: PlotKindOpt = "auto",
     fmt: FormatOpt = Format.table,
+    latency: Annotated[bool, typer.Option("--latency", help="also time the models (options as for 'bench')")] = False,
+    device: DeviceOpt = "auto",
+    batch: BatchOpt = "1",
+    dtype: DtypeOpt = "float32",
+    channels_last: ChannelsLastOpt = False,
+    threads: ThreadsOpt = None,
+    cuda_graph: CudaGraphOpt = False,
+    compile_: CompileOpt = False,
+    min_time: MinTimeOpt = 1.0,
+    peak_tflops: PeakOpt = None,
 ) -> None:
-    """Compare models side by side: MACs, FLOPs, fvcore count, params, activations, memory access, ratios to the first."""
+    """Compare models side by side: MACs, FLOPs, fvcore count, params, activations, memory access, ratios to the first;
+    with --latency, median latency and throughput too."""
     analyses = load_models(specs, g, width, resolution, sets)
     plot_path = plot_target(plot, plot_kind)
-    output(fmt, compare_json(analyses), compare_by_metric(analyses), csv=compare_by_model(analyses))
+    latency_ms = None
+    if latency:
+        from ..latency_reports import compare_latency, first_batch_medians
+
+        options = timing_options(device, batch, dtype, channels_last, threads, cuda_graph, compile_, min_time,
+                                 peak_tflops)
+        doc = timed(analyses, options)
+        output(fmt, *compare_latency(analyses, labels(analyses), doc))
+        latency_ms = first_batch_medians(doc, len(analyses))
+    else:
+        output(fmt, compare_json(analyses), compare_by_metric(analyses), csv=compare_by_model(analyses))
     if plot_path is not None:
         from ..plot import from_analyses
 
-        save_plot(plot_path, from_analyses(labels(analyses), analyses), plot_kind)
+        save_plot(plot_path, from_analyses(labels(analyses), analyses, latency_ms=latency_ms), plot_kind)

@@ -1,0 +1,72 @@
+"""The latency commands: bench (times models) and profile (time per operator class against MACs)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ..errors import ShufflecalcError
+from .analytic import load_models
+from .common import FormatOpt, Format, GOpt, ResOpt, SetOpt, SpecsArg, WidthOpt, app, boundary, output
+from .timing import (
+    BatchOpt, ChannelsLastOpt, CompileOpt, CudaGraphOpt, DeviceOpt, DtypeOpt, MinTimeOpt, PeakOpt, ThreadsOpt, timed,
+    timing_options,
+)
+
+
+@app.command("bench")
+@boundary
+def bench_command(
+    specs: SpecsArg,
+    g: GOpt = None,
+    width: WidthOpt = None,
+    resolution: ResOpt = None,
+    sets: SetOpt = None,
+    device: DeviceOpt = "auto",
+    batch: BatchOpt = "1",
+    dtype: DtypeOpt = "float32",
+    channels_last: ChannelsLastOpt = False,
+    threads: ThreadsOpt = None,
+    cuda_graph: CudaGraphOpt = False,
+    compile_: CompileOpt = False,
+    min_time: MinTimeOpt = 1.0,
+    peak_tflops: PeakOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Measure latency and throughput: median, p90, p99, min, mean, IQR/median, images/s, GFLOP/s (and % of peak)."""
+    from ..latency_reports import bench_csv, bench_table
+
+    analyses = load_models(specs, g, width, resolution, sets)
+    options = timing_options(device, batch, dtype, channels_last, threads, cuda_graph, compile_, min_time, peak_tflops)
+    doc = timed(analyses, options)
+    output(fmt, doc, bench_table(doc), csv=bench_csv(doc))
+
+
+@app.command("profile")
+@boundary
+def profile_command(
+    spec: Annotated[str, typer.Argument(help="built-in spec name or YAML spec path")],
+    g: GOpt = None,
+    width: WidthOpt = None,
+    resolution: ResOpt = None,
+    sets: SetOpt = None,
+    device: DeviceOpt = "auto",
+    batch: Annotated[int, typer.Option("--batch", help="batch size")] = 1,
+    dtype: DtypeOpt = "float32",
+    channels_last: Annotated[bool, typer.Option("--channels-last", help="channels-last memory format")] = False,
+    threads: ThreadsOpt = None,
+    iterations: Annotated[int, typer.Option("--iterations", help="profiled forward passes")] = 10,
+    by: Annotated[str, typer.Option("--by", help="rows per class | layer")] = "class",
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Profile one model: time per operator class (or layer) beside its share of MACs and of memory access."""
+    from ..latency_reports import PROFILE_BY, profile_csv, profile_table
+    from ..profiling import profile_model
+
+    if by not in PROFILE_BY:
+        raise ShufflecalcError(f"--by {by!r}: expected one of {', '.join(PROFILE_BY)}")
+    (a,) = load_models([spec], g, width, resolution, sets)
+    options = timing_options(device, str(batch), dtype, channels_last, threads, False, False, 1.0, None)
+    doc = profile_model(a.name, a, options, iterations)
+    output(fmt, doc, profile_table(doc, by), csv=profile_csv(doc, by))

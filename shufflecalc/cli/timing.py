@@ -1,0 +1,71 @@
+"""The timing options `bench` and `compare --latency` share, the progress bar and the warnings.
+
+Importing this module imports neither torch nor rich: the library functions import torch when they run, and the
+progress bar imports rich only when stderr is a terminal.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from typing import Annotated, Any, Iterator, Optional
+
+import typer
+
+DeviceOpt = Annotated[str, typer.Option("--device", help="cpu | cuda | auto (cuda when available)")]
+BatchOpt = Annotated[str, typer.Option("--batch", help="batch sizes, comma-separated, e.g. 1,8,32")]
+DtypeOpt = Annotated[str, typer.Option("--dtype", help="float32 | float16 | bfloat16")]
+ChannelsLastOpt = Annotated[
+    bool, typer.Option("--channels-last", help="channels-last memory format (contiguous is timed too, as baseline)")
+]
+ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", help="CPU threads (torch.set_num_threads)")]
+CudaGraphOpt = Annotated[bool, typer.Option("--cuda-graph", help="time replays of a captured CUDA graph")]
+CompileOpt = Annotated[bool, typer.Option("--compile", help="torch.compile the model (compiled before timing)")]
+MinTimeOpt = Annotated[float, typer.Option("--min-time", help="seconds of timed samples per model and batch")]
+PeakOpt = Annotated[
+    Optional[float], typer.Option("--peak-tflops", help="device peak in TFLOP/s for '% of peak' (overrides the table)")
+]
+
+
+def timing_options(device: str, batch: str, dtype: str, channels_last: bool, threads: int | None,
+                   cuda_graph: bool, compile_: bool, min_time: float, peak_tflops: float | None) -> Any:
+    """The options as a validated BenchOptions (raises ShufflecalcError, or MissingDependency without torch)."""
+    from ..bench import BenchOptions, parse_batches
+
+    return BenchOptions(device=device, batches=parse_batches(batch), dtype=dtype, channels_last=channels_last,
+                        threads=threads, cuda_graph=cuda_graph, compile=compile_, min_time=min_time,
+                        peak_tflops=peak_tflops).validated()
+
+
+@contextmanager
+def progress_bar() -> Iterator[Any]:
+    """A rich progress bar on stderr while timing, only when stderr is a terminal; yields the progress callback."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("timing", total=None)
+
+        def update(done: int, total: int, what: str) -> None:
+            bar.update(task, completed=done, total=total, description=f"timing {what}")
+
+        yield update
+
+
+def print_warnings(warnings: list[str]) -> None:
+    for w in warnings:
+        print(f"shufflecalc: warning: {w}", file=sys.stderr)
+
+
+def timed(analyses: list[Any], options: Any) -> dict[str, Any]:
+    """Run the benchmark with a progress bar and print its warnings; the JSON document."""
+    from ..bench import bench
+
+    with progress_bar() as progress:
+        doc = bench(analyses, options, progress)
+    print_warnings(doc["warnings"])
+    return doc
