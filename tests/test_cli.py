@@ -120,6 +120,9 @@ def test_analytic_cli_runs_without_torch(tmp_path) -> None:  # noqa: ANN001
 def test_console_script_and_module_entry_points() -> None:
     r = subprocess.run([sys.executable, "-m", "shufflecalc", "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "compare" in r.stdout
+    # the entry point registers only the command it runs: a module with one command stays a subcommand
+    r = subprocess.run([sys.executable, "-m", "shufflecalc", "verify", "--help"], capture_output=True, text=True)
+    assert r.returncode == 0 and "Usage: python -m shufflecalc verify" in r.stdout
 
 
 def test_compare_torchvision_models_with_g(cli) -> None:  # noqa: ANN001

@@ -34,6 +34,12 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+
+@app.callback()
+def _group() -> None:
+    """Keeps `app` a group of subcommands even when the console script registers a single one (see cli/__init__)."""
+
+
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
