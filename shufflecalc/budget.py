@@ -25,9 +25,7 @@ import json
 import math
 import os
 import re
-import statistics
 import tempfile
-import time
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -334,7 +332,7 @@ def check(budgets: Budgets, latency: bool = False, baseline: Baseline | None = N
     results = []
     for entry, a in zip(budgets.entries, analyses):
         values = metric_values(a)
-        limits = tuple(_check_limit(entry, l, values, latency) for l in entry.limits)
+        limits = tuple(_check_limit(a, l, values, latency) for l in entry.limits)
         base = baseline.models.get(model_key(entry.spec.name, entry.config)) if baseline is not None else None
         deltas = compare_values(values, base, max_increase) if base is not None else None
         results.append(ModelResult(entry, a, values, limits, deltas))
@@ -349,11 +347,11 @@ def _analyze(file: str, entry: Entry) -> Analysis:
         raise ShufflecalcError(f"{exc} (configuration of {file}:{entry.line} budgets[{entry.index}])") from None
 
 
-def _check_limit(entry: Entry, limit: Limit, values: Mapping[str, int], latency: bool) -> LimitResult:
+def _check_limit(a: Analysis, limit: Limit, values: Mapping[str, int], latency: bool) -> LimitResult:
     if limit.is_latency:
         if not latency:
             return LimitResult(limit, None, SKIP, "needs --latency")
-        measured = measure_latency_ms(entry, limit.device, limit.batch)
+        measured = measure_latency_ms(a, limit.device, limit.batch)
         if measured is None:
             return LimitResult(limit, None, SKIP, f"{limit.device} is not available")
         value: int | float = measured
@@ -426,44 +424,24 @@ def write_new_file(path: str, text: str, force: bool = False) -> None:
 
 # --- latency ----------------------------------------------------------------------------------------------------------
 
-LATENCY_WARMUP = 5
-LATENCY_REPEATS = 21
-
-
-def time_call(fn: Callable[[], Any], warmup: int = LATENCY_WARMUP, repeats: int = LATENCY_REPEATS,
-              clock: Callable[[], int] = time.perf_counter_ns, sync: Callable[[], Any] = lambda: None) -> float:
-    """Median wall time of `fn()` in milliseconds, over `repeats` timed calls after `warmup` untimed ones.
-    `sync` waits for queued device work (cuda) before each clock reading."""
-    for _ in range(warmup):
-        fn()
-    sync()
-    samples = []
-    for _ in range(repeats):
-        start = clock()
-        fn()
-        sync()
-        samples.append(clock() - start)
-    return statistics.median(samples) / 1e6
+LATENCY_MIN_TIME = 0.5  # seconds of samples per limit, after the harness's warm-up
 
 
 def latency_method() -> str:
     """How `measure_latency_ms` measures, with the torch version and thread count (imports torch)."""
     import torch
 
-    return (f"latency: median of {LATENCY_REPEATS} timed forward passes after {LATENCY_WARMUP} warm-up passes, eval "
-            f"mode, torch.inference_mode, random input; torch {torch.__version__}, {torch.get_num_threads()} threads")
+    return (f"latency: median of `shufflecalc bench` (warm-up until steady, then samples for at least "
+            f"{LATENCY_MIN_TIME} s), eval mode, torch.inference_mode; torch {torch.__version__}, "
+            f"{torch.get_num_threads()} threads")
 
 
-def measure_latency_ms(entry: Entry, device: str, batch: int) -> float | None:
-    """Median forward time of the entry's model in eval mode under torch.inference_mode, batch `batch`, on `device`,
-    in milliseconds; None when the device is not available. Imports torch (MissingDependency without it)."""
-    from . import builder  # raises MissingDependency with an install hint when torch is missing
-    import torch
+def measure_latency_ms(analysis: Analysis, device: str, batch: int) -> float | None:
+    """Median forward time of the model in milliseconds at batch `batch` on `device`, measured by the bench harness
+    (`shufflecalc.bench`); None when the device is not available. Imports torch (MissingDependency without it)."""
+    from .bench import BenchOptions, bench, require_torch
 
-    if device == "cuda" and not torch.cuda.is_available():
+    if device == "cuda" and not require_torch().cuda.is_available():
         return None
-    model = builder.build_model(entry.spec, entry.overrides).to(device)
-    x = torch.randn(batch, *model.graph.input, device=device)
-    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-    with torch.inference_mode():
-        return time_call(lambda: model(x), sync=sync)
+    doc = bench([analysis], BenchOptions(device=device, batches=(batch,), min_time=LATENCY_MIN_TIME))
+    return doc["results"][0]["median_ms"]
