@@ -158,6 +158,21 @@ def test_boundary_adds_output_options_only_to_commands_with_a_format(tmp_path) -
 
     runner = CliRunner()
     r = runner.invoke(app, ["quiet", "-o", str(tmp_path / "x.md")])
-    assert r.exit_code == 2 and "this command printed no table to write" in r.output
+    assert r.exit_code == 2 and "this command printed nothing to write" in r.output
     assert "--output" in runner.invoke(app, ["quiet", "--help"]).output
     assert "--output" not in runner.invoke(app, ["plain", "--help"]).output
+
+
+def test_output_collects_everything_a_command_prints(tmp_path) -> None:  # noqa: ANN001
+    """verify prints several tables; --output gets all of them, as stdout would have."""
+    from .conftest import run_cli
+
+    pytest.importorskip("torch")
+    printed = run_cli("verify", "shufflenet", "--resolution", "32", "-f", "markdown")
+    out = tmp_path / "verify.md"
+    r = run_cli("verify", "shufflenet", "--resolution", "32", "-o", str(out))
+    assert r.exit_code == 0 and r.stdout == "" and out.read_text() == printed.stdout
+    assert printed.stdout.count("**") >= 4  # more than one table
+    shuffle = tmp_path / "shuffle.txt"
+    assert run_cli("shuffle", "--g", "3", "--channels", "9", "-o", str(shuffle)).exit_code == 0
+    assert "A1 B1 C1 A2 B2 C2 A3 B3 C3" in shuffle.read_text()

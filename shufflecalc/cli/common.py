@@ -83,7 +83,7 @@ PROGRESS_MIN = 50  # show a progress bar for more items than this
 
 _OUTPUT: contextvars.ContextVar[Path | None] = contextvars.ContextVar("shufflecalc_output", default=None)
 _FORCE: contextvars.ContextVar[bool] = contextvars.ContextVar("shufflecalc_force", default=False)
-_WRITTEN: contextvars.ContextVar[list[Path]] = contextvars.ContextVar("shufflecalc_written")
+_BUFFER: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("shufflecalc_buffer", default=None)
 
 
 def fatal(message: str, code: int = EXIT_BAD_INPUT) -> None:
@@ -137,22 +137,36 @@ _CTX = "shufflecalc_context"
 
 @contextlib.contextmanager
 def _output_options(kwargs: dict[str, Any], fmt_name: str, added: set[str]) -> Iterator[None]:
-    """Take --output/--force out of a command's arguments, settle the format, and hold the destination for
-    `output` while the command runs; afterwards, check that the command did write its --output file."""
+    """Take --output/--force out of a command's arguments and settle the format. With --output, what the command
+    prints to stdout (`emit`, `output`) is collected and written to the file when it ends, also when it ends with a
+    failed check (exit 1), never after a bad-input error."""
     path = kwargs.pop("output_file") if "output_file" in added else kwargs.get("output_file")
     force = kwargs.pop("force") if "force" in added else kwargs.get("force", False)
     ctx = kwargs.pop(_CTX, None)
     kwargs[fmt_name] = output_format(kwargs[fmt_name], path, _explicit(ctx, fmt_name))
     if path is not None:
         check_writable(path, force)
-    tokens = [(_OUTPUT, _OUTPUT.set(path)), (_FORCE, _FORCE.set(bool(force))), (_WRITTEN, _WRITTEN.set([]))]
+    buffer: list[str] | None = None if path is None else []
+    tokens = [(_OUTPUT, _OUTPUT.set(path)), (_FORCE, _FORCE.set(bool(force))), (_BUFFER, _BUFFER.set(buffer))]
     try:
-        yield
-        if path is not None and not _WRITTEN.get():
-            raise ShufflecalcError(f"--output {path}: this command printed no table to write")
+        try:
+            yield
+        except typer.Exit as exc:
+            if exc.exit_code in (EXIT_OK, EXIT_FAILED):  # a finished command, a failed check included
+                _write_output(path, buffer)
+            raise
+        _write_output(path, buffer)
     finally:
         for var, token in tokens:
             var.reset(token)
+
+
+def _write_output(path: Path | None, buffer: list[str] | None) -> None:
+    if path is None or buffer is None:
+        return
+    if not buffer:
+        raise ShufflecalcError(f"--output {path}: this command printed nothing to write")
+    write_file(path, "".join(buffer))
 
 
 def _explicit(ctx: Any, param: str) -> bool:
@@ -262,6 +276,11 @@ def per_model(specs: Sequence[Any], values: dict[str, Any]) -> list[dict[str, An
 
 
 def emit(text: str) -> None:
+    """Print data to stdout, or collect it for the command's --output file."""
+    buffer = _BUFFER.get()
+    if buffer is not None:
+        buffer.append(text)
+        return
     sys.stdout.write(text)
     sys.stdout.flush()
 
@@ -277,14 +296,8 @@ def render(fmt: Format, data: Any, table: Tabular, csv: Tabular | None = None) -
 
 
 def output(fmt: Format, data: Any, table: Tabular, csv: Tabular | None = None) -> None:
-    """Print a command's result (see `render`) to stdout, or write it to the command's --output file."""
-    text = render(fmt, data, table, csv)
-    path = _OUTPUT.get()
-    if path is None:
-        emit(text)
-    else:
-        write_file(path, text)
-        _WRITTEN.get([]).append(path)
+    """Print a command's result (see `render`) to stdout, or collect it for the command's --output file."""
+    emit(render(fmt, data, table, csv))
 
 
 def progress(items: Iterable[T], total: int, fmt: Format, label: str) -> Iterator[T]:
