@@ -60,16 +60,23 @@ def parse_values(text: str, option: str) -> list[str]:
 
 
 def _range(parts: tuple[str, ...], option: str) -> list[str]:
+    """An inclusive range of finite decimal numbers; at most MAX_CONFIGURATIONS values."""
+    text = f"{option} {':'.join(p.strip() for p in parts)}"
     try:
         start, stop, step = (Decimal(p.strip()) for p in parts)
     except InvalidOperation:
-        raise ShufflecalcError(f"{option} {':'.join(parts)}: a range is START:STOP:STEP with numbers") from None
-    if step <= 0 or stop < start:
-        raise ShufflecalcError(f"{option} {':'.join(parts)}: a range needs STEP > 0 and STOP >= START")
-    count = int((stop - start) / step) + 1
-    if count > MAX_CONFIGURATIONS:
-        raise ShufflecalcError(f"{option} {':'.join(parts)}: {count} values is too many")
-    return [_number_text(start + i * step) for i in range(count)]
+        raise ShufflecalcError(f"{text}: a range is START:STOP:STEP with numbers") from None
+    if not all(d.is_finite() for d in (start, stop, step)):
+        raise ShufflecalcError(f"{text}: a range needs finite numbers (not inf or nan)")
+    try:
+        if step <= 0 or stop < start:
+            raise ShufflecalcError(f"{text}: a range needs STEP > 0 and STOP >= START")
+        steps = (stop - start) / step
+        if steps >= MAX_CONFIGURATIONS:
+            raise ShufflecalcError(f"{text}: more than {MAX_CONFIGURATIONS:,} values is too many")
+        return [_number_text(start + i * step) for i in range(int(steps) + 1)]
+    except ArithmeticError:  # a decimal.Overflow or Underflow from exponents beyond the decimal context
+        raise ShufflecalcError(f"{text}: a number is out of range") from None
 
 
 def _number_text(d: Decimal) -> str:

@@ -32,6 +32,16 @@ def test_parse_values() -> None:
             parse_values(bad, "--g")
 
 
+@pytest.mark.parametrize("bad, message", [
+    ("1:inf:1", "finite"), ("1:nan:1", "finite"), ("nan:3:1", "finite"), ("1:3:-Infinity", "finite"),
+    ("1:3:snan", "finite"), ("-inf:1:1", "finite"), ("1:1e999999999:1", "out of range"),
+    ("1:2:1e-30", "too many"), ("0:1e300:1", "too many"),
+])
+def test_parse_values_rejects_non_finite_and_huge_ranges(bad: str, message: str) -> None:
+    with pytest.raises(ShufflecalcError, match=message):
+        parse_values(bad, "--g")
+
+
 def test_plan_is_the_cartesian_product_first_axis_outermost() -> None:
     spec = load_spec("shufflenet")
     points = plan([spec], [{"g": ["1", "8"], "width": ["0.5", "1"]}])
@@ -173,6 +183,8 @@ def test_sweep_json_and_set(cli) -> None:  # noqa: ANN001
 @pytest.mark.parametrize("args, message", [
     (["sweep", "mobilenet", "--g", "1,2"], "parameter 'g' is not declared by any of: mobilenet"),
     (["sweep", "shufflenet", "--g", "1,,2"], "empty value in the comma list"),
+    (["sweep", "shufflenet", "--g", "1:inf:1"], "--g 1:inf:1: a range needs finite numbers"),
+    (["sweep", "shufflenet", "--g", "nan:3:1"], "--g nan:3:1: a range needs finite numbers"),
     (["sweep", "shufflenet", "--sort", "speed"], "--sort: unknown column 'speed'"),
     (["sweep", "shufflenet", "--columns", "g"], "--columns: unknown column 'g'"),
     (["sweep", "shufflenet", "--g", "5,7", "--skip-invalid"], "all 2 configurations are invalid, e.g. shufflenet: "
