@@ -10,8 +10,10 @@ published values are the papers' rounded figures times the metric's ``unit``. Th
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -29,13 +31,14 @@ METRIC_KEYS = {"key", "header", "unit"}
 CONTEXT_KEYS = {"key", "header"}
 ROW_KEYS = {"label", "group", "model", "config", "published", "context"}
 UNITS = {1: 1, "1": 1, "K": 10**3, "M": 10**6, "G": 10**9}
+UNIT_NAMES = {1: "1", 10**3: "K", 10**6: "M", 10**9: "G"}
 
 
 @dataclass(frozen=True)
 class Metric:
     key: str
     header: str
-    unit: str  # the unit of the published values in the file: 1, K, M or G
+    unit: int  # the factor of the unit of the published values in the file: 1, K, M or G (1, 10^3, 10^6, 10^9)
 
 
 @dataclass(frozen=True)
@@ -169,12 +172,12 @@ def _metric(doc: Document, raw: Any, path: tuple) -> Metric:
     if key not in ALL_METRICS:
         raise doc.error(path + ("key",), f"unknown metric {key!r} (metrics: {', '.join(ALL_METRICS)})")
     unit = raw.get("unit", 1)
-    if unit not in UNITS:
+    if isinstance(unit, bool) or not isinstance(unit, (int, str)) or unit not in UNITS:
         raise doc.error(path + ("unit",), f"unit must be one of 1, K, M, G, got {unit!r}")
     header = raw.get("header", METRIC_HEADERS[key])
     if not isinstance(header, str):
         raise doc.error(path + ("header",), "'header' must be a string")
-    return Metric(key, header, str(unit))
+    return Metric(key, header, UNITS[unit])
 
 
 def _context(doc: Document, raw: Any, path: tuple) -> ContextColumn:
@@ -189,7 +192,7 @@ def _context(doc: Document, raw: Any, path: tuple) -> ContextColumn:
     return ContextColumn(key, header)
 
 
-def _row(doc: Document, raw: Any, i: int, units: Mapping[str, str], context: set[str], base: Path | None) -> TableRow:
+def _row(doc: Document, raw: Any, i: int, units: Mapping[str, int], context: set[str], base: Path | None) -> TableRow:
     path = ("rows", i)
     raw = _mapping(doc, raw, path, "a row ({model: ..., config: {...}, published: {...}})")
     _keys(doc, raw, path, ROW_KEYS)
@@ -207,9 +210,7 @@ def _row(doc: Document, raw: Any, i: int, units: Mapping[str, str], context: set
         where = path + ("published", key)
         if key not in units:
             raise doc.error(where, f"'{key}' is not one of the table's metrics ({', '.join(units)})")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise doc.error(where, f"a published value must be a positive number, got {value!r}")
-        published[key] = int(Decimal(str(value)) * UNITS[units[key]] + Decimal("0.5"))
+        published[key] = _published(doc, where, value, units[key])
     values = _mapping(doc, raw.get("context", {}), path + ("context",), "'context'")
     for key, value in values.items():
         if key not in context:
@@ -223,6 +224,17 @@ def _row(doc: Document, raw: Any, i: int, units: Mapping[str, str], context: set
             raise doc.error(path + (key,), f"'{key}' must be a string")
     label = label or f"{spec.name} {config_text(config)}".strip()
     return TableRow(label, group, spec, dict(config), published, dict(values), i)
+
+
+def _published(doc: Document, where: tuple, value: Any, unit: int) -> int:
+    """A published figure times its unit, rounded half up to an exact integer (the papers' figures are rounded)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise doc.error(where, f"a published value must be a positive finite number, got {value!r}")
+    exact = math.floor(Fraction(Decimal(repr(value))) * unit + Fraction(1, 2))
+    if exact == 0:
+        raise doc.error(where, f"a published value must be at least 1 after scaling: {value!r} at unit "
+                        f"{UNIT_NAMES[unit]} rounds to 0")
+    return exact
 
 
 def _model(doc: Document, model: Any, path: tuple, base: Path | None) -> Spec:

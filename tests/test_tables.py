@@ -193,9 +193,16 @@ def test_user_table_with_a_spec_next_to_it(table_dir, cli) -> None:  # noqa: ANN
     (GOOD.replace("{g: 8}", "{h: 5}"), ":8 rows[1].config.h", "unknown parameter 'h'"),
     (GOOD.replace("key: macs", "key: speed"), ":3 metrics[0].key", "unknown metric 'speed'"),
     (GOOD.replace("unit: M", "unit: X"), ":3 metrics[0].unit", "unit must be one of 1, K, M, G"),
+    (GOOD.replace("unit: M", "unit: 1.0"), ":3 metrics[0].unit", "unit must be one of 1, K, M, G, got 1.0"),
+    (GOOD.replace("unit: M", "unit: true"), ":3 metrics[0].unit", "unit must be one of 1, K, M, G, got True"),
+    (GOOD.replace("unit: M", "unit: [M]"), ":3 metrics[0].unit", "unit must be one of 1, K, M, G, got ['M']"),
+    (GOOD.replace("{macs: 0.2}", "{macs: .inf}"), ":7 rows[0].published.macs", "must be a positive finite number"),
+    (GOOD.replace("{macs: 0.2}", "{macs: .nan}"), ":7 rows[0].published.macs", "must be a positive finite number"),
+    (GOOD.replace("unit: M", "unit: 1").replace("{macs: 0.2}", "{macs: 0.1}"), ":7 rows[0].published.macs",
+     "0.1 at unit 1 rounds to 0"),
     (GOOD.replace("published: {macs:", "published: {params:"), ":7 rows[0].published.params",
      "'params' is not one of the table's metrics"),
-    (GOOD.replace("{macs: 0.2}", "{macs: lots}"), ":7 rows[0].published.macs", "must be a positive number"),
+    (GOOD.replace("{macs: 0.2}", "{macs: lots}"), ":7 rows[0].published.macs", "must be a positive finite number"),
     (GOOD.replace("{note: hello}", "{other: hello}"), ":7 rows[0].context.other", "'other' is not a context column"),
     (GOOD.replace("  - {model: shufflenet, config: {g: 8}}\n", "  - {config: {g: 8}}\n"), ":8 rows[1]",
      "missing required key 'model'"),
@@ -212,6 +219,14 @@ def test_invalid_table_files(table_dir, cli, text: str, where: str, message: str
     assert message in str(exc.value)
     r = cli("table", str(path))
     assert r.exit_code == 2 and r.stdout == "" and r.stderr.count("\n") == 1 and message in r.stderr
+
+
+def test_published_values_are_exact_and_rounded_half_up(table_dir) -> None:  # noqa: ANN001
+    path = table_dir / "ok.yaml"
+    path.write_text(GOOD.replace("unit: M", "unit: K").replace("{macs: 0.2}", "{macs: 0.0015}"))
+    assert load_table(str(path)).rows[0].published["macs"] == 2  # 1.5 -> 2
+    path.write_text(GOOD.replace("{macs: 0.2}", "{macs: 1.1}"))
+    assert load_table(str(path)).rows[0].published["macs"] == 1_100_000  # not 1_100_000.0000000002
 
 
 def test_a_configuration_that_does_not_build_points_at_the_row(table_dir) -> None:  # noqa: ANN001
