@@ -382,6 +382,8 @@ def load_baseline(path: str) -> Baseline:
         raise ShufflecalcError(f"{path}: no such baseline file") from None
     except json.JSONDecodeError as exc:
         raise ShufflecalcError(f"not valid JSON: {exc.msg}", file=path, line=exc.lineno) from None
+    except RecursionError:
+        raise ShufflecalcError(f"{path}: the JSON is nested too deeply to be a baseline report") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ShufflecalcError(f"{path}: cannot read the baseline ({exc})") from None
     models = data.get("models") if isinstance(data, dict) else None
@@ -393,6 +395,10 @@ def load_baseline(path: str) -> Baseline:
         where = f"{path}: models[{i}]"
         if not isinstance(m, dict) or not isinstance(m.get("name"), str) or not isinstance(m.get("config"), dict):
             raise ShufflecalcError(f"{where}: expected an object with \"name\" and \"config\"")
+        for name, value in m["config"].items():
+            if isinstance(value, (dict, list)):
+                raise ShufflecalcError(f"{where}.config.{name}: expected a parameter value (a number, string, "
+                                       f"boolean or null), got {value!r}")
         values = {k: m[k] for k in LIMIT_METRICS if k in m}
         for k, v in values.items():
             if isinstance(v, bool) or not isinstance(v, int):

@@ -320,6 +320,9 @@ def test_baseline_from_compare_json_matches_name_and_config(tmp_path: Path, budg
     ('{"specs": []}', 'a baseline is a JSON report with a "models" list'),
     ('{"models": [{"name": "x"}]}', 'models[0]: expected an object with "name" and "config"'),
     ('{"models": [{"name": "x", "config": {}, "macs": "1M"}]}', "models[0].macs: expected an integer, got '1M'"),
+    ('{"models": [{"name": "x", "config": {"g": [3]}}]}', "models[0].config.g: expected a parameter value"),
+    ('{"models": [{"name": "x", "config": {"g": {"a": 1}}}]}', "models[0].config.g: expected a parameter value"),
+    ('{"models": ' + "[" * 100_000 + "]" * 100_000 + "}", "base.json: the JSON is nested too deeply"),
 ])
 def test_invalid_baselines(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "base.json"
