@@ -13,17 +13,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from .cost import CONVENTIONS, HEADERS, METRICS, Analysis, analyze
+from .cost import ALL_METRICS, CONVENTIONS, EXTRA_METRICS, HEADERS, METRICS, analyze
 from .errors import ShufflecalcError
 from .render import Column, Tabular
 from .spec import Spec, format_value
 
-# Metrics a sweep or a paper table can show: the totals plus the papers' "without the classifier" variants.
-EXTRA_METRICS: dict[str, str] = {
-    "macs_without_classifier": "macs of every layer except the linear (classifier) layers, as ShuffleNet's Table 1",
-    "params_without_classifier": "params of every layer except the linear (classifier) layers",
-}
-ALL_METRICS: tuple[str, ...] = METRICS + tuple(EXTRA_METRICS)
 METRIC_HEADERS: dict[str, str] = {
     **HEADERS,
     "macs_without_classifier": "MACs without FC",
@@ -31,20 +25,6 @@ METRIC_HEADERS: dict[str, str] = {
 }
 MAX_CONFIGURATIONS = 1_000_000
 _RANGE = re.compile(r"^\s*([^:]+):([^:]+):([^:]+)\s*$")
-
-
-def metric_values(a: Analysis, keys: Iterable[str]) -> dict[str, int]:
-    """The named metrics of an analysis (any of `ALL_METRICS`), exact integers."""
-    values: dict[str, int] = {}
-    classifier = None
-    for key in keys:
-        if key in METRICS:
-            values[key] = getattr(a, key)
-        else:
-            classifier = classifier or a.classifier
-            base = key.removesuffix("_without_classifier")
-            values[key] = getattr(a, base) - getattr(classifier, base)
-    return values
 
 
 def parse_values(text: str, option: str) -> list[str]:
@@ -142,7 +122,7 @@ def evaluate(point: Point, metrics: Sequence[str] = METRICS) -> Row:
     except ShufflecalcError as exc:
         return Row(spec.name, spec.source, dict(point.values), None, None, str(exc))
     typed = {name: a.config[name] for name in point.values}
-    return Row(spec.name, spec.source, typed, dict(a.config), metric_values(a, metrics))
+    return Row(spec.name, spec.source, typed, dict(a.config), a.metrics(metrics))
 
 
 def run(points: Iterable[Point], metrics: Sequence[str] = METRICS) -> Iterator[Row]:
@@ -291,5 +271,5 @@ def sweep_json(sweep: Sweep, axes: Mapping[str, Sequence[Any]]) -> dict[str, Any
 
 
 __all__ = ["ALL_METRICS", "METRIC_HEADERS", "Point", "Row", "Sweep", "check_sort", "collect", "evaluate",
-           "known_columns", "metric_values", "needed_metrics", "parse_columns", "parse_values", "plan", "run",
+           "known_columns", "needed_metrics", "parse_columns", "parse_values", "plan", "run",
            "sort_rows", "sweep_json", "sweep_table"]

@@ -12,33 +12,31 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Mapping
 
-from .cost import CONVENTIONS, analyze
+from .cost import ALL_METRICS, CONVENTIONS, EXTRA_METRICS, analyze
 from .errors import ShufflecalcError
 from .plot import MACS_LABEL, PlotData, PlotPoint
 from .render import Column, Tabular
 from .reports import config_text, notes as convention_notes
 from .spec import Spec, builtin_dir, load_spec, resolve_config
-from .sweep import ALL_METRICS, EXTRA_METRICS, METRIC_HEADERS, metric_values
+from .sweep import METRIC_HEADERS
+from .units import UNIT_NAMES, exact, unit_factor, unit_name
 from .yamlsrc import Document, load_file
 
 TABLE_KEYS = {"name", "title", "description", "reference", "notes", "metrics", "context", "rows"}
 METRIC_KEYS = {"key", "header", "unit"}
 CONTEXT_KEYS = {"key", "header"}
 ROW_KEYS = {"label", "group", "model", "config", "published", "context"}
-UNITS = {1: 1, "1": 1, "K": 10**3, "M": 10**6, "G": 10**9}
-UNIT_NAMES = {1: "1", 10**3: "K", 10**6: "M", 10**9: "G"}
 
 
 @dataclass(frozen=True)
 class Metric:
     key: str
     header: str
-    unit: int  # the factor of the unit of the published values in the file: 1, K, M or G (1, 10^3, 10^6, 10^9)
+    unit: int  # the factor of the published values' unit in the file: 1, K, M or G (`units.UNITS`)
 
 
 @dataclass(frozen=True)
@@ -172,12 +170,13 @@ def _metric(doc: Document, raw: Any, path: tuple) -> Metric:
     if key not in ALL_METRICS:
         raise doc.error(path + ("key",), f"unknown metric {key!r} (metrics: {', '.join(ALL_METRICS)})")
     unit = raw.get("unit", 1)
-    if isinstance(unit, bool) or not isinstance(unit, (int, str)) or unit not in UNITS:
-        raise doc.error(path + ("unit",), f"unit must be one of 1, K, M, G, got {unit!r}")
+    factor = unit_factor(unit)
+    if factor is None:
+        raise doc.error(path + ("unit",), f"unit must be one of {UNIT_NAMES}, got {unit!r}")
     header = raw.get("header", METRIC_HEADERS[key])
     if not isinstance(header, str):
         raise doc.error(path + ("header",), "'header' must be a string")
-    return Metric(key, header, UNITS[unit])
+    return Metric(key, header, factor)
 
 
 def _context(doc: Document, raw: Any, path: tuple) -> ContextColumn:
@@ -228,13 +227,14 @@ def _row(doc: Document, raw: Any, i: int, units: Mapping[str, int], context: set
 
 def _published(doc: Document, where: tuple, value: Any, unit: int) -> int:
     """A published figure times its unit, rounded half up to an exact integer (the papers' figures are rounded)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+    number = exact(value)
+    if number is None or number <= 0:
         raise doc.error(where, f"a published value must be a positive finite number, got {value!r}")
-    exact = math.floor(Fraction(Decimal(repr(value))) * unit + Fraction(1, 2))
-    if exact == 0:
+    count = math.floor(number * unit + Fraction(1, 2))
+    if count == 0:
         raise doc.error(where, f"a published value must be at least 1 after scaling: {value!r} at unit "
-                        f"{UNIT_NAMES[unit]} rounds to 0")
-    return exact
+                        f"{unit_name(unit)} rounds to 0")
+    return count
 
 
 def _model(doc: Document, model: Any, path: tuple, base: Path | None) -> Spec:
@@ -263,7 +263,7 @@ def compute(table: TableDef) -> list[Result]:
             a = analyze(row.spec, row.config)
         except ShufflecalcError as exc:
             raise table.doc.error(("rows", row.index), f"{row.label}: {exc}") from None
-        computed = metric_values(a, keys)
+        computed = a.metrics(keys)
         diff = {k: round(100 * (computed[k] - v) / v, 4) for k, v in row.published.items()}
         results.append(Result(row, dict(a.config), computed, diff, a.macs, a.params))
     return results

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shufflecalc.budget import LIMIT_METRICS, load_budgets
-from shufflecalc.cost import analyze
+from shufflecalc.budget import load_budgets
+from shufflecalc.cost import ALL_METRICS, analyze
 from shufflecalc.spec import builtin_names
 
 from .conftest import ROOT, blocked_env
@@ -98,8 +98,8 @@ def test_write_baseline_refuses_to_overwrite(cli, budget, tmp_path: Path) -> Non
     data = json.loads(out.read_text())
     (model,) = data["models"]
     expected = analyze("shufflenet", g=3).to_dict(layers=False)
-    assert {k: model[k] for k in ("name", "config", *LIMIT_METRICS)} == {
-        k: expected[k] for k in ("name", "config", *LIMIT_METRICS)}
+    assert {k: model[k] for k in ("name", "config", *ALL_METRICS)} == {
+        k: expected[k] for k in ("name", "config", *ALL_METRICS)}
     out.write_text("precious")
     r = cli("check", path, "--write-baseline", str(out))
     assert r.exit_code == 2 and r.stdout == "" and f"{out} exists: pass --force to replace it" in r.stderr

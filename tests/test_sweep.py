@@ -9,11 +9,11 @@ import io
 
 import pytest
 
-from shufflecalc.cost import analyze
+from shufflecalc.cost import ALL_METRICS, analyze
 from shufflecalc.errors import ShufflecalcError
 from shufflecalc.spec import load_spec
 from shufflecalc.sweep import (
-    collect, evaluate, known_columns, metric_values, needed_metrics, parse_columns, parse_values, plan, run,
+    Point, collect, evaluate, known_columns, needed_metrics, parse_columns, parse_values, plan, run,
     sort_rows, sweep_json, sweep_table,
 )
 
@@ -67,7 +67,7 @@ def test_rows_match_analyze_for_every_g_and_width() -> None:
 
 def test_without_classifier_metrics() -> None:
     a = analyze("shufflenet", g=3)
-    values = metric_values(a, ["macs_without_classifier", "params_without_classifier", "macs"])
+    values = evaluate(Point(load_spec("shufflenet"), {"g": 3}), ALL_METRICS).metrics
     # FC of ShuffleNet 1x g=3: 960 inputs x 1000 outputs, no bias
     assert values["macs"] - values["macs_without_classifier"] == 960_000
     assert a.params - values["params_without_classifier"] == 960_000
