@@ -114,21 +114,22 @@ def plan(specs: Sequence[Spec], axes: Sequence[Mapping[str, Sequence[Any]]]) -> 
     return points
 
 
-def evaluate(point: Point, metrics: Sequence[str] = METRICS) -> Row:
-    """Analyze one configuration; a `ShufflecalcError` becomes the row's reason."""
+def evaluate(point: Point) -> Row:
+    """Analyze one configuration: every metric of `cost.ALL_METRICS`; a `ShufflecalcError` becomes the row's
+    reason."""
     spec = point.spec
     try:
         a = analyze(spec, point.values)
     except ShufflecalcError as exc:
         return Row(spec.name, spec.source, dict(point.values), None, None, str(exc))
     typed = {name: a.config[name] for name in point.values}
-    return Row(spec.name, spec.source, typed, dict(a.config), a.metrics(metrics))
+    return Row(spec.name, spec.source, typed, dict(a.config), a.metrics())
 
 
-def run(points: Iterable[Point], metrics: Sequence[str] = METRICS) -> Iterator[Row]:
+def run(points: Iterable[Point]) -> Iterator[Row]:
     """Evaluate points one by one (a generator, so that the caller can show progress)."""
     for point in points:
-        yield evaluate(point, metrics)
+        yield evaluate(point)
 
 
 # --- the result -----------------------------------------------------------------------------------------------------
@@ -159,12 +160,6 @@ def check_sort(key: str | None, params: Sequence[str]) -> None:
         name = key[1:] if key.startswith("-") else key
         if name not in known_columns(params):
             raise ShufflecalcError(f"--sort: unknown column '{name}' (columns: {', '.join(known_columns(params))})")
-
-
-def needed_metrics(*keys: Sequence[str] | None) -> list[str]:
-    """The totals plus the extra metrics that the given column lists name (they cost a per-layer pass)."""
-    named = {k.lstrip("-") for group in keys if group for k in group}
-    return [*METRICS, *(m for m in EXTRA_METRICS if m in named)]
 
 
 @dataclass
@@ -257,9 +252,7 @@ def sweep_json(sweep: Sweep, axes: Mapping[str, Sequence[Any]]) -> dict[str, Any
     for r in sweep.rows:
         data: dict[str, Any] = {"model": r.model, "spec": r.spec, "valid": r.valid,
                                 "config": dict(r.config) if r.config is not None else dict(r.values)}
-        for key in ALL_METRICS:
-            if r.metrics is not None and key in r.metrics:
-                data[key] = r.metrics[key]
+        data.update(r.metrics or {})  # every metric of cost.ALL_METRICS: --columns chooses table columns only
         data["error"] = r.error
         rows.append(data)
     return {
@@ -271,5 +264,5 @@ def sweep_json(sweep: Sweep, axes: Mapping[str, Sequence[Any]]) -> dict[str, Any
 
 
 __all__ = ["ALL_METRICS", "METRIC_HEADERS", "Point", "Row", "Sweep", "check_sort", "collect", "evaluate",
-           "known_columns", "needed_metrics", "parse_columns", "parse_values", "plan", "run",
+           "known_columns", "parse_columns", "parse_values", "plan", "run",
            "sort_rows", "sweep_json", "sweep_table"]

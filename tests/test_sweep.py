@@ -13,7 +13,7 @@ from shufflecalc.cost import ALL_METRICS, analyze
 from shufflecalc.errors import ShufflecalcError
 from shufflecalc.spec import load_spec
 from shufflecalc.sweep import (
-    Point, collect, evaluate, known_columns, needed_metrics, parse_columns, parse_values, plan, run,
+    Point, collect, evaluate, known_columns, parse_columns, parse_values, plan, run,
     sort_rows, sweep_json, sweep_table,
 )
 
@@ -57,7 +57,7 @@ def test_rows_match_analyze_for_every_g_and_width() -> None:
     assert sweep.total == len(sweep.rows) == 25 and sweep.invalid == 0
     for row in sweep.rows:
         a = analyze("shufflenet", g=row.values["g"], width=row.values["width"])
-        assert row.metrics == {m: getattr(a, m) for m in row.metrics}
+        assert row.metrics == a.metrics()
         assert row.config == dict(a.config)
     by_config = {(r.values["g"], r.values["width"]): r.metrics["macs"] for r in sweep.rows}
     assert by_config[(3, 1.0)] == 137_460_672  # the README's compare example
@@ -67,7 +67,7 @@ def test_rows_match_analyze_for_every_g_and_width() -> None:
 
 def test_without_classifier_metrics() -> None:
     a = analyze("shufflenet", g=3)
-    values = evaluate(Point(load_spec("shufflenet"), {"g": 3}), ALL_METRICS).metrics
+    values = evaluate(Point(load_spec("shufflenet"), {"g": 3})).metrics
     # FC of ShuffleNet 1x g=3: 960 inputs x 1000 outputs, no bias
     assert values["macs"] - values["macs_without_classifier"] == 960_000
     assert a.params - values["params_without_classifier"] == 960_000
@@ -113,7 +113,6 @@ def test_sort_and_columns() -> None:
     with pytest.raises(ShufflecalcError, match="--sort: unknown column"):
         sort_rows(sweep, "speed")
     assert "macs_without_classifier" in known_columns(["g"])
-    assert needed_metrics(["g", "macs"], ["-params_without_classifier"])[-1] == "params_without_classifier"
 
 
 def test_table_and_json_of_a_multi_model_sweep() -> None:
@@ -178,6 +177,19 @@ def test_sweep_json_and_set(cli) -> None:  # noqa: ANN001
     assert [row["config"]["shuffle"] for row in data["rows"]] == [True, False]
     assert data["rows"][0]["macs"] == data["rows"][1]["macs"] == 137_460_672  # a shuffle costs no MACs
     assert set(data["conventions"]) >= {"macs", "flops", "fvcore_flops", "params", "activations", "memory_access"}
+
+
+@pytest.mark.parametrize("extra", [[], ["--columns", "g,macs"], ["--sort", "macs"]])
+def test_sweep_json_always_has_every_metric(cli, extra: list[str]) -> None:  # noqa: ANN001
+    r = cli("sweep", "shufflenet", "--g", "3,8", "-f", "json", *extra)
+    assert r.exit_code == 0, r.stderr
+    for row in r.json()["rows"]:
+        expected = analyze("shufflenet", g=row["config"]["g"]).to_dict(layers=False)
+        assert {k: row[k] for k in ALL_METRICS} == {k: expected[k] for k in ALL_METRICS}
+    # ShuffleNet Table 1 (FC excluded): g=3 137 MFLOPs; the FC of 1x g=3 is 960 x 1000
+    g3 = r.json()["rows"][0] if r.json()["rows"][0]["config"]["g"] == 3 else r.json()["rows"][1]
+    assert g3["macs"] - g3["macs_without_classifier"] == 960_000
+    assert round(g3["macs_without_classifier"] / 1e6) == 137
 
 
 @pytest.mark.parametrize("args, message", [
