@@ -15,6 +15,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from .cost import ALL_METRICS, CONVENTIONS, EXTRA_METRICS, HEADERS, METRICS, analyze
 from .errors import ShufflecalcError
+from .lists import comma_list
 from .render import Column, Tabular
 from .spec import Spec, format_value
 
@@ -30,10 +31,7 @@ _RANGE = re.compile(r"^\s*([^:]+):([^:]+):([^:]+)\s*$")
 def parse_values(text: str, option: str) -> list[str]:
     """A comma list of values; an item ``START:STOP:STEP`` is an inclusive numeric range (``160:224:32``)."""
     values: list[str] = []
-    for item in text.split(","):
-        item = item.strip()
-        if not item:
-            raise ShufflecalcError(f"{option} {text!r}: empty value in the comma list")
+    for item in comma_list(text, option):
         match = _RANGE.match(item)
         values.extend(_range(match.groups(), option) if match else [item])
     return list(dict.fromkeys(values))

@@ -202,6 +202,7 @@ def test_sweep_json_always_has_every_metric(cli, extra: list[str]) -> None:  # n
     (["sweep", "shufflenet", "--g", "5,7", "--skip-invalid"], "all 2 configurations are invalid, e.g. shufflenet: "
                                                               "parameter g: 5 is not one of"),
     (["sweep", "shufflenet", "--g", "1", "--set", "g=2"], "'g' is already given by --g"),
+    (["sweep", "shufflenet", "--set", "g=1", "--set", "g=2"], "--set g=...: 'g' is already given by an earlier --set"),
 ])
 def test_sweep_bad_input(cli, args: list[str], message: str) -> None:  # noqa: ANN001
     r = cli(*args)
