@@ -26,6 +26,7 @@ from typing import Any, Callable, Sequence
 
 from .cost import CONVENTIONS, Analysis
 from .errors import ShufflecalcError
+from .lists import positive_ints
 from .peaks import RULE, find_peak, peak_for
 from .reports import labels
 from .timing import (
@@ -88,14 +89,16 @@ class BenchOptions:
 
 
 def parse_batches(text: str) -> tuple[int, ...]:
-    """'1,8,32' -> (1, 8, 32)."""
-    try:
-        batches = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise ShufflecalcError(f"--batch {text!r}: expected whole numbers separated by commas, e.g. 1,8,32") from None
-    if not batches or any(b < 1 for b in batches):
-        raise ShufflecalcError(f"--batch {text!r}: expected positive whole numbers such as 1,8,32")
-    return batches
+    """'1,8,32' -> (1, 8, 32), read by `lists.comma_list` (an empty item is an error); a repeated size once."""
+    return tuple(dict.fromkeys(positive_ints(text, "--batch")))
+
+
+def parse_batch(text: str) -> int:
+    """One batch size, written as for `parse_batches` ('8'); a list of several is an error (profile's --batch)."""
+    batches = parse_batches(text)
+    if len(batches) != 1:
+        raise ShufflecalcError(f"--batch {text!r}: profile takes one batch size, such as 8")
+    return batches[0]
 
 
 def require_torch() -> Any:

@@ -5,13 +5,14 @@ A budget file::
     budgets:
       - model: shufflenet            # a built-in spec name, or a spec path relative to this file's directory
         config: {g: 3, width: 1.0}   # parameter values; the spec's defaults for the rest
-        max_macs: 150M               # max_<metric> / min_<metric>, for every metric in LIMIT_METRICS
+        max_macs: 150M               # max_<metric> / min_<metric>, for every metric in cost.ALL_METRICS
         max_params: 2.0M
         max_latency_ms: {device: cpu, batch: 1, value: 40}   # timed only when asked (check --latency)
 
 Conventions:
 - counts are exact integers at batch size 1, named as in `cost.CONVENTIONS`; limits are written as integers or with
-  K, M, G (powers of 1000): ``2.0M`` is exactly 2,000,000, and a limit that is not a whole number is an error;
+  K (or k), M, G (powers of 1000; `units.parse_count`, the spellings a table file's units use too): ``2.0M`` is
+  exactly 2,000,000, and a limit that is not a whole number is an error;
 - a value equal to its limit passes; headroom is ``(limit - value) / limit`` for ``max_`` limits and
   ``(value - limit) / limit`` for ``min_`` limits, in percent (negative: exceeded);
 - against a baseline, a metric fails when ``value > baseline * (1 + max_increase)``, computed with exact fractions.
@@ -32,18 +33,16 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from .cost import METRICS, Analysis, analyze
+from .cost import ALL_METRICS, Analysis, analyze
 from .errors import ShufflecalcError
+from .units import parse_count
 from .spec import Spec, builtin_names, check_value, format_value, load_spec, resolve_config
 from .yamlsrc import Document, load_file
 
-LIMIT_METRICS: tuple[str, ...] = METRICS + ("macs_without_classifier", "params_without_classifier")
 LATENCY_KEY = "max_latency_ms"
 LATENCY_KEYS = {"device": "cpu", "batch": 1}  # optional keys of a latency limit, with their defaults ("value" is required)
 DEVICES = ("cpu", "cuda")
 ENTRY_KEYS = ("model", "config")
-UNITS = {"": 1, "K": 10**3, "k": 10**3, "M": 10**6, "G": 10**9}
-_COUNT_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([KkMG]?)\s*$")
 _PERCENT_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*%?\s*$")
 
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
@@ -57,7 +56,7 @@ class Limit:
     """One limit of an entry: ``max_macs: 150M`` is Limit("max_macs", "macs", "max", 150_000_000, line)."""
 
     key: str
-    metric: str  # a LIMIT_METRICS name, or "latency_ms"
+    metric: str  # a cost.ALL_METRICS name, or "latency_ms"
     bound: str  # "max" or "min"
     value: int | float  # a count, or milliseconds for latency
     line: int | None
@@ -128,7 +127,7 @@ def _entry(doc: Document, i: int, item: Any, base: Path) -> Entry:
     overrides = _config(doc, path + ("config",), item.get("config", {}), spec)
     limits = [_limit(doc, path + (key,), key, value) for key, value in item.items() if key not in ENTRY_KEYS]
     if not limits:
-        raise doc.error(path, "no limits: add max_<metric> or min_<metric> (metrics: " + ", ".join(LIMIT_METRICS) + ")")
+        raise doc.error(path, "no limits: add max_<metric> or min_<metric> (metrics: " + ", ".join(ALL_METRICS) + ")")
     _check_ranges(doc, path, limits)
     config = resolve_config(spec, overrides)
     return Entry(i, str(item["model"]), spec, overrides, config, tuple(limits), doc.line(path + ("model",)))
@@ -170,8 +169,8 @@ def _limit(doc: Document, path: tuple, key: Any, value: Any) -> Limit:
                         f"{LATENCY_KEY})")
     if metric == "latency_ms":
         raise doc.error(path, f"unknown metric in '{key}': latency takes only a maximum, {LATENCY_KEY}")
-    if metric not in LIMIT_METRICS:
-        raise doc.error(path, f"unknown metric '{metric}' in '{key}' (metrics: {', '.join(LIMIT_METRICS)})")
+    if metric not in ALL_METRICS:
+        raise doc.error(path, f"unknown metric '{metric}' in '{key}' (metrics: {', '.join(ALL_METRICS)})")
     return Limit(str(key), metric, bound, parse_count(value, lambda m: doc.error(path, m)), line)
 
 
@@ -201,27 +200,6 @@ def _check_ranges(doc: Document, path: tuple, limits: Sequence[Limit]) -> None:
         high = by_key.get(("max", metric))
         if bound == "min" and high is not None and low.value > high.value:
             raise doc.error(path + (low.key,), f"{low.key} {low.value:,} is above {high.key} {high.value:,}")
-
-
-def parse_count(value: Any, fail: Callable[[str], Exception]) -> int:
-    """A limit in human units, exactly: 150M -> 150_000_000, '2.0M' -> 2_000_000, 1500 -> 1500 (K, M, G: 1000^n)."""
-    shown = repr(value)
-    if isinstance(value, bool):
-        raise fail(f"cannot read {shown} as a count: expected an integer or a number with K, M or G, such as 150M")
-    if isinstance(value, int):
-        number = Fraction(value)
-    elif isinstance(value, float) and math.isfinite(value):
-        number = Fraction(Decimal(repr(value)))  # the number as written (YAML float), not its binary approximation
-    elif isinstance(value, str) and (m := _COUNT_RE.match(value)):
-        number = Fraction(Decimal(m.group(1))) * UNITS[m.group(2)]
-    else:
-        raise fail(f"cannot read {shown} as a count: expected an integer or a number with K, M or G (powers of "
-                   "1000), such as 150M or 2.5G")
-    if number < 0:
-        raise fail(f"{shown} is negative: a count limit is at least 0")
-    if number.denominator != 1:
-        raise fail(f"{shown} is not a whole number ({float(number):,} after scaling): counts are integers")
-    return int(number)
 
 
 def parse_percent(text: str, option: str = "--max-increase") -> Fraction:
@@ -281,7 +259,7 @@ class Delta:
 class ModelResult:
     entry: Entry
     analysis: Analysis
-    values: Mapping[str, int]  # every LIMIT_METRICS value
+    values: Mapping[str, int]  # every ALL_METRICS value
     limits: tuple[LimitResult, ...]
     deltas: tuple[Delta, ...] | None  # None: no baseline given, or the model is not in it
 
@@ -315,15 +293,6 @@ class CheckResult:
         return sum(d.status == status for m in self.models for d in m.deltas or ())
 
 
-def metric_values(a: Analysis) -> dict[str, int]:
-    """Every metric a limit can name, for one analyzed model."""
-    values = {m: getattr(a, m) for m in METRICS}
-    classifier = a.classifier
-    values["macs_without_classifier"] = a.macs - classifier.macs
-    values["params_without_classifier"] = a.params - classifier.params
-    return values
-
-
 def check(budgets: Budgets, latency: bool = False, baseline: Baseline | None = None,
           max_increase: Fraction = Fraction(0)) -> CheckResult:
     """Analyze every entry and compare it with its limits (and the baseline). Latency limits are timed only when
@@ -331,7 +300,7 @@ def check(budgets: Budgets, latency: bool = False, baseline: Baseline | None = N
     analyses = [_analyze(budgets.file, e) for e in budgets.entries]
     results = []
     for entry, a in zip(budgets.entries, analyses):
-        values = metric_values(a)
+        values = a.metrics()
         limits = tuple(_check_limit(a, l, values, latency) for l in entry.limits)
         base = baseline.models.get(model_key(entry.spec.name, entry.config)) if baseline is not None else None
         deltas = compare_values(values, base, max_increase) if base is not None else None
@@ -362,9 +331,9 @@ def _check_limit(a: Analysis, limit: Limit, values: Mapping[str, int], latency: 
 
 
 def compare_values(values: Mapping[str, int], base: Mapping[str, int], max_increase: Fraction) -> tuple[Delta, ...]:
-    """Every metric present in both, in LIMIT_METRICS order; FAIL when value > base * (1 + max_increase / 100)."""
+    """Every metric present in both, in ALL_METRICS order; FAIL when value > base * (1 + max_increase / 100)."""
     deltas = []
-    for m in LIMIT_METRICS:
+    for m in ALL_METRICS:
         if m in base:
             grew = values[m] * 100 > base[m] * (100 + max_increase)
             deltas.append(Delta(m, base[m], values[m], FAIL if grew else PASS))
@@ -382,6 +351,8 @@ def load_baseline(path: str) -> Baseline:
         raise ShufflecalcError(f"{path}: no such baseline file") from None
     except json.JSONDecodeError as exc:
         raise ShufflecalcError(f"not valid JSON: {exc.msg}", file=path, line=exc.lineno) from None
+    except RecursionError:
+        raise ShufflecalcError(f"{path}: the JSON is nested too deeply to be a baseline report") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ShufflecalcError(f"{path}: cannot read the baseline ({exc})") from None
     models = data.get("models") if isinstance(data, dict) else None
@@ -393,7 +364,11 @@ def load_baseline(path: str) -> Baseline:
         where = f"{path}: models[{i}]"
         if not isinstance(m, dict) or not isinstance(m.get("name"), str) or not isinstance(m.get("config"), dict):
             raise ShufflecalcError(f"{where}: expected an object with \"name\" and \"config\"")
-        values = {k: m[k] for k in LIMIT_METRICS if k in m}
+        for name, value in m["config"].items():
+            if isinstance(value, (dict, list)):
+                raise ShufflecalcError(f"{where}.config.{name}: expected a parameter value (a number, string, "
+                                       f"boolean or null), got {value!r}")
+        values = {k: m[k] for k in ALL_METRICS if k in m}
         for k, v in values.items():
             if isinstance(v, bool) or not isinstance(v, int):
                 raise ShufflecalcError(f"{where}.{k}: expected an integer, got {v!r}")

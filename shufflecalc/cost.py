@@ -34,6 +34,15 @@ HEADERS: dict[str, str] = {
     "memory_access": "memory access (elements)",
 }
 
+# The papers' "without the classifier" variants (ShuffleNet's Table 1 leaves out the FC layer): with METRICS, every
+# metric a budget limit, a sweep column or a paper table can name (`Analysis.metrics`).
+EXTRA_METRICS: dict[str, str] = {
+    "macs_without_classifier": "macs of every layer except the linear (classifier) layers, as ShuffleNet's Table 1",
+    "params_without_classifier": "params of every layer except the linear (classifier) layers",
+}
+ALL_METRICS: tuple[str, ...] = METRICS + tuple(EXTRA_METRICS)
+_WITHOUT = "_without_classifier"
+
 
 @dataclass(frozen=True)
 class Totals:
@@ -114,6 +123,23 @@ class Analysis:
         """The linear layers (the classifier): papers' tables often leave them out."""
         return Totals.of(layer for layer in self.layers if layer.op == "linear")
 
+    def metrics(self, keys: Iterable[str] = ALL_METRICS) -> dict[str, int]:
+        """The named metrics (default: every one of `ALL_METRICS`), exact integers, in the order asked. A
+        ``<metric>_without_classifier`` is the total less the linear layers' (`classifier`); the per-layer pass that
+        needs is made only when such a metric is asked for."""
+        values: dict[str, int] = {}
+        classifier: Totals | None = None
+        for key in keys:
+            if key in METRICS:
+                values[key] = getattr(self.totals, key)
+            elif key in EXTRA_METRICS:
+                classifier = classifier or self.classifier
+                base = key.removesuffix(_WITHOUT)
+                values[key] = getattr(self.totals, base) - getattr(classifier, base)
+            else:
+                raise KeyError(f"unknown metric {key!r} (metrics: {', '.join(ALL_METRICS)})")
+        return values
+
     def breakdown(self, by: str) -> dict[str, Totals]:
         """Totals grouped by 'class' (operator class), 'stage' (first name component) or 'block'."""
         key = {"class": lambda l: l.op_class, "stage": lambda l: l.stage, "block": lambda l: l.block or l.name}[by]
@@ -131,9 +157,7 @@ class Analysis:
             "config": dict(g.config),
             "input": list(g.input),
             "output": list(g.output),
-            **self.totals.to_dict(),
-            "macs_without_classifier": self.macs - self.classifier.macs,
-            "params_without_classifier": self.params - self.classifier.params,
+            **self.metrics(),
             "by_class": {k: t.to_dict() for k, t in sorted(self.breakdown("class").items())},
             "by_stage": {k: t.to_dict() for k, t in self.breakdown("stage").items()},
         }

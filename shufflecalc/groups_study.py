@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from .cost import analyze
 from .errors import ShufflecalcError
 from .explain import UnitCheck, check_unit, explained_blocks, find_block
-from .graph import Graph, expand
+from .graph import Graph
 from .spec import Spec, load_spec
 
 
@@ -74,10 +75,12 @@ def groups_study(spec: Spec | str, overrides: Mapping[str, Any] | None = None, u
         raise ShufflecalcError("--groups-study goes through every choice of g itself: leave out --g")
     rows = []
     for g in param.choices:
-        graph = expand(spec, {**overrides, "g": g})
+        a = analyze(spec, {**overrides, "g": g})
+        graph = a.graph
         block = find_block(graph, explained_blocks(graph), unit or default_study_unit(graph))
-        classifier = sum(l.macs for l in graph.layers if l.op == "linear")
-        rows.append(GroupsRow(g, graph, stage_widths(graph), check_unit(graph, block), graph.sums[1], classifier))
+        macs = a.metrics(("macs", "macs_without_classifier"))
+        rows.append(GroupsRow(g, graph, stage_widths(graph), check_unit(graph, block), macs["macs"],
+                              macs["macs"] - macs["macs_without_classifier"]))
     return GroupsStudy(spec, overrides, rows[0].unit.block.name, tuple(rows))
 
 

@@ -13,17 +13,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from .cost import CONVENTIONS, HEADERS, METRICS, Analysis, analyze
+from .cost import ALL_METRICS, CONVENTIONS, EXTRA_METRICS, HEADERS, METRICS, analyze
 from .errors import ShufflecalcError
+from .lists import comma_list
 from .render import Column, Tabular
 from .spec import Spec, format_value
 
-# Metrics a sweep or a paper table can show: the totals plus the papers' "without the classifier" variants.
-EXTRA_METRICS: dict[str, str] = {
-    "macs_without_classifier": "macs of every layer except the linear (classifier) layers, as ShuffleNet's Table 1",
-    "params_without_classifier": "params of every layer except the linear (classifier) layers",
-}
-ALL_METRICS: tuple[str, ...] = METRICS + tuple(EXTRA_METRICS)
 METRIC_HEADERS: dict[str, str] = {
     **HEADERS,
     "macs_without_classifier": "MACs without FC",
@@ -33,43 +28,33 @@ MAX_CONFIGURATIONS = 1_000_000
 _RANGE = re.compile(r"^\s*([^:]+):([^:]+):([^:]+)\s*$")
 
 
-def metric_values(a: Analysis, keys: Iterable[str]) -> dict[str, int]:
-    """The named metrics of an analysis (any of `ALL_METRICS`), exact integers."""
-    values: dict[str, int] = {}
-    classifier = None
-    for key in keys:
-        if key in METRICS:
-            values[key] = getattr(a, key)
-        else:
-            classifier = classifier or a.classifier
-            base = key.removesuffix("_without_classifier")
-            values[key] = getattr(a, base) - getattr(classifier, base)
-    return values
-
-
 def parse_values(text: str, option: str) -> list[str]:
     """A comma list of values; an item ``START:STOP:STEP`` is an inclusive numeric range (``160:224:32``)."""
     values: list[str] = []
-    for item in text.split(","):
-        item = item.strip()
-        if not item:
-            raise ShufflecalcError(f"{option} {text!r}: empty value in the comma list")
+    for item in comma_list(text, option):
         match = _RANGE.match(item)
         values.extend(_range(match.groups(), option) if match else [item])
     return list(dict.fromkeys(values))
 
 
 def _range(parts: tuple[str, ...], option: str) -> list[str]:
+    """An inclusive range of finite decimal numbers; at most MAX_CONFIGURATIONS values."""
+    text = f"{option} {':'.join(p.strip() for p in parts)}"
     try:
         start, stop, step = (Decimal(p.strip()) for p in parts)
     except InvalidOperation:
-        raise ShufflecalcError(f"{option} {':'.join(parts)}: a range is START:STOP:STEP with numbers") from None
-    if step <= 0 or stop < start:
-        raise ShufflecalcError(f"{option} {':'.join(parts)}: a range needs STEP > 0 and STOP >= START")
-    count = int((stop - start) / step) + 1
-    if count > MAX_CONFIGURATIONS:
-        raise ShufflecalcError(f"{option} {':'.join(parts)}: {count} values is too many")
-    return [_number_text(start + i * step) for i in range(count)]
+        raise ShufflecalcError(f"{text}: a range is START:STOP:STEP with numbers") from None
+    if not all(d.is_finite() for d in (start, stop, step)):
+        raise ShufflecalcError(f"{text}: a range needs finite numbers (not inf or nan)")
+    try:
+        if step <= 0 or stop < start:
+            raise ShufflecalcError(f"{text}: a range needs STEP > 0 and STOP >= START")
+        steps = (stop - start) / step
+        if steps >= MAX_CONFIGURATIONS:
+            raise ShufflecalcError(f"{text}: more than {MAX_CONFIGURATIONS:,} values is too many")
+        return [_number_text(start + i * step) for i in range(int(steps) + 1)]
+    except ArithmeticError:  # a decimal.Overflow or Underflow from exponents beyond the decimal context
+        raise ShufflecalcError(f"{text}: a number is out of range") from None
 
 
 def _number_text(d: Decimal) -> str:
@@ -127,21 +112,22 @@ def plan(specs: Sequence[Spec], axes: Sequence[Mapping[str, Sequence[Any]]]) -> 
     return points
 
 
-def evaluate(point: Point, metrics: Sequence[str] = METRICS) -> Row:
-    """Analyze one configuration; a `ShufflecalcError` becomes the row's reason."""
+def evaluate(point: Point) -> Row:
+    """Analyze one configuration: every metric of `cost.ALL_METRICS`; a `ShufflecalcError` becomes the row's
+    reason."""
     spec = point.spec
     try:
         a = analyze(spec, point.values)
     except ShufflecalcError as exc:
         return Row(spec.name, spec.source, dict(point.values), None, None, str(exc))
     typed = {name: a.config[name] for name in point.values}
-    return Row(spec.name, spec.source, typed, dict(a.config), metric_values(a, metrics))
+    return Row(spec.name, spec.source, typed, dict(a.config), a.metrics())
 
 
-def run(points: Iterable[Point], metrics: Sequence[str] = METRICS) -> Iterator[Row]:
+def run(points: Iterable[Point]) -> Iterator[Row]:
     """Evaluate points one by one (a generator, so that the caller can show progress)."""
     for point in points:
-        yield evaluate(point, metrics)
+        yield evaluate(point)
 
 
 # --- the result -----------------------------------------------------------------------------------------------------
@@ -172,12 +158,6 @@ def check_sort(key: str | None, params: Sequence[str]) -> None:
         name = key[1:] if key.startswith("-") else key
         if name not in known_columns(params):
             raise ShufflecalcError(f"--sort: unknown column '{name}' (columns: {', '.join(known_columns(params))})")
-
-
-def needed_metrics(*keys: Sequence[str] | None) -> list[str]:
-    """The totals plus the extra metrics that the given column lists name (they cost a per-layer pass)."""
-    named = {k.lstrip("-") for group in keys if group for k in group}
-    return [*METRICS, *(m for m in EXTRA_METRICS if m in named)]
 
 
 @dataclass
@@ -270,9 +250,7 @@ def sweep_json(sweep: Sweep, axes: Mapping[str, Sequence[Any]]) -> dict[str, Any
     for r in sweep.rows:
         data: dict[str, Any] = {"model": r.model, "spec": r.spec, "valid": r.valid,
                                 "config": dict(r.config) if r.config is not None else dict(r.values)}
-        for key in ALL_METRICS:
-            if r.metrics is not None and key in r.metrics:
-                data[key] = r.metrics[key]
+        data.update(r.metrics or {})  # every metric of cost.ALL_METRICS: --columns chooses table columns only
         data["error"] = r.error
         rows.append(data)
     return {
@@ -284,5 +262,5 @@ def sweep_json(sweep: Sweep, axes: Mapping[str, Sequence[Any]]) -> dict[str, Any
 
 
 __all__ = ["ALL_METRICS", "METRIC_HEADERS", "Point", "Row", "Sweep", "check_sort", "collect", "evaluate",
-           "known_columns", "metric_values", "needed_metrics", "parse_columns", "parse_values", "plan", "run",
+           "known_columns", "parse_columns", "parse_values", "plan", "run",
            "sort_rows", "sweep_json", "sweep_table"]

@@ -10,32 +10,33 @@ published values are the papers' rounded figures times the metric's ``unit``. Th
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Mapping
 
-from .cost import CONVENTIONS, analyze
+from .cost import ALL_METRICS, CONVENTIONS, EXTRA_METRICS, analyze
 from .errors import ShufflecalcError
 from .plot import MACS_LABEL, PlotData, PlotPoint
 from .render import Column, Tabular
 from .reports import config_text, notes as convention_notes
 from .spec import Spec, builtin_dir, load_spec, resolve_config
-from .sweep import ALL_METRICS, EXTRA_METRICS, METRIC_HEADERS, metric_values
+from .sweep import METRIC_HEADERS
+from .units import UNIT_NAMES, exact, unit_factor, unit_name
 from .yamlsrc import Document, load_file
 
 TABLE_KEYS = {"name", "title", "description", "reference", "notes", "metrics", "context", "rows"}
 METRIC_KEYS = {"key", "header", "unit"}
 CONTEXT_KEYS = {"key", "header"}
 ROW_KEYS = {"label", "group", "model", "config", "published", "context"}
-UNITS = {1: 1, "1": 1, "K": 10**3, "M": 10**6, "G": 10**9}
 
 
 @dataclass(frozen=True)
 class Metric:
     key: str
     header: str
-    unit: str  # the unit of the published values in the file: 1, K, M or G
+    unit: int  # the factor of the published values' unit in the file: 1, K, M or G (`units.UNITS`)
 
 
 @dataclass(frozen=True)
@@ -169,12 +170,13 @@ def _metric(doc: Document, raw: Any, path: tuple) -> Metric:
     if key not in ALL_METRICS:
         raise doc.error(path + ("key",), f"unknown metric {key!r} (metrics: {', '.join(ALL_METRICS)})")
     unit = raw.get("unit", 1)
-    if unit not in UNITS:
-        raise doc.error(path + ("unit",), f"unit must be one of 1, K, M, G, got {unit!r}")
+    factor = unit_factor(unit)
+    if factor is None:
+        raise doc.error(path + ("unit",), f"unit must be one of {UNIT_NAMES}, got {unit!r}")
     header = raw.get("header", METRIC_HEADERS[key])
     if not isinstance(header, str):
         raise doc.error(path + ("header",), "'header' must be a string")
-    return Metric(key, header, str(unit))
+    return Metric(key, header, factor)
 
 
 def _context(doc: Document, raw: Any, path: tuple) -> ContextColumn:
@@ -189,7 +191,7 @@ def _context(doc: Document, raw: Any, path: tuple) -> ContextColumn:
     return ContextColumn(key, header)
 
 
-def _row(doc: Document, raw: Any, i: int, units: Mapping[str, str], context: set[str], base: Path | None) -> TableRow:
+def _row(doc: Document, raw: Any, i: int, units: Mapping[str, int], context: set[str], base: Path | None) -> TableRow:
     path = ("rows", i)
     raw = _mapping(doc, raw, path, "a row ({model: ..., config: {...}, published: {...}})")
     _keys(doc, raw, path, ROW_KEYS)
@@ -207,9 +209,7 @@ def _row(doc: Document, raw: Any, i: int, units: Mapping[str, str], context: set
         where = path + ("published", key)
         if key not in units:
             raise doc.error(where, f"'{key}' is not one of the table's metrics ({', '.join(units)})")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise doc.error(where, f"a published value must be a positive number, got {value!r}")
-        published[key] = int(Decimal(str(value)) * UNITS[units[key]] + Decimal("0.5"))
+        published[key] = _published(doc, where, value, units[key])
     values = _mapping(doc, raw.get("context", {}), path + ("context",), "'context'")
     for key, value in values.items():
         if key not in context:
@@ -223,6 +223,18 @@ def _row(doc: Document, raw: Any, i: int, units: Mapping[str, str], context: set
             raise doc.error(path + (key,), f"'{key}' must be a string")
     label = label or f"{spec.name} {config_text(config)}".strip()
     return TableRow(label, group, spec, dict(config), published, dict(values), i)
+
+
+def _published(doc: Document, where: tuple, value: Any, unit: int) -> int:
+    """A published figure times its unit, rounded half up to an exact integer (the papers' figures are rounded)."""
+    number = exact(value)
+    if number is None or number <= 0:
+        raise doc.error(where, f"a published value must be a positive finite number, got {value!r}")
+    count = math.floor(number * unit + Fraction(1, 2))
+    if count == 0:
+        raise doc.error(where, f"a published value must be at least 1 after scaling: {value!r} at unit "
+                        f"{unit_name(unit)} rounds to 0")
+    return count
 
 
 def _model(doc: Document, model: Any, path: tuple, base: Path | None) -> Spec:
@@ -251,7 +263,7 @@ def compute(table: TableDef) -> list[Result]:
             a = analyze(row.spec, row.config)
         except ShufflecalcError as exc:
             raise table.doc.error(("rows", row.index), f"{row.label}: {exc}") from None
-        computed = metric_values(a, keys)
+        computed = a.metrics(keys)
         diff = {k: round(100 * (computed[k] - v) / v, 4) for k, v in row.published.items()}
         results.append(Result(row, dict(a.config), computed, diff, a.macs, a.params))
     return results

@@ -7,7 +7,7 @@ import statistics
 import pytest
 
 import shufflecalc
-from shufflecalc.bench import BenchOptions, bench, parse_batches
+from shufflecalc.bench import BenchOptions, bench, parse_batch, parse_batches
 from shufflecalc.cost import analyze
 from shufflecalc.errors import ShufflecalcError
 
@@ -41,9 +41,16 @@ def test_cuda_without_cuda_is_an_error() -> None:
 
 def test_parse_batches() -> None:
     assert parse_batches("1,8,32") == (1, 8, 32) and parse_batches("4") == (4,)
-    for bad in ("", "1,x", "0", "-2"):
+    assert parse_batches("8,1,8") == (8, 1)  # a repeated size once, as sweep's lists
+    for bad in ("", "1,x", "0", "-2", "1.5"):
         with pytest.raises(ShufflecalcError, match="--batch"):
             parse_batches(bad)
+    for bad in ("1,,2", "1,", ",8"):  # an empty item is an error, as in sweep --g 1,,2
+        with pytest.raises(ShufflecalcError, match="empty value in the comma list"):
+            parse_batches(bad)
+    assert parse_batch("8") == 8
+    with pytest.raises(ShufflecalcError, match="--batch '1,8': profile takes one batch size"):
+        parse_batch("1,8")
 
 
 def test_result_document() -> None:

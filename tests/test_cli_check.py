@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shufflecalc.budget import LIMIT_METRICS, load_budgets
-from shufflecalc.cost import analyze
+from shufflecalc.budget import load_budgets
+from shufflecalc.cost import ALL_METRICS, analyze
 from shufflecalc.spec import builtin_names
 
 from .conftest import ROOT, blocked_env
@@ -98,8 +98,8 @@ def test_write_baseline_refuses_to_overwrite(cli, budget, tmp_path: Path) -> Non
     data = json.loads(out.read_text())
     (model,) = data["models"]
     expected = analyze("shufflenet", g=3).to_dict(layers=False)
-    assert {k: model[k] for k in ("name", "config", *LIMIT_METRICS)} == {
-        k: expected[k] for k in ("name", "config", *LIMIT_METRICS)}
+    assert {k: model[k] for k in ("name", "config", *ALL_METRICS)} == {
+        k: expected[k] for k in ("name", "config", *ALL_METRICS)}
     out.write_text("precious")
     r = cli("check", path, "--write-baseline", str(out))
     assert r.exit_code == 2 and r.stdout == "" and f"{out} exists: pass --force to replace it" in r.stderr
@@ -107,6 +107,29 @@ def test_write_baseline_refuses_to_overwrite(cli, budget, tmp_path: Path) -> Non
     r = cli("check", path, "--write-baseline", str(out), "--force")
     assert r.exit_code == 0 and json.loads(out.read_text()) == data
     assert sorted(p.name for p in tmp_path.iterdir()) == ["base.json", "budgets.yaml"]
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_write_baseline_into_a_missing_directory_is_refused_before_the_check(cli, budget, tmp_path: Path,
+                                                                            force: list[str]) -> None:
+    out = tmp_path / "missing" / "base.json"
+    r = cli("check", budget(shuffle_budget("max_macs: 1G")), "--write-baseline", str(out), *force)
+    assert r.exit_code == 2 and r.stdout == "" and r.stderr.count("\n") == 1  # no report: refused before any work
+    assert f"{out}: directory {out.parent} does not exist" in r.stderr
+    r = cli("check", budget(shuffle_budget("max_macs: 1G")), "--write-baseline", str(tmp_path), *force)
+    assert r.exit_code == 2 and r.stdout == "" and f"{tmp_path}: is a directory" in r.stderr
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"models": [{"name": "shufflenet", "config": {"g": [3]}, "macs": 1}]}', "models[0].config.g: expected a "
+     "parameter value (a number, string, boolean or null), got [3]"),
+    ("[" * 100_000 + "]" * 100_000, "the JSON is nested too deeply"),
+])
+def test_malformed_baseline_is_one_line(cli, budget, tmp_path: Path, text: str, message: str) -> None:  # noqa: ANN001
+    base = tmp_path / "base.json"
+    base.write_text(text)
+    r = cli("check", budget(shuffle_budget("max_macs: 1G")), "--baseline", str(base))
+    assert r.exit_code == 2 and r.stdout == "" and r.stderr.count("\n") == 1 and message in r.stderr
 
 
 def _baseline_with(tmp_path: Path, **values: int) -> str:

@@ -102,6 +102,11 @@ def test_profile(cli, by: str) -> None:  # noqa: ANN001
     (["compare", "shufflenet", "--latency", "--min-time", "0"], "--min-time 0"),
     (["profile", "shufflenet", "--by", "stage"], "--by 'stage'"),
     (["profile", "shufflenet", "--batch", "0"], "--batch '0'"),
+    (["bench", "shufflenet", "--batch", "1,,2"], "--batch '1,,2': empty value in the comma list"),
+    (["compare", "shufflenet", "--latency", "--batch", "1,"], "--batch '1,': empty value in the comma list"),
+    (["profile", "shufflenet", "--batch", "1,8"], "--batch '1,8': profile takes one batch size"),
+    (["profile", "shufflenet", "--batch", "x"], "--batch 'x': expected whole numbers"),
+    (["bench", "shufflenet", "--set", "g=1", "--set", "g=8"], "'g' is already given by an earlier --set"),
 ])
 def test_bad_input_exits_2_with_one_line(cli, args: list[str], message: str) -> None:  # noqa: ANN001
     r = cli(*args)

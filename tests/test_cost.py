@@ -3,7 +3,7 @@
 import pytest
 
 import shufflecalc
-from shufflecalc.cost import Totals, analyze
+from shufflecalc.cost import ALL_METRICS, METRICS, Totals, analyze
 
 M = 1_000_000
 
@@ -24,6 +24,21 @@ def test_mobilenet_exact() -> None:
     bn_params = sum(l.params for l in a.layers if l.op == "batchnorm")
     assert a.params - bn_params == 4_210_088  # without BN
     assert a.flops == 2 * a.macs
+
+
+def test_metrics_by_hand_for_mobilenet() -> None:
+    a = analyze("mobilenet")
+    values = a.metrics()
+    assert list(values) == list(ALL_METRICS) and list(ALL_METRICS[: len(METRICS)]) == list(METRICS)
+    assert values["macs"] == 568_740_352 and values["flops"] == 2 * 568_740_352 and values["params"] == 4_231_976
+    fc_macs, fc_params = 1024 * 1000, 1024 * 1000 + 1000  # FC 1024 -> 1000 with bias
+    assert values["macs_without_classifier"] == 568_740_352 - fc_macs == 567_716_352
+    assert values["params_without_classifier"] == 4_231_976 - fc_params == 3_206_976
+    assert a.metrics(["params_without_classifier", "macs"]) == {"params_without_classifier": 3_206_976,
+                                                                "macs": 568_740_352}
+    assert {k: v for k, v in a.to_dict(layers=False).items() if k in ALL_METRICS} == values
+    with pytest.raises(KeyError, match="speed"):
+        a.metrics(["speed"])
 
 
 @pytest.mark.parametrize("width, mmacs, mparams", [(0.75, 325, 2.6), (0.5, 149, 1.3), (0.25, 41, 0.5)])

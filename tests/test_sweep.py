@@ -9,11 +9,11 @@ import io
 
 import pytest
 
-from shufflecalc.cost import analyze
+from shufflecalc.cost import ALL_METRICS, analyze
 from shufflecalc.errors import ShufflecalcError
 from shufflecalc.spec import load_spec
 from shufflecalc.sweep import (
-    collect, evaluate, known_columns, metric_values, needed_metrics, parse_columns, parse_values, plan, run,
+    Point, collect, evaluate, known_columns, parse_columns, parse_values, plan, run,
     sort_rows, sweep_json, sweep_table,
 )
 
@@ -32,6 +32,16 @@ def test_parse_values() -> None:
             parse_values(bad, "--g")
 
 
+@pytest.mark.parametrize("bad, message", [
+    ("1:inf:1", "finite"), ("1:nan:1", "finite"), ("nan:3:1", "finite"), ("1:3:-Infinity", "finite"),
+    ("1:3:snan", "finite"), ("-inf:1:1", "finite"), ("1:1e999999999:1", "out of range"),
+    ("1:2:1e-30", "too many"), ("0:1e300:1", "too many"),
+])
+def test_parse_values_rejects_non_finite_and_huge_ranges(bad: str, message: str) -> None:
+    with pytest.raises(ShufflecalcError, match=message):
+        parse_values(bad, "--g")
+
+
 def test_plan_is_the_cartesian_product_first_axis_outermost() -> None:
     spec = load_spec("shufflenet")
     points = plan([spec], [{"g": ["1", "8"], "width": ["0.5", "1"]}])
@@ -47,7 +57,7 @@ def test_rows_match_analyze_for_every_g_and_width() -> None:
     assert sweep.total == len(sweep.rows) == 25 and sweep.invalid == 0
     for row in sweep.rows:
         a = analyze("shufflenet", g=row.values["g"], width=row.values["width"])
-        assert row.metrics == {m: getattr(a, m) for m in row.metrics}
+        assert row.metrics == a.metrics()
         assert row.config == dict(a.config)
     by_config = {(r.values["g"], r.values["width"]): r.metrics["macs"] for r in sweep.rows}
     assert by_config[(3, 1.0)] == 137_460_672  # the README's compare example
@@ -57,7 +67,7 @@ def test_rows_match_analyze_for_every_g_and_width() -> None:
 
 def test_without_classifier_metrics() -> None:
     a = analyze("shufflenet", g=3)
-    values = metric_values(a, ["macs_without_classifier", "params_without_classifier", "macs"])
+    values = evaluate(Point(load_spec("shufflenet"), {"g": 3})).metrics
     # FC of ShuffleNet 1x g=3: 960 inputs x 1000 outputs, no bias
     assert values["macs"] - values["macs_without_classifier"] == 960_000
     assert a.params - values["params_without_classifier"] == 960_000
@@ -103,7 +113,6 @@ def test_sort_and_columns() -> None:
     with pytest.raises(ShufflecalcError, match="--sort: unknown column"):
         sort_rows(sweep, "speed")
     assert "macs_without_classifier" in known_columns(["g"])
-    assert needed_metrics(["g", "macs"], ["-params_without_classifier"])[-1] == "params_without_classifier"
 
 
 def test_table_and_json_of_a_multi_model_sweep() -> None:
@@ -170,14 +179,30 @@ def test_sweep_json_and_set(cli) -> None:  # noqa: ANN001
     assert set(data["conventions"]) >= {"macs", "flops", "fvcore_flops", "params", "activations", "memory_access"}
 
 
+@pytest.mark.parametrize("extra", [[], ["--columns", "g,macs"], ["--sort", "macs"]])
+def test_sweep_json_always_has_every_metric(cli, extra: list[str]) -> None:  # noqa: ANN001
+    r = cli("sweep", "shufflenet", "--g", "3,8", "-f", "json", *extra)
+    assert r.exit_code == 0, r.stderr
+    for row in r.json()["rows"]:
+        expected = analyze("shufflenet", g=row["config"]["g"]).to_dict(layers=False)
+        assert {k: row[k] for k in ALL_METRICS} == {k: expected[k] for k in ALL_METRICS}
+    # ShuffleNet Table 1 (FC excluded): g=3 137 MFLOPs; the FC of 1x g=3 is 960 x 1000
+    g3 = r.json()["rows"][0] if r.json()["rows"][0]["config"]["g"] == 3 else r.json()["rows"][1]
+    assert g3["macs"] - g3["macs_without_classifier"] == 960_000
+    assert round(g3["macs_without_classifier"] / 1e6) == 137
+
+
 @pytest.mark.parametrize("args, message", [
     (["sweep", "mobilenet", "--g", "1,2"], "parameter 'g' is not declared by any of: mobilenet"),
     (["sweep", "shufflenet", "--g", "1,,2"], "empty value in the comma list"),
+    (["sweep", "shufflenet", "--g", "1:inf:1"], "--g 1:inf:1: a range needs finite numbers"),
+    (["sweep", "shufflenet", "--g", "nan:3:1"], "--g nan:3:1: a range needs finite numbers"),
     (["sweep", "shufflenet", "--sort", "speed"], "--sort: unknown column 'speed'"),
     (["sweep", "shufflenet", "--columns", "g"], "--columns: unknown column 'g'"),
     (["sweep", "shufflenet", "--g", "5,7", "--skip-invalid"], "all 2 configurations are invalid, e.g. shufflenet: "
                                                               "parameter g: 5 is not one of"),
     (["sweep", "shufflenet", "--g", "1", "--set", "g=2"], "'g' is already given by --g"),
+    (["sweep", "shufflenet", "--set", "g=1", "--set", "g=2"], "--set g=...: 'g' is already given by an earlier --set"),
 ])
 def test_sweep_bad_input(cli, args: list[str], message: str) -> None:  # noqa: ANN001
     r = cli(*args)

@@ -9,9 +9,8 @@ import io
 
 import pytest
 
-from shufflecalc.cost import analyze
+from shufflecalc.cost import ALL_METRICS, analyze
 from shufflecalc.errors import ShufflecalcError
-from shufflecalc.sweep import ALL_METRICS
 from shufflecalc.tables import (
     CONTEXT_KEYS, METRIC_KEYS, ROW_KEYS, TABLE_KEYS, builtin_tables, compute, load_table, table_json, table_plot,
     table_tabular,
@@ -192,10 +191,17 @@ def test_user_table_with_a_spec_next_to_it(table_dir, cli) -> None:  # noqa: ANN
     (GOOD.replace("{g: 8}", "{g: 5}"), ":8 rows[1].config.g", "shufflenet: parameter g: 5 is not one of"),
     (GOOD.replace("{g: 8}", "{h: 5}"), ":8 rows[1].config.h", "unknown parameter 'h'"),
     (GOOD.replace("key: macs", "key: speed"), ":3 metrics[0].key", "unknown metric 'speed'"),
-    (GOOD.replace("unit: M", "unit: X"), ":3 metrics[0].unit", "unit must be one of 1, K, M, G"),
+    (GOOD.replace("unit: M", "unit: X"), ":3 metrics[0].unit", "unit must be one of 1, K (or k), M, G"),
+    (GOOD.replace("unit: M", "unit: 1.0"), ":3 metrics[0].unit", "unit must be one of 1, K (or k), M, G, got 1.0"),
+    (GOOD.replace("unit: M", "unit: true"), ":3 metrics[0].unit", "unit must be one of 1, K (or k), M, G, got True"),
+    (GOOD.replace("unit: M", "unit: [M]"), ":3 metrics[0].unit", "unit must be one of 1, K (or k), M, G, got ['M']"),
+    (GOOD.replace("{macs: 0.2}", "{macs: .inf}"), ":7 rows[0].published.macs", "must be a positive finite number"),
+    (GOOD.replace("{macs: 0.2}", "{macs: .nan}"), ":7 rows[0].published.macs", "must be a positive finite number"),
+    (GOOD.replace("unit: M", "unit: 1").replace("{macs: 0.2}", "{macs: 0.1}"), ":7 rows[0].published.macs",
+     "0.1 at unit 1 rounds to 0"),
     (GOOD.replace("published: {macs:", "published: {params:"), ":7 rows[0].published.params",
      "'params' is not one of the table's metrics"),
-    (GOOD.replace("{macs: 0.2}", "{macs: lots}"), ":7 rows[0].published.macs", "must be a positive number"),
+    (GOOD.replace("{macs: 0.2}", "{macs: lots}"), ":7 rows[0].published.macs", "must be a positive finite number"),
     (GOOD.replace("{note: hello}", "{other: hello}"), ":7 rows[0].context.other", "'other' is not a context column"),
     (GOOD.replace("  - {model: shufflenet, config: {g: 8}}\n", "  - {config: {g: 8}}\n"), ":8 rows[1]",
      "missing required key 'model'"),
@@ -212,6 +218,23 @@ def test_invalid_table_files(table_dir, cli, text: str, where: str, message: str
     assert message in str(exc.value)
     r = cli("table", str(path))
     assert r.exit_code == 2 and r.stdout == "" and r.stderr.count("\n") == 1 and message in r.stderr
+
+
+def test_published_values_are_exact_and_rounded_half_up(table_dir) -> None:  # noqa: ANN001
+    path = table_dir / "ok.yaml"
+    path.write_text(GOOD.replace("unit: M", "unit: K").replace("{macs: 0.2}", "{macs: 0.0015}"))
+    assert load_table(str(path)).rows[0].published["macs"] == 2  # 1.5 -> 2
+    path.write_text(GOOD.replace("{macs: 0.2}", "{macs: 1.1}"))
+    assert load_table(str(path)).rows[0].published["macs"] == 1_100_000  # not 1_100_000.0000000002
+
+
+@pytest.mark.parametrize("unit", ["k", "K"])
+def test_a_table_unit_is_spelled_as_a_budget_count(table_dir, unit: str) -> None:  # noqa: ANN001
+    from shufflecalc.units import parse_count
+
+    path = table_dir / "ok.yaml"
+    path.write_text(GOOD.replace("unit: M", f"unit: {unit}").replace("{macs: 0.2}", "{macs: 150}"))
+    assert load_table(str(path)).rows[0].published["macs"] == 150_000 == parse_count(f"150{unit}", ShufflecalcError)
 
 
 def test_a_configuration_that_does_not_build_points_at_the_row(table_dir) -> None:  # noqa: ANN001

@@ -50,8 +50,8 @@ def check_command(
     try:
         if max_increase is not None and baseline is None:
             raise ShufflecalcError("--max-increase needs --baseline")
-        if write_baseline is not None and not force:
-            _refuse_existing(write_baseline)
+        if write_baseline is not None:
+            _refuse_existing(write_baseline, force)
         base = load_baseline(baseline) if baseline is not None else None
         increase = parse_percent(max_increase) if max_increase is not None else parse_percent("0")
         result = check(load_budgets(budgets), latency=latency, baseline=base, max_increase=increase)
@@ -76,7 +76,13 @@ def check_command(
     raise typer.Exit(EXIT_FAILED if result.failed else EXIT_OK)
 
 
-def _refuse_existing(path: str) -> None:
-    """Fail before any work when --write-baseline would replace a file without --force."""
-    if Path(path).exists():
+def _refuse_existing(path: str, force: bool) -> None:
+    """Fail before any work when --write-baseline would replace a file without --force, or cannot be written: a
+    directory, or a file in a directory that does not exist."""
+    target = Path(path)
+    if target.is_dir():
+        raise ShufflecalcError(f"{path}: is a directory")
+    if target.exists() and not force:
         raise ShufflecalcError(f"{path} exists: pass --force to replace it")
+    if not target.parent.is_dir():
+        raise ShufflecalcError(f"{path}: directory {target.parent} does not exist")

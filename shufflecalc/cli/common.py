@@ -249,6 +249,8 @@ def parse_sets(sets: Sequence[str] | None) -> dict[str, str]:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
             raise ShufflecalcError(f"--set {item!r}: expected NAME=VALUE")
+        if name.strip() in result:
+            raise ShufflecalcError(f"--set {name.strip()}=...: '{name.strip()}' is already given by an earlier --set")
         result[name.strip()] = value.strip()
     return result
 

@@ -52,7 +52,8 @@ def profile_command(
     resolution: ResOpt = None,
     sets: SetOpt = None,
     device: DeviceOpt = "auto",
-    batch: Annotated[int, typer.Option("--batch", help="batch size")] = 1,
+    batch: Annotated[str, typer.Option("--batch", help="one batch size, e.g. 8 (bench and compare take a comma "
+                                       "list)")] = "1",
     dtype: DtypeOpt = "float32",
     channels_last: Annotated[bool, typer.Option("--channels-last", help="channels-last memory format")] = False,
     threads: ThreadsOpt = None,
@@ -61,12 +62,13 @@ def profile_command(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Profile one model: time per operator class (or layer) beside its share of MACs and of memory access."""
+    from ..bench import parse_batch
     from ..latency_reports import PROFILE_BY, profile_csv, profile_table
     from ..profiling import profile_model
 
     if by not in PROFILE_BY:
         raise ShufflecalcError(f"--by {by!r}: expected one of {', '.join(PROFILE_BY)}")
     (a,) = load_models([spec], g, width, resolution, sets)
-    options = timing_options(device, str(batch), dtype, channels_last, threads, False, False, 1.0, None)
+    options = timing_options(device, str(parse_batch(batch)), dtype, channels_last, threads, False, False, 1.0, None)
     doc = profile_model(a.name, a, options, iterations)
     output(fmt, doc, profile_table(doc, by), csv=profile_csv(doc, by))

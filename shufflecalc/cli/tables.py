@@ -60,7 +60,7 @@ def sweep_command(
     from ..plot import from_sweep
     from ..reports import notes
     from ..spec import load_spec
-    from ..sweep import check_sort, collect, needed_metrics, parse_columns, plan, run, sort_rows, sweep_json, sweep_table
+    from ..sweep import check_sort, collect, parse_columns, plan, run, sort_rows, sweep_json, sweep_table
 
     loaded = [load_spec(s) for s in specs]
     axes = sweep_axes(g, width, resolution, sets)
@@ -69,7 +69,7 @@ def sweep_command(
     check_sort(sort, list(axes))
     plot_path = plot_target(plot, plot_kind)
     points = plan(loaded, per_spec)
-    rows = run(points, needed_metrics(chosen, [sort] if sort else None))
+    rows = run(points)
     sweep = collect(list(axes), progress(rows, len(points), fmt, "sweep"), skip_invalid)
     if not sweep.rows:
         raise ShufflecalcError(f"all {sweep.total} configurations are invalid, e.g. {sweep.first_error}")
