@@ -269,6 +269,8 @@ class _Builder:
         if "op" not in raw:
             raise self.spec.error(path, "missing 'op' (a layer kind or block type) or 'stage'")
         op = raw["op"]
+        if not isinstance(op, str):
+            raise self.spec.error(path + ("op",), f"op must be a layer kind or block type (a string), got {op!r}")
         name = raw.get("name", f"{op}_{path[-1]}")
         self._check_name(name, path + ("name",) if "name" in raw else path)
         inputs = self._inputs(raw, path)
@@ -299,6 +301,8 @@ class _Builder:
             raise self.spec.error(path + ("inputs",), "inputs must be a list of earlier layer names")
         resolved = []
         for i, n in enumerate(names):
+            if not isinstance(n, str):
+                raise self.spec.error(path + ("inputs", i), f"an input is the name of an earlier layer, got {n!r}")
             if n not in self.outputs:
                 raise self.spec.error(path + ("inputs", i), f"undefined layer '{n}' (inputs name earlier layers)")
             resolved.append(self.outputs[n])
@@ -355,6 +359,8 @@ class _Builder:
         if not isinstance(unit, dict) or "op" not in unit:
             raise self.spec.error(path + ("unit",), "a stage needs 'unit: {op: <block type>, ...}'")
         op = unit["op"]
+        if not isinstance(op, str):
+            raise self.spec.error(path + ("unit", "op"), f"op must be a block type (a string), got {op!r}")
         if op not in BLOCKS:
             raise self.spec.error(path + ("unit", "op"), f"unknown block type '{op}' (known: {', '.join(sorted(BLOCKS))})")
         schema = BLOCKS[op].args

@@ -127,6 +127,15 @@ BAD = [
     ("input: [6, 8, 8]\nlayers:\n  - {op: mul, inputs: [input]}\n", {}, "my.yaml:3 layers[0]: mul needs two or more inputs"),
     ("input: [64, 8, 8]\nlayers:\n  - {op: resnet_bottleneck, planes: 16, width_per_group: 2}\n", {},
      "my.yaml:3 layers[0].width_per_group: planes 16 with width_per_group 2 leave no channels"),
+    # a list or mapping where a name is expected
+    ("input: [3, 8, 8]\nlayers:\n  - {op: [conv2d], name: a}\n", {},
+     "my.yaml:3 layers[0].op: op must be a layer kind or block type (a string), got ['conv2d']"),
+    ("input: [8, 8, 8]\nlayers:\n  - stage: s\n    unit: {op: [dwsep]}\n", {},
+     "my.yaml:4 layers[0].unit.op: op must be a block type (a string), got ['dwsep']"),
+    ("input: [3, 8, 8]\nlayers:\n  - {op: relu, name: a}\n  - {op: add, inputs: [[a], input]}\n", {},
+     "my.yaml:4 layers[1].inputs[0]: an input is the name of an earlier layer, got ['a']"),
+    ("input: [3, 8, 8]\nlayers:\n  - {op: relu, inputs: {a: 1}}\n", {},
+     "my.yaml:3 layers[0].inputs: inputs must be a list of earlier layer names"),
 ]
 
 
