@@ -19,6 +19,8 @@ from .ops import KINDS, Arg, LayerError, Shape
 from .spec import FUNC_RE, NAME_RE, Spec, format_value, load_spec, resolve_config
 
 INPUT = "input"
+MAX_REPEAT = 1_000  # units in one stage
+MAX_LAYERS = 20_000  # primitive layers in one network
 ENTRY_KEYS = {"op", "name", "inputs"}
 STAGE_KEYS = {"stage", "repeat", "stride", "unit", "first"}
 
@@ -325,10 +327,12 @@ class _Builder:
         except LayerError as exc:
             raise self._fail(exc, raw, path, name) from None
         entry = (name, op, attrs, tuple(n for n, _ in inputs), in_shapes, numbers)
-        self._add_segment(("", "", "", (entry,)), _sums((entry,)))
+        self._add_segment(("", "", "", (entry,)), _sums((entry,)), path)
         self.outputs[name] = self.last = (name, numbers[0])
 
-    def _add_segment(self, segment: Segment, sums: tuple[int, ...]) -> None:
+    def _add_segment(self, segment: Segment, sums: tuple[int, ...], path: tuple) -> None:
+        if self.count + len(segment[3]) > MAX_LAYERS:
+            raise self.spec.error(path, f"the network grows past {MAX_LAYERS:,} layers (the most a spec may expand to)")
         self.segments.append(segment)
         self.count += len(segment[3])
         self.sums = [a + b for a, b in zip(self.sums, sums)]
@@ -342,7 +346,7 @@ class _Builder:
         except LayerError as exc:
             raise self._fail(exc, raw, path, name) from None
         start = self.count
-        self._add_segment((name + ".", in_name, name, entries), sums)
+        self._add_segment((name + ".", in_name, name, entries), sums, path)
         out = entries[-1][5][0]
         self.blocks.append(Block(name, op, args, in_shape, out, start, self.count, path))
         self.outputs[name] = self.last = (f"{name}.{entries[-1][0]}", out)
@@ -354,6 +358,8 @@ class _Builder:
         name = raw["stage"]
         self._check_name(name, path + ("stage",))
         repeat = self._value(Arg(int, minimum=1), raw.get("repeat", 1), path + ("repeat",))
+        if repeat > MAX_REPEAT:
+            raise self.spec.error(path + ("repeat",), f"must be at most {MAX_REPEAT:,}, got {repeat}")
         stride = self._value(Arg(int, minimum=1), raw.get("stride", 2), path + ("stride",))
         unit = raw.get("unit")
         if not isinstance(unit, dict) or "op" not in unit:

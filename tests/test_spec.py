@@ -127,6 +127,15 @@ BAD = [
     ("input: [6, 8, 8]\nlayers:\n  - {op: mul, inputs: [input]}\n", {}, "my.yaml:3 layers[0]: mul needs two or more inputs"),
     ("input: [64, 8, 8]\nlayers:\n  - {op: resnet_bottleneck, planes: 16, width_per_group: 2}\n", {},
      "my.yaml:3 layers[0].width_per_group: planes 16 with width_per_group 2 leave no channels"),
+    # work without bound: an exploding recursion, a huge repeat, too many layers in all
+    ("functions:\n  \"f(x)\": \"0 if x <= 0 else " + "+".join(["f(x-1)"] * 8) + "\"\n"
+     "input: [3, 8, 8]\nlayers:\n  - {op: conv2d, out: \"f(15) + 1\", kernel: 3}\n", {},
+     "my.yaml:5 layers[0].out: f(): evaluation too long (more than 10,000 steps"),
+    ("input: [8, 8, 8]\nlayers:\n  - stage: s\n    repeat: 100000000\n    stride: 1\n    unit: {op: dwsep, out: 8}\n",
+     {}, "my.yaml:4 layers[0].repeat: must be at most 1,000, got 100000000"),
+    ("input: [8, 8, 8]\nlayers:\n" + "".join(
+        f"  - {{stage: s{i}, repeat: 1000, stride: 1, unit: {{op: dwsep, out: 8}}}}\n" for i in range(4)), {},
+     "my.yaml:6 layers[3].unit: the network grows past 20,000 layers"),
     # a list or mapping where a name is expected
     ("input: [3, 8, 8]\nlayers:\n  - {op: [conv2d], name: a}\n", {},
      "my.yaml:3 layers[0].op: op must be a layer kind or block type (a string), got ['conv2d']"),
