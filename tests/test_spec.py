@@ -163,3 +163,13 @@ def test_unknown_parameter_and_builtin_choices() -> None:
         analyze("shufflenet", g=5)
     with pytest.raises(ShufflecalcError, match="unknown spec 'resnet9'"):
         analyze("resnet9")
+
+
+def test_a_user_file_with_mtime_zero_is_not_taken_for_a_builtin(write_spec) -> None:  # noqa: ANN001
+    import os
+
+    path = write_spec("input: [3, 8, 8]\nlayers:\n  - {op: conv3d}\n", name="mobilenet.yaml")
+    os.utime(path, ns=(0, 0))
+    message = _err(path)
+    assert message.startswith(f"{path}:3 layers[0].op: unknown op 'conv3d'"), message
+    assert "specs/mobilenet.yaml" not in message
