@@ -14,9 +14,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-FORMATS = ("table", "json", "csv", "markdown", "latex", "html")
-
-
 @dataclass(frozen=True)
 class Column:
     key: str

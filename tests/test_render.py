@@ -89,3 +89,10 @@ def test_html_is_escaped_and_well_formed() -> None:
     assert cells[0] == NASTY and cells[1] == "568.74M"
     assert [td.text for td in table.find("tfoot/tr")][:2] == ["total", "568.74M"]
     assert "<i>" not in text and "&lt;i&gt;" in text
+
+
+def test_the_formatters_are_the_one_list_of_text_formats() -> None:
+    import shufflecalc.render as render
+
+    assert set(FORMATTERS) == {"table", "markdown", "csv", "latex", "html"}
+    assert not hasattr(render, "FORMATS")  # a second, unused list of format names went out of date unnoticed
