@@ -218,8 +218,11 @@ class _Builder:
 
     def _value(self, arg: Arg, raw: Any, path: tuple) -> Any:
         value = raw
-        if isinstance(raw, str) and not (arg.type is str and arg.choices and raw in arg.choices):
-            value = self._expr(raw, path)
+        if isinstance(raw, str):
+            if arg.type is str and arg.choices is not None:
+                value = self._choice(arg, raw, path)
+            else:
+                value = self._expr(raw, path)
         if arg.type is int:
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
@@ -240,6 +243,15 @@ class _Builder:
         if arg.choices is not None and value not in arg.choices:
             raise self.spec.error(path, f"must be one of {', '.join(map(str, arg.choices))}, got {value!r}")
         return value
+
+    def _choice(self, arg: Arg, raw: str, path: tuple) -> Any:
+        """A string argument with fixed choices: one of them, or the name of a parameter or define value holding one
+        (the value is then checked against the choices by the caller); any other text is a wrong choice."""
+        if raw in arg.choices:
+            return raw
+        if raw in self.env and not isinstance(self.env[raw], UserFunction):
+            return self.env[raw]
+        raise self.spec.error(path, f"must be one of {', '.join(map(str, arg.choices))}, got {raw!r}")
 
     def _args(self, schema: dict[str, Arg], raw: Mapping[str, Any], path: tuple, skip: set[str]) -> dict[str, Any]:
         values: dict[str, Any] = {}

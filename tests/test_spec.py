@@ -136,6 +136,15 @@ BAD = [
     ("input: [8, 8, 8]\nlayers:\n" + "".join(
         f"  - {{stage: s{i}, repeat: 1000, stride: 1, unit: {{op: dwsep, out: 8}}}}\n" for i in range(4)), {},
      "my.yaml:6 layers[3].unit: the network grows past 20,000 layers"),
+    # a string argument with choices: a wrong choice names the choices; a defined name gives its value
+    ("input: [3, 8, 8]\nlayers:\n  - {op: conv_bn_act, out: 8, act: relu7}\n", {},
+     "my.yaml:3 layers[0].act: must be one of relu, relu6, hardswish, none, got 'relu7'"),
+    ("input: [3, 8, 8]\nlayers:\n  - {op: conv_bn_act, out: 8, act: Relu}\n", {},
+     "my.yaml:3 layers[0].act: must be one of relu, relu6, hardswish, none, got 'Relu'"),
+    ("params:\n  a: {type: str, default: relu7}\ninput: [3, 8, 8]\nlayers:\n  - {op: conv_bn_act, out: 8, act: a}\n",
+     {}, "my.yaml:5 layers[0].act: must be one of relu, relu6, hardswish, none, got 'relu7'"),
+    ("functions:\n  \"f(x)\": x\ninput: [3, 8, 8]\nlayers:\n  - {op: conv_bn_act, out: 8, act: f}\n", {},
+     "my.yaml:5 layers[0].act: must be one of relu, relu6, hardswish, none, got 'f'"),
     # a list or mapping where a name is expected
     ("input: [3, 8, 8]\nlayers:\n  - {op: [conv2d], name: a}\n", {},
      "my.yaml:3 layers[0].op: op must be a layer kind or block type (a string), got ['conv2d']"),
@@ -173,3 +182,14 @@ def test_a_user_file_with_mtime_zero_is_not_taken_for_a_builtin(write_spec) -> N
     message = _err(path)
     assert message.startswith(f"{path}:3 layers[0].op: unknown op 'conv3d'"), message
     assert "specs/mobilenet.yaml" not in message
+
+
+def test_a_string_choice_may_name_a_parameter_or_define(write_spec) -> None:  # noqa: ANN001
+    path = write_spec(
+        "params:\n  a: {type: str, default: relu}\ndefine:\n  b: \"'relu6'\"\ninput: [3, 8, 8]\nlayers:\n"
+        "  - {op: conv_bn_act, name: x, out: 8, act: a}\n  - {op: conv_bn_act, name: y, out: 8, act: b}\n"
+        "  - {op: conv_bn_act, name: z, out: 8, act: none}\n"
+    )
+    assert [l.name for l in analyze(path).layers] == ["x.conv", "x.bn", "x.relu", "y.conv", "y.bn", "y.relu6",
+                                                      "z.conv", "z.bn"]
+    assert [l.op for l in analyze(path, a="hardswish").layers][2] == "hardswish"
