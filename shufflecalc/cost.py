@@ -37,11 +37,14 @@ HEADERS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Totals:
+    """The metrics summed over some layers (a model, a stage, an operator class), and how many layers that is."""
+
     macs: int = 0
     fvcore_flops: int = 0
     params: int = 0
     activations: int = 0
     memory_access: int = 0
+    layers: int = 0
 
     @property
     def flops(self) -> int:
@@ -49,16 +52,18 @@ class Totals:
 
     @classmethod
     def of(cls, layers: Iterable[Layer]) -> Totals:
-        macs = fv = params = acts = mem = 0
+        macs = fv = params = acts = mem = count = 0
         for layer in layers:
             macs += layer.macs
             fv += layer.fvcore_flops
             params += layer.params
             acts += layer.activations
             mem += layer.memory_access
-        return cls(macs, fv, params, acts, mem)
+            count += 1
+        return cls(macs, fv, params, acts, mem, count)
 
     def to_dict(self) -> dict[str, int]:
+        """The metrics (see METRICS); the layer count is not one."""
         return {m: getattr(self, m) for m in METRICS}
 
 
@@ -162,5 +167,4 @@ def layer_dict(layer: Layer) -> dict[str, Any]:
 def analyze(spec: Spec | str, overrides: Mapping[str, Any] | None = None, **params: Any) -> Analysis:
     """Analyze a spec (built-in name, path, or Spec) with parameter values, e.g. ``analyze("shufflenet", g=3)``."""
     graph = expand(spec, {**(overrides or {}), **params})
-    params_, macs, fvcore, acts, memory = graph.sums
-    return Analysis(graph, Totals(macs, fvcore, params_, acts, memory))
+    return Analysis(graph, Totals(**graph.sums._asdict()))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from math import prod
+from operator import add
 from typing import Any, Mapping, NamedTuple
 
 from .blocks import BLOCKS, IN
@@ -23,6 +24,33 @@ MAX_REPEAT = 1_000  # units in one stage
 MAX_LAYERS = 20_000  # primitive layers in one network
 ENTRY_KEYS = {"op", "name", "inputs"}
 STAGE_KEYS = {"stage", "repeat", "stride", "unit", "first"}
+
+
+class Numbers(NamedTuple):
+    """What one layer costs and produces (see `ops` for the conventions): the fields of `Layer` from `out` to
+    `op_class`, in the same order (checked below), so that a Layer is made by spreading them."""
+
+    out: Shape
+    params: int
+    macs: int
+    fvcore_flops: int
+    activations: int
+    memory_access: int
+    op_class: str
+
+
+class Sums(NamedTuple):
+    """Totals over a run of layers, with their number: the fields of `cost.Totals`."""
+
+    macs: int = 0
+    fvcore_flops: int = 0
+    params: int = 0
+    activations: int = 0
+    memory_access: int = 0
+    layers: int = 0
+
+    def plus(self, other: Sums) -> Sums:
+        return Sums(*map(add, self, other))
 
 
 class Layer(NamedTuple):
@@ -51,6 +79,9 @@ class Layer(NamedTuple):
         return self.name.split(".", 1)[0]
 
 
+assert Layer._fields[Layer._fields.index("out") :][: len(Numbers._fields)] == Numbers._fields
+
+
 @dataclass(frozen=True)
 class Block:
     """One instance of a composite unit: its layers are graph.layers[start:stop]."""
@@ -65,7 +96,24 @@ class Block:
     path: tuple
 
 
-Segment = tuple  # (name prefix, block input name, block name, template entries)
+class Entry(NamedTuple):
+    """One layer of a segment, named and connected locally (`blocks.IN` is the segment's input)."""
+
+    name: str
+    op: str
+    attrs: Mapping[str, Any]
+    inputs: tuple[str, ...]
+    in_shapes: tuple[Shape, ...]
+    numbers: Numbers
+
+
+class Segment(NamedTuple):
+    """The layers of one block instance (or one top-level layer): full names are `prefix` + the entry's name."""
+
+    prefix: str
+    source: str  # the layer feeding the block's input ("" for a top-level layer, whose inputs are full names)
+    block: str  # the block instance's name, "" for a top-level layer
+    entries: tuple[Entry, ...]
 
 
 @dataclass(frozen=True)
@@ -79,15 +127,16 @@ class Graph:
     output: Shape
     blocks: tuple[Block, ...]
     segments: tuple[Segment, ...]
-    sums: tuple[int, int, int, int, int]  # params, macs, fvcore_flops, activations, memory_access
+    sums: Sums
 
     @cached_property
     def layers(self) -> tuple[Layer, ...]:
         layers = []
-        for prefix, in_name, block, entries in self.segments:
-            for local, op, attrs, inputs, in_shapes, numbers in entries:
-                full_inputs = tuple([in_name if i == IN else prefix + i for i in inputs])
-                layers.append(Layer(prefix + local, op, attrs, full_inputs, in_shapes, *numbers, block))
+        for seg in self.segments:
+            prefix = seg.prefix
+            for e in seg.entries:
+                inputs = tuple([seg.source if i == IN else prefix + i for i in e.inputs])
+                layers.append(Layer(prefix + e.name, e.op, e.attrs, inputs, e.in_shapes, *e.numbers, seg.block))
         return tuple(layers)
 
     def block_layers(self, block: Block) -> tuple[Layer, ...]:
@@ -106,18 +155,18 @@ def expand(spec: Spec | str, overrides: Mapping[str, Any] | None = None) -> Grap
 
 
 @lru_cache(maxsize=65536)
-def _evaluate(op: str, attrs: tuple, in_shapes: tuple[Shape, ...]) -> tuple[Mapping[str, Any], tuple]:
+def _evaluate(op: str, attrs: tuple, in_shapes: tuple[Shape, ...]) -> tuple[Mapping[str, Any], Numbers]:
     kind = KINDS[op]
     full = {**kind.defaults, **dict(attrs)}
     ev = kind.rule(full, in_shapes)
     out_n = prod(ev.out)
     activations = out_n if kind.counts_activations else 0
     memory = sum(prod(s) for s in in_shapes) + out_n + ev.params
-    return full, (ev.out, ev.params, ev.macs, ev.macs + ev.fvcore_extra, activations, memory, ev.op_class)
+    return full, Numbers(ev.out, ev.params, ev.macs, ev.macs + ev.fvcore_extra, activations, memory, ev.op_class)
 
 
 @lru_cache(maxsize=16384)
-def _block_template(kind: str, args: tuple, in_shape: Shape) -> tuple:
+def _block_template(kind: str, args: tuple, in_shape: Shape) -> tuple[tuple[Entry, ...], Sums]:
     prims = BLOCKS[kind].expand(dict(args), in_shape)
     shapes: dict[str, Shape] = {IN: in_shape}
     prev = IN
@@ -129,15 +178,18 @@ def _block_template(kind: str, args: tuple, in_shape: Shape) -> tuple:
             full, numbers = _evaluate(p.op, tuple(sorted(p.attrs.items())), in_shapes)
         except LayerError as exc:
             raise LayerError(f"{p.name}: {exc}") from None
-        shapes[p.name] = numbers[0]
+        shapes[p.name] = numbers.out
         prev = p.name
-        template.append((p.name, p.op, full, inputs, in_shapes, numbers))
+        template.append(Entry(p.name, p.op, full, inputs, in_shapes, numbers))
     return tuple(template), _sums(template)
 
 
-def _sums(entries: Any) -> tuple[int, ...]:
-    """(params, macs, fvcore_flops, activations, memory_access) summed over template entries."""
-    return tuple(sum(e[5][i] for e in entries) for i in range(1, 6))
+def _sums(entries: list[Entry] | tuple[Entry, ...]) -> Sums:
+    total = Sums()
+    for e in entries:
+        n = e.numbers
+        total = total.plus(Sums(n.macs, n.fvcore_flops, n.params, n.activations, n.memory_access, 1))
+    return total
 
 
 class _Builder:
@@ -146,8 +198,7 @@ class _Builder:
         self.config = config
         self.env: dict[str, Any] = dict(config)
         self.segments: list[Segment] = []
-        self.count = 0  # layers so far
-        self.sums = [0, 0, 0, 0, 0]
+        self.sums = Sums()
         self.blocks: list[Block] = []
         self.outputs: dict[str, tuple[str, Shape]] = {}  # entry name -> (producing layer name, shape)
         self.last: tuple[str, Shape] = (INPUT, ())
@@ -163,9 +214,7 @@ class _Builder:
         self.outputs[INPUT] = self.last = (INPUT, shape)
         for i, entry in enumerate(data["layers"]):
             self._entry(entry, ("layers", i))
-        return Graph(
-            self.spec, self.config, shape, self.last[1], tuple(self.blocks), tuple(self.segments), tuple(self.sums)
-        )
+        return Graph(self.spec, self.config, shape, self.last[1], tuple(self.blocks), tuple(self.segments), self.sums)
 
     # --- environment -------------------------------------------------------------------------------------------
 
@@ -338,16 +387,15 @@ class _Builder:
             attrs, numbers = _evaluate(op, tuple(sorted(args.items())), in_shapes)
         except LayerError as exc:
             raise self._fail(exc, raw, path, name) from None
-        entry = (name, op, attrs, tuple(n for n, _ in inputs), in_shapes, numbers)
-        self._add_segment(("", "", "", (entry,)), _sums((entry,)), path)
-        self.outputs[name] = self.last = (name, numbers[0])
+        entry = Entry(name, op, attrs, tuple(n for n, _ in inputs), in_shapes, numbers)
+        self._add_segment(Segment("", "", "", (entry,)), _sums((entry,)), path)
+        self.outputs[name] = self.last = (name, numbers.out)
 
-    def _add_segment(self, segment: Segment, sums: tuple[int, ...], path: tuple) -> None:
-        if self.count + len(segment[3]) > MAX_LAYERS:
+    def _add_segment(self, segment: Segment, sums: Sums, path: tuple) -> None:
+        if self.sums.layers + sums.layers > MAX_LAYERS:
             raise self.spec.error(path, f"the network grows past {MAX_LAYERS:,} layers (the most a spec may expand to)")
         self.segments.append(segment)
-        self.count += len(segment[3])
-        self.sums = [a + b for a, b in zip(self.sums, sums)]
+        self.sums = self.sums.plus(sums)
 
     def _block(self, name: str, op: str, args: dict[str, Any], source: tuple[str, Shape], raw: Mapping, path: tuple) -> None:
         in_name, in_shape = source
@@ -357,11 +405,11 @@ class _Builder:
             entries, sums = _block_template(op, tuple(sorted(args.items())), in_shape)
         except LayerError as exc:
             raise self._fail(exc, raw, path, name) from None
-        start = self.count
-        self._add_segment((name + ".", in_name, name, entries), sums, path)
-        out = entries[-1][5][0]
-        self.blocks.append(Block(name, op, args, in_shape, out, start, self.count, path))
-        self.outputs[name] = self.last = (f"{name}.{entries[-1][0]}", out)
+        start = self.sums.layers
+        self._add_segment(Segment(name + ".", in_name, name, entries), sums, path)
+        out = entries[-1].numbers.out
+        self.blocks.append(Block(name, op, args, in_shape, out, start, self.sums.layers, path))
+        self.outputs[name] = self.last = (f"{name}.{entries[-1].name}", out)
 
     def _stage(self, raw: Mapping[str, Any], path: tuple) -> None:
         for key in raw:

@@ -77,7 +77,7 @@ def groups_study(spec: Spec | str, overrides: Mapping[str, Any] | None = None, u
         graph = expand(spec, {**overrides, "g": g})
         block = find_block(graph, explained_blocks(graph), unit or default_study_unit(graph))
         classifier = sum(l.macs for l in graph.layers if l.op == "linear")
-        rows.append(GroupsRow(g, graph, stage_widths(graph), check_unit(graph, block), graph.sums[1], classifier))
+        rows.append(GroupsRow(g, graph, stage_widths(graph), check_unit(graph, block), graph.sums.macs, classifier))
     return GroupsStudy(spec, overrides, rows[0].unit.block.name, tuple(rows))
 
 
