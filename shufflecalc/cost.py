@@ -120,7 +120,8 @@ class Analysis:
         return Totals.of(layer for layer in self.layers if layer.op == "linear")
 
     def breakdown(self, by: str) -> dict[str, Totals]:
-        """Totals grouped by 'class' (operator class), 'stage' (first name component) or 'block'."""
+        """Totals grouped by 'class' (operator class), 'stage' (first name component) or 'block' (a top-level layer
+        is its own group), each with its number of layers; groups in order of their first layer."""
         key = {"class": lambda l: l.op_class, "stage": lambda l: l.stage, "block": lambda l: l.block or l.name}[by]
         groups: dict[str, list[Layer]] = {}
         for layer in self.layers:

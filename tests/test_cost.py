@@ -136,6 +136,17 @@ def test_totals_are_layer_sums_and_breakdowns_add_up() -> None:
             assert sum(t.memory_access for t in parts) == a.memory_access
 
 
+def test_breakdowns_count_their_layers() -> None:
+    a = analyze("shufflenet", g=3)
+    stages, blocks = a.breakdown("stage"), a.breakdown("block")
+    # a stride-2 unit has 11 layers (with shortcut pool and concat), a stride-1 unit 10 (see the names above);
+    # ShuffleNet's stages repeat 4, 8 and 4 units
+    assert (stages["stage2"].layers, stages["stage3"].layers, stages["stage4"].layers) == (11 + 3 * 10, 11 + 7 * 10, 41)
+    assert blocks["stage3.unit0"].layers == 11 and blocks["stage3.unit1"].layers == 10
+    for by in ("class", "stage", "block"):
+        assert sum(t.layers for t in a.breakdown(by).values()) == len(a.layers) == a.totals.layers
+
+
 def test_fvcore_convention_by_hand() -> None:
     """macs + 2 per BN output element + 1 per global-pool input element."""
     a = analyze("mobilenet")
