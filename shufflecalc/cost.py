@@ -20,7 +20,8 @@ CONVENTIONS: dict[str, str] = {
     "params": "trainable parameters: weights, biases, batchnorm gamma and beta",
     "activations": "output elements of conv2d and linear layers (fvcore's ActivationCountAnalysis convention)",
     "memory_access": "input + output feature-map elements + parameters of every layer (ShuffleNet V2's memory "
-    "access cost, in elements, not bytes)",
+    "access cost, in elements, not bytes); 0 for a layer whose output aliases its input in eager execution "
+    "(flatten, split, dropout in eval mode)",
 }
 __doc__ = (__doc__ or "") + "".join(f"\n- ``{k}``: {v}." for k, v in CONVENTIONS.items())
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from math import prod
-from operator import add
 from typing import Any, Mapping, NamedTuple
 
 from .blocks import BLOCKS, IN
@@ -48,9 +47,6 @@ class Sums(NamedTuple):
     activations: int = 0
     memory_access: int = 0
     layers: int = 0
-
-    def plus(self, other: Sums) -> Sums:
-        return Sums(*map(add, self, other))
 
 
 class Layer(NamedTuple):
@@ -161,7 +157,7 @@ def _evaluate(op: str, attrs: tuple, in_shapes: tuple[Shape, ...]) -> tuple[Mapp
     ev = kind.rule(full, in_shapes)
     out_n = prod(ev.out)
     activations = out_n if kind.counts_activations else 0
-    memory = sum(prod(s) for s in in_shapes) + out_n + ev.params
+    memory = 0 if kind.view else sum(prod(s) for s in in_shapes) + out_n + ev.params
     return full, Numbers(ev.out, ev.params, ev.macs, ev.macs + ev.fvcore_extra, activations, memory, ev.op_class)
 
 
@@ -185,11 +181,15 @@ def _block_template(kind: str, args: tuple, in_shape: Shape) -> tuple[tuple[Entr
 
 
 def _sums(entries: list[Entry] | tuple[Entry, ...]) -> Sums:
-    total = Sums()
+    macs = fvcore = params = activations = memory = 0
     for e in entries:
         n = e.numbers
-        total = total.plus(Sums(n.macs, n.fvcore_flops, n.params, n.activations, n.memory_access, 1))
-    return total
+        macs += n.macs
+        fvcore += n.fvcore_flops
+        params += n.params
+        activations += n.activations
+        memory += n.memory_access
+    return Sums(macs, fvcore, params, activations, memory, len(entries))
 
 
 class _Builder:
@@ -198,7 +198,8 @@ class _Builder:
         self.config = config
         self.env: dict[str, Any] = dict(config)
         self.segments: list[Segment] = []
-        self.sums = Sums()
+        self.count = 0  # layers so far
+        self.segment_sums: list[Sums] = []
         self.blocks: list[Block] = []
         self.outputs: dict[str, tuple[str, Shape]] = {}  # entry name -> (producing layer name, shape)
         self.last: tuple[str, Shape] = (INPUT, ())
@@ -214,7 +215,8 @@ class _Builder:
         self.outputs[INPUT] = self.last = (INPUT, shape)
         for i, entry in enumerate(data["layers"]):
             self._entry(entry, ("layers", i))
-        return Graph(self.spec, self.config, shape, self.last[1], tuple(self.blocks), tuple(self.segments), self.sums)
+        sums = Sums(*map(sum, zip(*self.segment_sums)))  # field by field
+        return Graph(self.spec, self.config, shape, self.last[1], tuple(self.blocks), tuple(self.segments), sums)
 
     # --- environment -------------------------------------------------------------------------------------------
 
@@ -392,10 +394,11 @@ class _Builder:
         self.outputs[name] = self.last = (name, numbers.out)
 
     def _add_segment(self, segment: Segment, sums: Sums, path: tuple) -> None:
-        if self.sums.layers + sums.layers > MAX_LAYERS:
+        if self.count + sums.layers > MAX_LAYERS:
             raise self.spec.error(path, f"the network grows past {MAX_LAYERS:,} layers (the most a spec may expand to)")
         self.segments.append(segment)
-        self.sums = self.sums.plus(sums)
+        self.segment_sums.append(sums)
+        self.count += sums.layers
 
     def _block(self, name: str, op: str, args: dict[str, Any], source: tuple[str, Shape], raw: Mapping, path: tuple) -> None:
         in_name, in_shape = source
@@ -405,10 +408,10 @@ class _Builder:
             entries, sums = _block_template(op, tuple(sorted(args.items())), in_shape)
         except LayerError as exc:
             raise self._fail(exc, raw, path, name) from None
-        start = self.sums.layers
+        start = self.count
         self._add_segment(Segment(name + ".", in_name, name, entries), sums, path)
         out = entries[-1].numbers.out
-        self.blocks.append(Block(name, op, args, in_shape, out, start, self.sums.layers, path))
+        self.blocks.append(Block(name, op, args, in_shape, out, start, self.count, path))
         self.outputs[name] = self.last = (f"{name}.{entries[-1].name}", out)
 
     def _stage(self, raw: Mapping[str, Any], path: tuple) -> None:
