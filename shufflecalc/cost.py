@@ -20,7 +20,8 @@ CONVENTIONS: dict[str, str] = {
     "params": "trainable parameters: weights, biases, batchnorm gamma and beta",
     "activations": "output elements of conv2d and linear layers (fvcore's ActivationCountAnalysis convention)",
     "memory_access": "input + output feature-map elements + parameters of every layer (ShuffleNet V2's memory "
-    "access cost, in elements, not bytes)",
+    "access cost, in elements, not bytes); 0 for a layer whose output aliases its input in eager execution "
+    "(flatten, split, dropout in eval mode)",
 }
 __doc__ = (__doc__ or "") + "".join(f"\n- ``{k}``: {v}." for k, v in CONVENTIONS.items())
 
@@ -46,11 +47,14 @@ _WITHOUT = "_without_classifier"
 
 @dataclass(frozen=True)
 class Totals:
+    """The metrics summed over some layers (a model, a stage, an operator class), and how many layers that is."""
+
     macs: int = 0
     fvcore_flops: int = 0
     params: int = 0
     activations: int = 0
     memory_access: int = 0
+    layers: int = 0
 
     @property
     def flops(self) -> int:
@@ -58,16 +62,18 @@ class Totals:
 
     @classmethod
     def of(cls, layers: Iterable[Layer]) -> Totals:
-        macs = fv = params = acts = mem = 0
+        macs = fv = params = acts = mem = count = 0
         for layer in layers:
             macs += layer.macs
             fv += layer.fvcore_flops
             params += layer.params
             acts += layer.activations
             mem += layer.memory_access
-        return cls(macs, fv, params, acts, mem)
+            count += 1
+        return cls(macs, fv, params, acts, mem, count)
 
     def to_dict(self) -> dict[str, int]:
+        """The metrics (see METRICS); the layer count is not one."""
         return {m: getattr(self, m) for m in METRICS}
 
 
@@ -141,7 +147,8 @@ class Analysis:
         return values
 
     def breakdown(self, by: str) -> dict[str, Totals]:
-        """Totals grouped by 'class' (operator class), 'stage' (first name component) or 'block'."""
+        """Totals grouped by 'class' (operator class), 'stage' (first name component) or 'block' (a top-level layer
+        is its own group), each with its number of layers; groups in order of their first layer."""
         key = {"class": lambda l: l.op_class, "stage": lambda l: l.stage, "block": lambda l: l.block or l.name}[by]
         groups: dict[str, list[Layer]] = {}
         for layer in self.layers:
@@ -186,5 +193,4 @@ def layer_dict(layer: Layer) -> dict[str, Any]:
 def analyze(spec: Spec | str, overrides: Mapping[str, Any] | None = None, **params: Any) -> Analysis:
     """Analyze a spec (built-in name, path, or Spec) with parameter values, e.g. ``analyze("shufflenet", g=3)``."""
     graph = expand(spec, {**(overrides or {}), **params})
-    params_, macs, fvcore, acts, memory = graph.sums
-    return Analysis(graph, Totals(macs, fvcore, params_, acts, memory))
+    return Analysis(graph, Totals(**graph.sums._asdict()))

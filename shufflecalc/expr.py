@@ -2,8 +2,10 @@
 
 Expressions are strings such as ``"max(int(64 * width), 8)"`` or ``"stage_out[g][1] * width"``. They are parsed with
 Python's `ast` module and compiled into closures over a whitelist of node types; nothing is ever passed to `eval` or
-`exec`. Sizes are bounded (text length, node count, nesting depth, magnitude of numbers, exponents), so a spec
-cannot make the tool hang or exhaust memory.
+`exec`. Sizes are bounded (text length, node count, nesting depth, magnitude of numbers, exponents, nested calls),
+and so is the work of one evaluation: every call of a spec's own function spends its body's node count from a budget
+of `MAX_STEPS` shared by the whole evaluation (the calls it makes included). An expression has no loops, so this
+bounds the time any expression takes: a spec cannot make the tool hang or exhaust memory.
 
 Values are int, float, bool, str, and lists / dicts of those (lookup tables). ``/`` is true division (a float),
 ``//`` floor division. Built-in functions: int (truncates), float, round (half away from zero), floor, ceil, min,
@@ -26,6 +28,7 @@ MAX_DEPTH = 40
 MAX_ABS_INT = 2**62
 MAX_EXPONENT = 64
 MAX_CALL_DEPTH = 16
+MAX_STEPS = 10_000  # per evaluation: user-function calls, each counting the syntax nodes of its body
 
 Env = Mapping[str, Any]
 Compiled = Callable[[Env], Any]
@@ -79,6 +82,15 @@ BUILTINS: dict[str, Callable[..., Any]] = {
 }
 
 
+class _Budget:
+    """Steps left to one evaluation (see MAX_STEPS), shared by every call it makes through the environment."""
+
+    __slots__ = ("left",)
+
+    def __init__(self) -> None:
+        self.left = MAX_STEPS
+
+
 @dataclass(frozen=True)
 class UserFunction:
     """A function a spec defines, e.g. ``"ch(c)": "max(int(c * width), 8)"``."""
@@ -93,9 +105,19 @@ class UserFunction:
             raise ExprError(f"{self.name}() takes {len(self.args)} argument(s), got {len(values)}")
         if depth > MAX_CALL_DEPTH:
             raise ExprError(f"{self.name}(): calls nested too deeply")
+        budget = env.get("__budget__")
+        if not isinstance(budget, _Budget):
+            budget = _Budget()
+        budget.left -= getattr(self.body, "nodes", 1)
+        if budget.left < 0:
+            raise ExprError(
+                f"{self.name}(): evaluation too long (more than {MAX_STEPS:,} steps: each call of a function counts "
+                "the nodes of its expression)"
+            )
         local = dict(env)
         local.update(zip(self.args, values))
         local["__depth__"] = depth + 1
+        local["__budget__"] = budget
         return self.body(local)
 
 
@@ -211,6 +233,7 @@ def _name(name: str) -> Compiled:
 class _Compiler:
     def __init__(self) -> None:
         self.nodes = 0
+        self.calls = 0  # calls of functions other than the built-ins
 
     def compile(self, node: ast.AST, depth: int = 0) -> Compiled:
         self.nodes += 1
@@ -270,6 +293,8 @@ class _Compiler:
         if isinstance(node, ast.Call):
             if not isinstance(node.func, ast.Name) or node.keywords:
                 raise ExprError("only calls of named functions with positional arguments are allowed")
+            if node.func.id not in BUILTINS:
+                self.calls += 1
             return _call(node.func.id, [self.compile(a, d) for a in node.args])
         if isinstance(node, (ast.List, ast.Tuple)):
             items = [self.compile(e, d) for e in node.elts]
@@ -288,11 +313,18 @@ def compile_expr(text: str) -> Compiled:
         raise ExprError(f"invalid expression '{text}': {exc.msg}") from None
     except (ValueError, RecursionError, MemoryError):
         raise ExprError(f"invalid expression '{text}'") from None
-    return _guard(_Compiler().compile(tree.body))
+    compiler = _Compiler()
+    fn = _guard(compiler.compile(tree.body), budgeted=compiler.calls > 0)
+    fn.nodes = compiler.nodes  # type: ignore[attr-defined]  # what one call of a function with this body spends
+    return fn
 
 
-def _guard(fn: Compiled) -> Compiled:
+def _guard(fn: Compiled, budgeted: bool) -> Compiled:
+    """Turn Python's arithmetic errors into ExprError; give an evaluation that calls functions its step budget."""
+
     def run(env: Env) -> Any:
+        if budgeted and not isinstance(env.get("__budget__"), _Budget):
+            env = {**env, "__budget__": _Budget()}
         try:
             return fn(env)
         except ExprError:

@@ -194,10 +194,10 @@ def explain_report(e: Explanation) -> tuple[dict[str, Any], Tabular, Tabular]:
                Column("formula", "formula", justify="left"), Column("symbols", "symbols", justify="left"),
                Column("formula_macs", "formula MACs"), Column("engine_macs", "engine MACs"),
                Column("difference", "difference"), Column("why", "why they differ", justify="left")]
-    outside = g.sums[1] - e.engine_macs
+    outside = g.sums.macs - e.engine_macs
     notes = [
         _formulas_note(e.units), DIFF_NOTE, zero_note(e.units),
-        f"outside these units: {outside:,} MACs (stem, classifier, ...); model total {g.sums[1]:,} MACs.",
+        f"outside these units: {outside:,} MACs (stem, classifier, ...); model total {g.sums.macs:,} MACs.",
         f"per-layer detail and reasons in full: shufflecalc explain {g.spec.source} --layer {e.units[0].block.name}",
     ]
     strided = [u.block.name for u in e.units if u.formula.name == "dwsep" and u.block.args["stride"] > 1]
@@ -281,7 +281,7 @@ def explain_json(e: Explanation) -> dict[str, Any]:
         "units": [_unit_json(u) for u in e.units],
         "total": {"formula_macs": exact_json(e.formula_macs), "engine_macs": e.engine_macs,
                   "difference": exact_json(e.engine_macs - e.formula_macs)},
-        "model_macs": g.sums[1],
+        "model_macs": g.sums.macs,
     }
 
 

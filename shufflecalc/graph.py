@@ -19,8 +19,34 @@ from .ops import KINDS, Arg, LayerError, Shape
 from .spec import FUNC_RE, NAME_RE, Spec, format_value, load_spec, resolve_config
 
 INPUT = "input"
+MAX_REPEAT = 1_000  # units in one stage
+MAX_LAYERS = 20_000  # primitive layers in one network
 ENTRY_KEYS = {"op", "name", "inputs"}
 STAGE_KEYS = {"stage", "repeat", "stride", "unit", "first"}
+
+
+class Numbers(NamedTuple):
+    """What one layer costs and produces (see `ops` for the conventions): the fields of `Layer` from `out` to
+    `op_class`, in the same order (checked below), so that a Layer is made by spreading them."""
+
+    out: Shape
+    params: int
+    macs: int
+    fvcore_flops: int
+    activations: int
+    memory_access: int
+    op_class: str
+
+
+class Sums(NamedTuple):
+    """Totals over a run of layers, with their number: the fields of `cost.Totals`."""
+
+    macs: int = 0
+    fvcore_flops: int = 0
+    params: int = 0
+    activations: int = 0
+    memory_access: int = 0
+    layers: int = 0
 
 
 class Layer(NamedTuple):
@@ -49,6 +75,9 @@ class Layer(NamedTuple):
         return self.name.split(".", 1)[0]
 
 
+assert Layer._fields[Layer._fields.index("out") :][: len(Numbers._fields)] == Numbers._fields
+
+
 @dataclass(frozen=True)
 class Block:
     """One instance of a composite unit: its layers are graph.layers[start:stop]."""
@@ -63,7 +92,24 @@ class Block:
     path: tuple
 
 
-Segment = tuple  # (name prefix, block input name, block name, template entries)
+class Entry(NamedTuple):
+    """One layer of a segment, named and connected locally (`blocks.IN` is the segment's input)."""
+
+    name: str
+    op: str
+    attrs: Mapping[str, Any]
+    inputs: tuple[str, ...]
+    in_shapes: tuple[Shape, ...]
+    numbers: Numbers
+
+
+class Segment(NamedTuple):
+    """The layers of one block instance (or one top-level layer): full names are `prefix` + the entry's name."""
+
+    prefix: str
+    source: str  # the layer feeding the block's input ("" for a top-level layer, whose inputs are full names)
+    block: str  # the block instance's name, "" for a top-level layer
+    entries: tuple[Entry, ...]
 
 
 @dataclass(frozen=True)
@@ -77,15 +123,16 @@ class Graph:
     output: Shape
     blocks: tuple[Block, ...]
     segments: tuple[Segment, ...]
-    sums: tuple[int, int, int, int, int]  # params, macs, fvcore_flops, activations, memory_access
+    sums: Sums
 
     @cached_property
     def layers(self) -> tuple[Layer, ...]:
         layers = []
-        for prefix, in_name, block, entries in self.segments:
-            for local, op, attrs, inputs, in_shapes, numbers in entries:
-                full_inputs = tuple([in_name if i == IN else prefix + i for i in inputs])
-                layers.append(Layer(prefix + local, op, attrs, full_inputs, in_shapes, *numbers, block))
+        for seg in self.segments:
+            prefix = seg.prefix
+            for e in seg.entries:
+                inputs = tuple([seg.source if i == IN else prefix + i for i in e.inputs])
+                layers.append(Layer(prefix + e.name, e.op, e.attrs, inputs, e.in_shapes, *e.numbers, seg.block))
         return tuple(layers)
 
     def block_layers(self, block: Block) -> tuple[Layer, ...]:
@@ -104,18 +151,18 @@ def expand(spec: Spec | str, overrides: Mapping[str, Any] | None = None) -> Grap
 
 
 @lru_cache(maxsize=65536)
-def _evaluate(op: str, attrs: tuple, in_shapes: tuple[Shape, ...]) -> tuple[Mapping[str, Any], tuple]:
+def _evaluate(op: str, attrs: tuple, in_shapes: tuple[Shape, ...]) -> tuple[Mapping[str, Any], Numbers]:
     kind = KINDS[op]
     full = {**kind.defaults, **dict(attrs)}
     ev = kind.rule(full, in_shapes)
     out_n = prod(ev.out)
     activations = out_n if kind.counts_activations else 0
-    memory = sum(prod(s) for s in in_shapes) + out_n + ev.params
-    return full, (ev.out, ev.params, ev.macs, ev.macs + ev.fvcore_extra, activations, memory, ev.op_class)
+    memory = 0 if kind.view else sum(prod(s) for s in in_shapes) + out_n + ev.params
+    return full, Numbers(ev.out, ev.params, ev.macs, ev.macs + ev.fvcore_extra, activations, memory, ev.op_class)
 
 
 @lru_cache(maxsize=16384)
-def _block_template(kind: str, args: tuple, in_shape: Shape) -> tuple:
+def _block_template(kind: str, args: tuple, in_shape: Shape) -> tuple[tuple[Entry, ...], Sums]:
     prims = BLOCKS[kind].expand(dict(args), in_shape)
     shapes: dict[str, Shape] = {IN: in_shape}
     prev = IN
@@ -127,15 +174,22 @@ def _block_template(kind: str, args: tuple, in_shape: Shape) -> tuple:
             full, numbers = _evaluate(p.op, tuple(sorted(p.attrs.items())), in_shapes)
         except LayerError as exc:
             raise LayerError(f"{p.name}: {exc}") from None
-        shapes[p.name] = numbers[0]
+        shapes[p.name] = numbers.out
         prev = p.name
-        template.append((p.name, p.op, full, inputs, in_shapes, numbers))
+        template.append(Entry(p.name, p.op, full, inputs, in_shapes, numbers))
     return tuple(template), _sums(template)
 
 
-def _sums(entries: Any) -> tuple[int, ...]:
-    """(params, macs, fvcore_flops, activations, memory_access) summed over template entries."""
-    return tuple(sum(e[5][i] for e in entries) for i in range(1, 6))
+def _sums(entries: list[Entry] | tuple[Entry, ...]) -> Sums:
+    macs = fvcore = params = activations = memory = 0
+    for e in entries:
+        n = e.numbers
+        macs += n.macs
+        fvcore += n.fvcore_flops
+        params += n.params
+        activations += n.activations
+        memory += n.memory_access
+    return Sums(macs, fvcore, params, activations, memory, len(entries))
 
 
 class _Builder:
@@ -145,7 +199,7 @@ class _Builder:
         self.env: dict[str, Any] = dict(config)
         self.segments: list[Segment] = []
         self.count = 0  # layers so far
-        self.sums = [0, 0, 0, 0, 0]
+        self.segment_sums: list[Sums] = []
         self.blocks: list[Block] = []
         self.outputs: dict[str, tuple[str, Shape]] = {}  # entry name -> (producing layer name, shape)
         self.last: tuple[str, Shape] = (INPUT, ())
@@ -161,9 +215,8 @@ class _Builder:
         self.outputs[INPUT] = self.last = (INPUT, shape)
         for i, entry in enumerate(data["layers"]):
             self._entry(entry, ("layers", i))
-        return Graph(
-            self.spec, self.config, shape, self.last[1], tuple(self.blocks), tuple(self.segments), tuple(self.sums)
-        )
+        sums = Sums(*map(sum, zip(*self.segment_sums)))  # field by field
+        return Graph(self.spec, self.config, shape, self.last[1], tuple(self.blocks), tuple(self.segments), sums)
 
     # --- environment -------------------------------------------------------------------------------------------
 
@@ -216,8 +269,11 @@ class _Builder:
 
     def _value(self, arg: Arg, raw: Any, path: tuple) -> Any:
         value = raw
-        if isinstance(raw, str) and not (arg.type is str and arg.choices and raw in arg.choices):
-            value = self._expr(raw, path)
+        if isinstance(raw, str):
+            if arg.type is str and arg.choices is not None:
+                value = self._choice(arg, raw, path)
+            else:
+                value = self._expr(raw, path)
         if arg.type is int:
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
@@ -238,6 +294,15 @@ class _Builder:
         if arg.choices is not None and value not in arg.choices:
             raise self.spec.error(path, f"must be one of {', '.join(map(str, arg.choices))}, got {value!r}")
         return value
+
+    def _choice(self, arg: Arg, raw: str, path: tuple) -> Any:
+        """A string argument with fixed choices: one of them, or the name of a parameter or define value holding one
+        (the value is then checked against the choices by the caller); any other text is a wrong choice."""
+        if raw in arg.choices:
+            return raw
+        if raw in self.env and not isinstance(self.env[raw], UserFunction):
+            return self.env[raw]
+        raise self.spec.error(path, f"must be one of {', '.join(map(str, arg.choices))}, got {raw!r}")
 
     def _args(self, schema: dict[str, Arg], raw: Mapping[str, Any], path: tuple, skip: set[str]) -> dict[str, Any]:
         values: dict[str, Any] = {}
@@ -269,6 +334,8 @@ class _Builder:
         if "op" not in raw:
             raise self.spec.error(path, "missing 'op' (a layer kind or block type) or 'stage'")
         op = raw["op"]
+        if not isinstance(op, str):
+            raise self.spec.error(path + ("op",), f"op must be a layer kind or block type (a string), got {op!r}")
         name = raw.get("name", f"{op}_{path[-1]}")
         self._check_name(name, path + ("name",) if "name" in raw else path)
         inputs = self._inputs(raw, path)
@@ -299,6 +366,8 @@ class _Builder:
             raise self.spec.error(path + ("inputs",), "inputs must be a list of earlier layer names")
         resolved = []
         for i, n in enumerate(names):
+            if not isinstance(n, str):
+                raise self.spec.error(path + ("inputs", i), f"an input is the name of an earlier layer, got {n!r}")
             if n not in self.outputs:
                 raise self.spec.error(path + ("inputs", i), f"undefined layer '{n}' (inputs name earlier layers)")
             resolved.append(self.outputs[n])
@@ -320,14 +389,16 @@ class _Builder:
             attrs, numbers = _evaluate(op, tuple(sorted(args.items())), in_shapes)
         except LayerError as exc:
             raise self._fail(exc, raw, path, name) from None
-        entry = (name, op, attrs, tuple(n for n, _ in inputs), in_shapes, numbers)
-        self._add_segment(("", "", "", (entry,)), _sums((entry,)))
-        self.outputs[name] = self.last = (name, numbers[0])
+        entry = Entry(name, op, attrs, tuple(n for n, _ in inputs), in_shapes, numbers)
+        self._add_segment(Segment("", "", "", (entry,)), _sums((entry,)), path)
+        self.outputs[name] = self.last = (name, numbers.out)
 
-    def _add_segment(self, segment: Segment, sums: tuple[int, ...]) -> None:
+    def _add_segment(self, segment: Segment, sums: Sums, path: tuple) -> None:
+        if self.count + sums.layers > MAX_LAYERS:
+            raise self.spec.error(path, f"the network grows past {MAX_LAYERS:,} layers (the most a spec may expand to)")
         self.segments.append(segment)
-        self.count += len(segment[3])
-        self.sums = [a + b for a, b in zip(self.sums, sums)]
+        self.segment_sums.append(sums)
+        self.count += sums.layers
 
     def _block(self, name: str, op: str, args: dict[str, Any], source: tuple[str, Shape], raw: Mapping, path: tuple) -> None:
         in_name, in_shape = source
@@ -338,10 +409,10 @@ class _Builder:
         except LayerError as exc:
             raise self._fail(exc, raw, path, name) from None
         start = self.count
-        self._add_segment((name + ".", in_name, name, entries), sums)
-        out = entries[-1][5][0]
+        self._add_segment(Segment(name + ".", in_name, name, entries), sums, path)
+        out = entries[-1].numbers.out
         self.blocks.append(Block(name, op, args, in_shape, out, start, self.count, path))
-        self.outputs[name] = self.last = (f"{name}.{entries[-1][0]}", out)
+        self.outputs[name] = self.last = (f"{name}.{entries[-1].name}", out)
 
     def _stage(self, raw: Mapping[str, Any], path: tuple) -> None:
         for key in raw:
@@ -350,11 +421,15 @@ class _Builder:
         name = raw["stage"]
         self._check_name(name, path + ("stage",))
         repeat = self._value(Arg(int, minimum=1), raw.get("repeat", 1), path + ("repeat",))
+        if repeat > MAX_REPEAT:
+            raise self.spec.error(path + ("repeat",), f"must be at most {MAX_REPEAT:,}, got {repeat}")
         stride = self._value(Arg(int, minimum=1), raw.get("stride", 2), path + ("stride",))
         unit = raw.get("unit")
         if not isinstance(unit, dict) or "op" not in unit:
             raise self.spec.error(path + ("unit",), "a stage needs 'unit: {op: <block type>, ...}'")
         op = unit["op"]
+        if not isinstance(op, str):
+            raise self.spec.error(path + ("unit", "op"), f"op must be a block type (a string), got {op!r}")
         if op not in BLOCKS:
             raise self.spec.error(path + ("unit", "op"), f"unknown block type '{op}' (known: {', '.join(sorted(BLOCKS))})")
         schema = BLOCKS[op].args

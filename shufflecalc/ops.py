@@ -15,7 +15,8 @@ Counting conventions (per layer, in elements or operations, batch size 1):
 - ``params``: weights, biases, batchnorm gamma and beta (running statistics are buffers, not parameters).
 - ``activations``: output elements of conv2d and linear layers (fvcore's ActivationCountAnalysis convention).
 - ``memory_access``: input elements + output elements + parameters: ShuffleNet V2's memory access cost (MAC), for
-  every layer as eager execution runs it.
+  every layer as eager execution runs it. A layer whose output aliases its input in eager execution (`LayerKind.view`:
+  flatten, split's chunk, dropout in eval mode) moves no memory and counts 0.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ class LayerKind:
     aten: tuple[str, ...]  # the aten ops fvcore sees for this layer
     inputs: int = 1  # number of inputs; 0 means two or more
     counts_activations: bool = False
+    view: bool = False  # the output aliases the input in eager execution (a view or the identity): memory_access 0
     doc: str = ""
     defaults: dict[str, Any] = field(init=False)
 
@@ -355,6 +357,7 @@ KINDS: dict[str, LayerKind] = {
             _dropout_torch,
             "ignored",
             ("aten::dropout",),
+            view=True,
         ),
         LayerKind(
             "maxpool", dict(_POOL_ARGS), _pool("maxpool"), _pool_torch("MaxPool2d"), "unsupported",
@@ -372,7 +375,7 @@ KINDS: dict[str, LayerKind] = {
             "mean", {}, _mean, _torch_local("Mean"), "unsupported", ("aten::mean",),
             doc="x.mean([2, 3]): the spatial mean as a flat vector (ShuffleNetV2's global pool)",
         ),
-        LayerKind("flatten", {}, _flatten, _module("Flatten"), "ignored", ("aten::flatten",)),
+        LayerKind("flatten", {}, _flatten, _module("Flatten"), "ignored", ("aten::flatten",), view=True),
         LayerKind(
             "linear",
             {"out": Arg(int, required=True, minimum=_POS), "bias": Arg(bool, True)},
@@ -407,6 +410,7 @@ KINDS: dict[str, LayerKind] = {
             _split_torch,
             "ignored",
             ("aten::chunk",),
+            view=True,
             doc="one of `parts` equal channel groups: x.chunk(parts, dim=1)[index]",
         ),
     ]

@@ -132,18 +132,13 @@ def attribute(label: str, a: Analysis, times: dict[str, float], forward_ms: floa
                "time_share": _share(times[l.name], attributed), "macs": l.macs, "macs_share": _share(l.macs, macs),
                "memory_access": l.memory_access, "memory_access_share": _share(l.memory_access, memory)}
               for l in a.layers]
-    classes: dict[str, dict[str, Any]] = {}
+    class_time: dict[str, float] = {}
     for l in a.layers:
-        empty = {"class": l.op_class, "layers": 0, "time": 0.0, "macs": 0, "memory_access": 0}
-        c = classes.setdefault(l.op_class, empty)
-        c["layers"] += 1
-        c["time"] += times[l.name]
-        c["macs"] += l.macs
-        c["memory_access"] += l.memory_access
-    by_class = [{"class": c["class"], "layers": c["layers"], "time_ms": round(c["time"], 6),
-                 "time_share": _share(c["time"], attributed), "macs": c["macs"], "macs_share": _share(c["macs"], macs),
-                 "memory_access": c["memory_access"], "memory_access_share": _share(c["memory_access"], memory)}
-                for c in sorted(classes.values(), key=lambda c: -c["time"])]
+        class_time[l.op_class] = class_time.get(l.op_class, 0.0) + times[l.name]
+    by_class = [{"class": k, "layers": t.layers, "time_ms": round(class_time[k], 6),
+                 "time_share": _share(class_time[k], attributed), "macs": t.macs, "macs_share": _share(t.macs, macs),
+                 "memory_access": t.memory_access, "memory_access_share": _share(t.memory_access, memory)}
+                for k, t in sorted(a.breakdown("class").items(), key=lambda kv: -class_time[kv[0]])]
     return {
         "conventions": {"macs": CONVENTIONS["macs"], "memory_access": CONVENTIONS["memory_access"],
                         **PROFILE_CONVENTIONS},

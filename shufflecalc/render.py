@@ -14,9 +14,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-FORMATS = ("table", "json", "csv", "markdown", "latex", "html")
-
-
 @dataclass(frozen=True)
 class Column:
     key: str
@@ -34,13 +31,25 @@ class Tabular:
     footer: dict[str, Any] | None = None  # a totals row
 
 
+_UNITS = ((1.0, ""), (1e3, "K"), (1e6, "M"), (1e9, "G"), (1e12, "T"))
+
+
 def human(n: int | float) -> str:
-    """568740352 -> '568.74M'; powers of 1000."""
+    """568740352 -> '568.74M'; powers of 1000, two decimals. A figure that rounds to 1000 of a unit is shown in the
+    next one (999999999 -> '1.00G', not '1000.00M'); below 1000, integers are exact and floats use `g` format."""
     value = abs(n)
-    for factor, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
-        if value >= factor:
-            return f"{n / factor:.2f}{suffix}"
-    return f"{n:g}" if isinstance(n, float) else str(n)
+    i = max([0] + [i for i, (factor, _) in enumerate(_UNITS) if value >= factor])
+    text = _scaled(n, i)
+    if i + 1 < len(_UNITS) and abs(float(text)) >= 1000:
+        i += 1
+        text = _scaled(n, i)
+    return text + _UNITS[i][1]
+
+
+def _scaled(n: int | float, i: int) -> str:
+    if i == 0:
+        return f"{n:g}" if isinstance(n, float) else str(n)
+    return f"{n / _UNITS[i][0]:.2f}"
 
 
 def human_short(n: int | float) -> str:

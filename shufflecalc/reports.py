@@ -110,12 +110,8 @@ def show_table(a: Analysis, by: str = "layer") -> Tabular:
     else:
         groups = a.breakdown(by)
         columns = [Column("name", by, justify="left"), Column("layers", "layers", "count")] + metric_cols
-        counts: dict[str, int] = {}
-        key = {"class": lambda l: l.op_class, "stage": lambda l: l.stage, "block": lambda l: l.block or l.name}[by]
-        for l in a.layers:
-            counts[key(l)] = counts.get(key(l), 0) + 1
         items = sorted(groups.items(), key=lambda kv: -kv[1].macs) if by == "class" else list(groups.items())
-        rows = [{"name": k, "layers": counts[k], "share": 100 * t.macs / total, **t.to_dict()} for k, t in items]
+        rows = [{"name": k, "layers": t.layers, "share": 100 * t.macs / total, **t.to_dict()} for k, t in items]
     footer = {"name": "total", "share": 100.0 if a.macs else 0.0, **a.totals.to_dict()}
     return Tabular(title, columns, rows, notes=notes(), footer=footer)
 

@@ -85,17 +85,18 @@ def load_spec(ref: str | Path) -> Spec:
         if not path.exists():
             raise ShufflecalcError(f"{text}: no such spec file")
         resolved = path.resolve()
-        return _load(str(resolved), resolved.stat().st_mtime_ns, text)
+        return _load(str(resolved), resolved.stat().st_mtime_ns, text, builtin=False)
     builtin = builtin_dir() / f"{text}.yaml"
     if not builtin.exists():
         names = ", ".join(builtin_names())
         raise ShufflecalcError(f"unknown spec '{text}': not a file, and not a built-in spec ({names})")
-    return _load(str(builtin), 0, text)
+    return _load(str(builtin), 0, text, builtin=True)
 
 
 @lru_cache(maxsize=64)
-def _load(path: str, mtime: int, display: str) -> Spec:
-    shown = f"specs/{Path(path).name}" if mtime == 0 else display
+def _load(path: str, mtime: int, display: str, builtin: bool) -> Spec:
+    """Parse and validate a spec file; `mtime` keys the cache (0 for built-ins, which do not change)."""
+    shown = f"specs/{Path(path).name}" if builtin else display
     doc = load_file(path, shown)
     data = doc.data
     if not isinstance(data, dict):

@@ -290,7 +290,7 @@ def _verify(graph: Graph) -> Verification:
     )
     return Verification(
         graph.spec.name, graph.spec.source, dict(graph.config), graph.input, graph.output, out,
-        graph.sums[1], graph.sums[0], graph.sums[2],
+        graph.sums.macs, graph.sums.params, graph.sums.fvcore_flops,
         sum(p.numel() for p in model.parameters()), torch_total, fvcore_total,
         {k: int(v) for k, v in sorted(flop_count.by_operator().items())}, analytic_by_operator(graph),
         layers, _omissions(layers, flop_count), time.perf_counter() - start,

@@ -151,6 +151,17 @@ def test_totals_are_layer_sums_and_breakdowns_add_up() -> None:
             assert sum(t.memory_access for t in parts) == a.memory_access
 
 
+def test_breakdowns_count_their_layers() -> None:
+    a = analyze("shufflenet", g=3)
+    stages, blocks = a.breakdown("stage"), a.breakdown("block")
+    # a stride-2 unit has 11 layers (with shortcut pool and concat), a stride-1 unit 10 (see the names above);
+    # ShuffleNet's stages repeat 4, 8 and 4 units
+    assert (stages["stage2"].layers, stages["stage3"].layers, stages["stage4"].layers) == (11 + 3 * 10, 11 + 7 * 10, 41)
+    assert blocks["stage3.unit0"].layers == 11 and blocks["stage3.unit1"].layers == 10
+    for by in ("class", "stage", "block"):
+        assert sum(t.layers for t in a.breakdown(by).values()) == len(a.layers) == a.totals.layers
+
+
 def test_fvcore_convention_by_hand() -> None:
     """macs + 2 per BN output element + 1 per global-pool input element."""
     a = analyze("mobilenet")
@@ -276,3 +287,38 @@ def test_unit_costs_resnet_resnext_shufflenet_formulas() -> None:
         assert unit("resnet50", block) == hw * (2 * c * m + 9 * m * m) == 218_365_952
         assert unit("resnext50_32x4d", block) == hw * (2 * c * 2 * m + 9 * (2 * m) ** 2 // 32) == 219_971_584
     assert unit("shufflenet", "stage3.unit1", g=3) == 14 * 14 * (2 * 480 * 120 // 3 + 9 * 120) == 7_738_080
+
+
+def test_memory_access_of_views_is_zero(write_spec) -> None:  # noqa: ANN001
+    """split, dropout (eval) and flatten alias their input in eager execution: no memory moves for them."""
+    path = write_spec(
+        "input: [8, 4, 4]\nlayers:\n"
+        "  - {op: split, name: half, index: 1}\n"
+        "  - {op: dropout, name: drop}\n"
+        "  - {op: relu, name: act}\n"
+        "  - {op: global_avgpool, name: pool}\n"
+        "  - {op: flatten, name: flat}\n"
+        "  - {op: linear, name: fc, out: 10}\n"
+    )
+    a = analyze(path)
+    by_hand = {
+        "half": 0, "drop": 0, "flat": 0,
+        "act": 4 * 4 * 4 + 4 * 4 * 4,  # relu reads and writes 4 channels of 4x4
+        "pool": 4 * 4 * 4 + 4,  # reads 4x4x4, writes 4x1x1
+        "fc": 4 + 10 + 4 * 10 + 10,  # reads 4, writes 10, weights 40 and bias 10
+    }
+    assert {l.name: l.memory_access for l in a.layers} == by_hand
+    assert a.memory_access == sum(by_hand.values())
+
+
+def test_shufflenet_v2_splits_move_no_memory() -> None:
+    a = analyze("shufflenet_v2")
+    splits = [l for l in a.layers if l.op == "split"]
+    assert len(splits) == 2 * (3 + 7 + 3)  # two halves in every stride-1 unit; stages of 4, 8 and 4 units
+    assert all(l.memory_access == 0 for l in splits)
+    # the layers that read the halves count that traffic: the right branch's 1x1 conv (58 channels at 28x28,
+    # input + output + weights) and the concat (both halves in, 116 channels out)
+    layers = {l.name: l for l in a.layers}
+    conv, concat = layers["stage2.unit1.branch2_pw1"], layers["stage2.unit1.concat"]
+    assert conv.inputs == ("stage2.unit1.split1",) and conv.memory_access == 58 * 784 * 2 + 58 * 58
+    assert concat.inputs[0] == "stage2.unit1.split0" and concat.memory_access == 2 * 58 * 784 + 116 * 784

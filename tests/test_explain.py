@@ -389,4 +389,4 @@ def test_no_unit_to_explain(write_spec) -> None:  # noqa: ANN001
     path = write_spec("input: [3, 8, 8]\nlayers:\n  - {op: conv2d, out: 4, kernel: 3}\n")
     with pytest.raises(ShufflecalcError, match="has no block that a formula covers"):
         explain(path)
-    assert expand(path).sums[1] == 4 * 3 * 9 * 64
+    assert expand(path).sums.macs == 4 * 3 * 9 * 64

@@ -67,3 +67,35 @@ def test_rejects(text: str, message: str) -> None:
 
 def test_compile_is_cached() -> None:
     assert compile_expr("g * 2") is compile_expr("g * 2")
+
+
+def _functions(**bodies: str) -> dict:
+    """An environment with spec functions of one argument x, as graph.py builds them."""
+    from shufflecalc.expr import UserFunction
+
+    return {**ENV, **{name: UserFunction(name, ("x",), compile_expr(body), body) for name, body in bodies.items()}}
+
+
+def test_exploding_recursion_is_stopped_by_the_step_budget() -> None:
+    # 8 calls per level and 15 levels: 8**15 calls, each well inside the nesting limit of 16
+    env = _functions(f="0 if x <= 0 else " + "+".join(["f(x-1)"] * 8))
+    with pytest.raises(ExprError, match=r"f\(\): evaluation too long \(more than 10,000 steps"):
+        evaluate("f(15) + 1", env)
+    assert evaluate("f(2)", env) == 0  # 1 + 8 + 64 calls fit
+
+
+def test_the_step_budget_is_shared_by_one_evaluation() -> None:
+    from shufflecalc.expr import MAX_STEPS
+
+    f_body, g_body = "0 if x <= 0 else 1 + f(x - 1)", "+".join(["f(15)"] * 8)
+    env = _functions(f=f_body, g=g_body)
+    # g(0) makes 1 call of g and 8 x 16 calls of f (linear recursion from 15 down to 0)
+    g_cost = compile_expr(g_body).nodes + 8 * 16 * compile_expr(f_body).nodes
+    assert g_cost < MAX_STEPS and evaluate("g(0)", env) == 8 * 15
+    terms = MAX_STEPS // g_cost + 1  # one g(0) fits, these together do not
+    assert terms <= 30
+    with pytest.raises(ExprError, match="evaluation too long"):
+        evaluate("+".join(["g(0)"] * terms), env)
+    assert evaluate("+".join(["g(0)"] * (terms - 1)), env) == (terms - 1) * 8 * 15
+    for _ in range(terms):  # each evaluation starts with a full budget
+        assert evaluate("g(0)", env) == 8 * 15

@@ -165,3 +165,29 @@ def test_fvcore_count_and_treatment_are_fvcores(op: str) -> None:
     else:
         assert unsupported == {}
         assert (total > 0) == (kind.fvcore == "counted")
+
+
+SINGLE_INPUT = [
+    # (kind, arguments, input shape): every kind that takes one input
+    ("conv2d", {"out": 4, "kernel": 3}, (4, 6, 6)), ("batchnorm", {}, (4, 6, 6)), ("relu", {}, (4, 6, 6)),
+    ("relu6", {}, (4, 6, 6)), ("hardswish", {}, (4, 6, 6)), ("hardsigmoid", {}, (4, 6, 6)), ("sigmoid", {}, (4, 6, 6)),
+    ("dropout", {"p": 0.5}, (4, 6, 6)), ("maxpool", {"kernel": 2}, (4, 6, 6)), ("avgpool", {"kernel": 2}, (4, 6, 6)),
+    ("global_avgpool", {}, (4, 6, 6)), ("mean", {}, (4, 6, 6)), ("flatten", {}, (4, 1, 1)), ("linear", {"out": 3}, (4,)),
+    ("channel_shuffle", {"groups": 2}, (4, 6, 6)), ("split", {"parts": 2, "index": 1}, (4, 6, 6)),
+]
+
+
+def test_every_single_input_kind_is_listed() -> None:
+    assert {k for k, _, _ in SINGLE_INPUT} == {name for name, kind in KINDS.items() if kind.inputs == 1}
+
+
+@pytest.mark.parametrize("op, attrs, shape", SINGLE_INPUT)
+def test_view_flag_matches_eager_torch(op: str, attrs: dict, shape: tuple) -> None:
+    """A kind is a view exactly when torch, in eval mode, returns a tensor sharing the input's memory."""
+    full, _ = _eval(op, (shape,), **attrs)
+    module = KINDS[op].torch(full, (shape,)).eval()
+    x = torch.randn(1, *shape)
+    with torch.inference_mode():
+        y = module(x)
+    aliases = y.untyped_storage().data_ptr() == x.untyped_storage().data_ptr()
+    assert KINDS[op].view == aliases

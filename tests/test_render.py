@@ -39,6 +39,14 @@ def test_human_units() -> None:
     assert human_short(569_000_000) == "569M" and human_short(4_200_000) == "4.2M" and human_short(500_000) == "500K"
 
 
+def test_human_units_move_up_when_the_figure_rounds_to_1000() -> None:
+    # 999,999,999 / 1e6 = 999.999999, which shows as 1000.00 at two decimals: that is 1.00G
+    assert human(999_999_999) == "1.00G" and human(-999_999_999) == "-1.00G" and human_short(999_999_999) == "1G"
+    assert human(999_995) == "1.00M" and human(999_994) == "999.99K" and human_short(999_999) == "1M"
+    assert human(999.9999) == "1.00K" and human(999.5) == "999.5" and human(999_999) == "1.00M"
+    assert human(999_999_999_999_999) == "1000.00T"  # no unit above T
+
+
 @pytest.mark.parametrize("fmt", ["table", "markdown", "latex", "html"])
 def test_human_formats_show_units_and_signed_differences(fmt: str) -> None:
     text = FORMATTERS[fmt](sample())
@@ -81,3 +89,10 @@ def test_html_is_escaped_and_well_formed() -> None:
     assert cells[0] == NASTY and cells[1] == "568.74M"
     assert [td.text for td in table.find("tfoot/tr")][:2] == ["total", "568.74M"]
     assert "<i>" not in text and "&lt;i&gt;" in text
+
+
+def test_the_formatters_are_the_one_list_of_text_formats() -> None:
+    import shufflecalc.render as render
+
+    assert set(FORMATTERS) == {"table", "markdown", "csv", "latex", "html"}
+    assert not hasattr(render, "FORMATS")  # a second, unused list of format names went out of date unnoticed

@@ -127,6 +127,33 @@ BAD = [
     ("input: [6, 8, 8]\nlayers:\n  - {op: mul, inputs: [input]}\n", {}, "my.yaml:3 layers[0]: mul needs two or more inputs"),
     ("input: [64, 8, 8]\nlayers:\n  - {op: resnet_bottleneck, planes: 16, width_per_group: 2}\n", {},
      "my.yaml:3 layers[0].width_per_group: planes 16 with width_per_group 2 leave no channels"),
+    # work without bound: an exploding recursion, a huge repeat, too many layers in all
+    ("functions:\n  \"f(x)\": \"0 if x <= 0 else " + "+".join(["f(x-1)"] * 8) + "\"\n"
+     "input: [3, 8, 8]\nlayers:\n  - {op: conv2d, out: \"f(15) + 1\", kernel: 3}\n", {},
+     "my.yaml:5 layers[0].out: f(): evaluation too long (more than 10,000 steps"),
+    ("input: [8, 8, 8]\nlayers:\n  - stage: s\n    repeat: 100000000\n    stride: 1\n    unit: {op: dwsep, out: 8}\n",
+     {}, "my.yaml:4 layers[0].repeat: must be at most 1,000, got 100000000"),
+    ("input: [8, 8, 8]\nlayers:\n" + "".join(
+        f"  - {{stage: s{i}, repeat: 1000, stride: 1, unit: {{op: dwsep, out: 8}}}}\n" for i in range(4)), {},
+     "my.yaml:6 layers[3].unit: the network grows past 20,000 layers"),
+    # a string argument with choices: a wrong choice names the choices; a defined name gives its value
+    ("input: [3, 8, 8]\nlayers:\n  - {op: conv_bn_act, out: 8, act: relu7}\n", {},
+     "my.yaml:3 layers[0].act: must be one of relu, relu6, hardswish, none, got 'relu7'"),
+    ("input: [3, 8, 8]\nlayers:\n  - {op: conv_bn_act, out: 8, act: Relu}\n", {},
+     "my.yaml:3 layers[0].act: must be one of relu, relu6, hardswish, none, got 'Relu'"),
+    ("params:\n  a: {type: str, default: relu7}\ninput: [3, 8, 8]\nlayers:\n  - {op: conv_bn_act, out: 8, act: a}\n",
+     {}, "my.yaml:5 layers[0].act: must be one of relu, relu6, hardswish, none, got 'relu7'"),
+    ("functions:\n  \"f(x)\": x\ninput: [3, 8, 8]\nlayers:\n  - {op: conv_bn_act, out: 8, act: f}\n", {},
+     "my.yaml:5 layers[0].act: must be one of relu, relu6, hardswish, none, got 'f'"),
+    # a list or mapping where a name is expected
+    ("input: [3, 8, 8]\nlayers:\n  - {op: [conv2d], name: a}\n", {},
+     "my.yaml:3 layers[0].op: op must be a layer kind or block type (a string), got ['conv2d']"),
+    ("input: [8, 8, 8]\nlayers:\n  - stage: s\n    unit: {op: [dwsep]}\n", {},
+     "my.yaml:4 layers[0].unit.op: op must be a block type (a string), got ['dwsep']"),
+    ("input: [3, 8, 8]\nlayers:\n  - {op: relu, name: a}\n  - {op: add, inputs: [[a], input]}\n", {},
+     "my.yaml:4 layers[1].inputs[0]: an input is the name of an earlier layer, got ['a']"),
+    ("input: [3, 8, 8]\nlayers:\n  - {op: relu, inputs: {a: 1}}\n", {},
+     "my.yaml:3 layers[0].inputs: inputs must be a list of earlier layer names"),
 ]
 
 
@@ -145,3 +172,24 @@ def test_unknown_parameter_and_builtin_choices() -> None:
         analyze("shufflenet", g=5)
     with pytest.raises(ShufflecalcError, match="unknown spec 'resnet9'"):
         analyze("resnet9")
+
+
+def test_a_user_file_with_mtime_zero_is_not_taken_for_a_builtin(write_spec) -> None:  # noqa: ANN001
+    import os
+
+    path = write_spec("input: [3, 8, 8]\nlayers:\n  - {op: conv3d}\n", name="mobilenet.yaml")
+    os.utime(path, ns=(0, 0))
+    message = _err(path)
+    assert message.startswith(f"{path}:3 layers[0].op: unknown op 'conv3d'"), message
+    assert "specs/mobilenet.yaml" not in message
+
+
+def test_a_string_choice_may_name_a_parameter_or_define(write_spec) -> None:  # noqa: ANN001
+    path = write_spec(
+        "params:\n  a: {type: str, default: relu}\ndefine:\n  b: \"'relu6'\"\ninput: [3, 8, 8]\nlayers:\n"
+        "  - {op: conv_bn_act, name: x, out: 8, act: a}\n  - {op: conv_bn_act, name: y, out: 8, act: b}\n"
+        "  - {op: conv_bn_act, name: z, out: 8, act: none}\n"
+    )
+    assert [l.name for l in analyze(path).layers] == ["x.conv", "x.bn", "x.relu", "y.conv", "y.bn", "y.relu6",
+                                                      "z.conv", "z.bn"]
+    assert [l.op for l in analyze(path, a="hardswish").layers][2] == "hardswish"
