@@ -140,7 +140,8 @@ def test_progress_bar_on_a_terminal() -> None:
     assert b"301 configurations, 0 invalid." in out
 
 
-def test_boundary_adds_output_options_only_to_commands_with_a_format(tmp_path) -> None:  # noqa: ANN001
+def test_output_options_are_declared_by_the_command(tmp_path) -> None:  # noqa: ANN001
+    """A command has --output and --force when its signature declares them; Out refuses to write nothing."""
     import typer
     from typer.testing import CliRunner
 
@@ -148,8 +149,10 @@ def test_boundary_adds_output_options_only_to_commands_with_a_format(tmp_path) -
 
     @app.command("quiet")
     @common.boundary
-    def quiet(fmt: common.FormatOpt = Format.table) -> None:
+    def quiet(fmt: common.FormatOpt = None, output_file: common.OutputOpt = None, force: common.ForceOpt = False) -> None:
         """Prints nothing: nothing to write."""
+        with common.Out(fmt, output_file, force):
+            pass
 
     @app.command("plain")
     @common.boundary
@@ -161,6 +164,40 @@ def test_boundary_adds_output_options_only_to_commands_with_a_format(tmp_path) -
     assert r.exit_code == 2 and "this command printed nothing to write" in r.output
     assert "--output" in runner.invoke(app, ["quiet", "--help"]).output
     assert "--output" not in runner.invoke(app, ["plain", "--help"]).output
+
+
+def test_every_printing_command_declares_its_output_options() -> None:
+    """No signature rewriting: --format, --output and --force are parameters of each command function itself."""
+    import inspect
+
+    from shufflecalc.cli import analytic, formulas, latency, tables, verify
+
+    commands = [analytic.list_command, analytic.show_command, analytic.compare_command, formulas.formula_command,
+                formulas.explain_command, formulas.shuffle_command, tables.sweep_command, tables.table_command,
+                verify.verify_command, latency.bench_command, latency.profile_command]
+    for command in commands:
+        params = inspect.signature(inspect.unwrap(command)).parameters
+        assert {"fmt", "output_file", "force"} <= set(params), command.__name__
+        assert params["output_file"].default is None and params["force"].default is False
+
+
+def test_output_written_after_a_failed_check_but_not_after_bad_input(tmp_path) -> None:  # noqa: ANN001
+    import typer
+
+    for code, written in ((0, True), (1, True), (2, False)):
+        path = tmp_path / f"out{code}.txt"
+        with pytest.raises(typer.Exit):
+            with common.Out(None, path, False) as out:
+                out.emit("data\n")
+                out.emit("more\n")
+                raise typer.Exit(code)
+        assert path.exists() is written and (not written or path.read_text() == "data\nmore\n")
+    path = tmp_path / "error.txt"
+    with pytest.raises(common.ShufflecalcError):
+        with common.Out(None, path, False) as out:
+            out.emit("data")
+            raise common.ShufflecalcError("bad input")
+    assert not path.exists()
 
 
 def test_output_collects_everything_a_command_prints(tmp_path) -> None:  # noqa: ANN001

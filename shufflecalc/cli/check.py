@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import ShufflecalcError
-from .common import EXIT_FAILED, EXIT_OK, app, boundary, emit
+from .common import EXIT_FAILED, EXIT_OK, app, boundary
 
 
 class CheckFormat(str, Enum):
@@ -74,6 +74,10 @@ def check_command(
         print(f"shufflecalc: wrote the baseline {write_baseline} ({report.plural(len(result.models), 'model')})",
               file=sys.stderr)
     raise typer.Exit(EXIT_FAILED if result.failed else EXIT_OK)
+
+
+def emit(text: str) -> None:
+    sys.stdout.write(text)
 
 
 def _refuse_existing(path: str) -> None:
