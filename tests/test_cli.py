@@ -159,3 +159,38 @@ def test_every_command_is_in_the_dispatch_table() -> None:
 
     registered = set(typer.main.get_command(app).commands)
     assert registered == {c for commands in MODULES.values() for c in commands}
+
+
+USAGE_ERRORS = [
+    (["show", "shufflenet", "--g", "abc"], "Invalid value for '--g': 'abc' is not a valid int"),
+    (["show", "shufflenet", "--width", "x"], "Invalid value for '--width': 'x' is not a valid float"),
+    (["profile", "shufflenet", "--batch", "many"], "Invalid value for '--batch': 'many' is not a valid int"),
+    (["bench", "shufflenet", "--threads", "two"], "Invalid value for '--threads': 'two' is not a valid int"),
+    (["compare", "mobilenet", "--bogus"], "No such option: --bogus"),
+    (["compare"], "Missing argument"),
+    (["list", "-f", "bogus"], "Invalid value for '--format' / '-f': 'bogus' is not one of"),
+    (["nosuch"], "No such command 'nosuch'"),
+]
+
+
+@pytest.mark.parametrize("args, message", USAGE_ERRORS)
+def test_usage_errors_are_one_line_with_exit_2(cli, args: list[str], message: str) -> None:  # noqa: ANN001
+    r = cli(*args)
+    assert r.exit_code == 2 and r.stdout == ""
+    assert r.stderr.startswith(f"shufflecalc: error: {message}") and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_usage_errors_through_the_console_script() -> None:
+    for args, message in USAGE_ERRORS[:2] + USAGE_ERRORS[4:6]:
+        r = subprocess.run([sys.executable, "-m", "shufflecalc", *args], capture_output=True, text=True)
+        assert r.returncode == 2 and r.stdout == "", r.stderr
+        assert r.stderr.startswith(f"shufflecalc: error: {message}") and r.stderr.count("\n") == 1, r.stderr
+    r = subprocess.run([sys.executable, "-m", "shufflecalc"], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stdout.startswith("Usage: ") and "compare" in r.stdout and r.stderr == ""
+    r = subprocess.run([sys.executable, "-m", "shufflecalc", "show", "--help"], capture_output=True, text=True)
+    assert r.returncode == 0 and "--output" in r.stdout and r.stderr == ""
+
+
+def test_help_through_the_test_helper(cli) -> None:  # noqa: ANN001
+    r = cli("compare", "--help")
+    assert r.exit_code == 0 and r.stdout.startswith("Usage: shufflecalc compare") and r.stderr == ""
