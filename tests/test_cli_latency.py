@@ -100,6 +100,9 @@ def test_profile(cli, by: str) -> None:  # noqa: ANN001
     (["bench", "shufflenet", "--device", "gpu"], "--device 'gpu'"),
     (["bench", "mobilenet", "--g", "3"], "parameter 'g' is not declared by any of: mobilenet"),
     (["compare", "shufflenet", "--latency", "--min-time", "0"], "--min-time 0"),
+    (["bench", "shufflenet", "--min-time", "nan"], "--min-time nan: must be a positive number"),
+    (["bench", "shufflenet", "--min-time", "inf"], "--min-time inf: must be a positive number"),
+    (["bench", "shufflenet", "--peak-tflops", "nan"], "--peak-tflops nan: must be a positive number"),
     (["profile", "shufflenet", "--by", "stage"], "--by 'stage'"),
     (["profile", "shufflenet", "--batch", "0"], "--batch '0'"),
 ])
