@@ -161,9 +161,9 @@ class Out(Generic[E]):
         """Print a command's result (see `render`)."""
         self.emit(render(self.fmt, data, table, csv))  # type: ignore[arg-type]
 
-    def write_file(self, path: Path, data: str | bytes) -> None:
+    def write_file(self, path: Path, data: str | bytes, note: str = "") -> None:
         """Write another file the command makes (a chart, a baseline) under the same --force."""
-        write_file(path, data, self.force)
+        write_file(path, data, self.force, note)
 
     def check_target(self, path: Path, option: str) -> None:
         """Check another destination before any work: writable, and not the --output file."""
@@ -227,9 +227,9 @@ def check_writable(path: Path, force: bool = False) -> None:
         raise ShufflecalcError(f"{path}: directory {path.parent} does not exist")
 
 
-def write_file(path: Path, data: str | bytes, force: bool = False) -> None:
+def write_file(path: Path, data: str | bytes, force: bool = False, note: str = "") -> None:
     """Write atomically (a temporary file in the same directory, then a link or rename), never replacing an existing
-    file unless `force`."""
+    file unless `force`; say so on stderr (with `note` after the name)."""
     import tempfile
 
     check_writable(path, force)
@@ -255,7 +255,7 @@ def write_file(path: Path, data: str | bytes, force: bool = False) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    print(f"shufflecalc: wrote {path}", file=sys.stderr)
+    print(f"shufflecalc: wrote {path}{note}", file=sys.stderr)
 
 
 def _umask() -> int:
