@@ -102,27 +102,41 @@ def test_write_file_is_atomic_and_never_clobbers(tmp_path) -> None:  # noqa: ANN
 
 def test_progress_only_for_people(monkeypatch, capsys) -> None:  # noqa: ANN001
     items = list(range(60))
-    monkeypatch.setattr("sys.stdout.isatty", lambda: True, raising=False)
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True, raising=False)
     assert list(common.progress(iter(items), 60, Format.json, "x")) == items  # json: never
     assert list(common.progress(iter(items), 60, Format.csv, "x")) == items  # csv: never
     assert list(common.progress(iter(items[:50]), 50, Format.table, "x")) == items[:50]  # few: never
     assert capsys.readouterr().err == ""
 
 
-def test_no_progress_when_stdout_is_not_a_terminal(cli) -> None:  # noqa: ANN001
+def test_progress_follows_stderr_not_stdout(monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True, raising=False)
+    monkeypatch.setattr("sys.stderr.isatty", lambda: False, raising=False)
+    assert not common.show_progress(Format.table)
+    monkeypatch.setattr("sys.stdout.isatty", lambda: False, raising=False)
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True, raising=False)
+    assert common.show_progress(Format.table) and not common.show_progress(Format.json)
+
+
+def test_no_progress_when_stderr_is_not_a_terminal(cli) -> None:  # noqa: ANN001
     r = cli("sweep", "shufflenet", "--resolution", "100:400:1", "--columns", "resolution,macs")
     assert r.exit_code == 0 and r.stderr == "" and "301 configurations, 0 invalid." in r.stdout
 
 
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs a pseudo-terminal")
-def test_progress_bar_on_a_terminal() -> None:
-    """With stdout a terminal, a sweep over more than 50 configurations draws a bar (on stderr, then erased)."""
+@pytest.mark.parametrize("stdout_to_file", [False, True])
+def test_progress_bar_on_a_terminal(tmp_path, stdout_to_file: bool) -> None:  # noqa: ANN001
+    """With stderr a terminal, a sweep over more than 50 configurations draws a bar (on stderr, then erased), also
+    when stdout goes to a file."""
     import os
     import pty
     import sys
 
+    data = tmp_path / "stdout.txt"
     pid, fd = pty.fork()
-    if pid == 0:  # the child: stdout and stderr are the terminal
+    if pid == 0:  # the child: stderr (and stdout unless redirected) is the terminal
+        if stdout_to_file:
+            os.dup2(os.open(data, os.O_WRONLY | os.O_CREAT), 1)
         os.execv(sys.executable, [sys.executable, "-m", "shufflecalc", "sweep", "shufflenet", "--resolution",
                                   "100:400:1", "--columns", "resolution,macs"])
     out = b""
@@ -137,7 +151,8 @@ def test_progress_bar_on_a_terminal() -> None:
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert b"/301" in out and "━".encode() in out  # the bar and its count
-    assert b"301 configurations, 0 invalid." in out
+    printed = data.read_bytes() if stdout_to_file else out
+    assert b"301 configurations, 0 invalid." in printed
 
 
 def test_output_options_are_declared_by_the_command(tmp_path) -> None:  # noqa: ANN001

@@ -138,11 +138,21 @@ def test_without_torch_the_latency_commands_give_the_install_hint(tmp_path) -> N
 
 
 def test_progress_bar_only_on_a_terminal(monkeypatch) -> None:  # noqa: ANN001
-    from shufflecalc.cli.timing import progress_bar
+    from shufflecalc.cli.common import Format, progress_bar
 
-    with progress_bar() as progress:  # stderr is captured here, not a terminal
+    with progress_bar(Format.table, "timing") as progress:  # stderr is captured here, not a terminal
         assert progress is None
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
-    with progress_bar() as progress:
+    with progress_bar(Format.table, "timing") as progress:
         assert callable(progress)
         progress(1, 4, "mobilenet batch 1 contiguous")
+    for fmt in (Format.json, Format.csv):  # never in machine output, even on a terminal
+        with progress_bar(fmt, "timing") as progress:
+            assert progress is None
+
+
+def test_one_progress_helper() -> None:
+    """bench and compare --latency draw the same bar as sweep (cli.common.progress_bar)."""
+    from shufflecalc.cli import common, timing
+
+    assert timing.progress_bar is common.progress_bar

@@ -94,7 +94,7 @@ def compare_command(
 
             options = timing_options(device, batch, dtype, channels_last, threads, cuda_graph, compile_, min_time,
                                      peak_tflops)
-            doc = timed(analyses, options)
+            doc = timed(analyses, options, out.fmt)
             out.output(*compare_latency(analyses, labels(analyses), doc))
             latency_ms = first_batch_medians(doc, len(analyses))
         else:

@@ -309,7 +309,7 @@ def render(fmt: Format, data: Any, table: Tabular, csv: Tabular | None = None) -
 def show_progress(fmt: Enum) -> bool:
     """Whether to draw a progress bar: it goes to stderr, so only when stderr is a terminal, and never for a
     machine format (json, csv)."""
-    return fmt.value not in ("json", "csv") and sys.stdout.isatty()
+    return fmt.value not in ("json", "csv") and sys.stderr.isatty()
 
 
 @contextmanager

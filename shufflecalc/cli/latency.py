@@ -45,7 +45,7 @@ def bench_command(
         analyses = load_models(specs, g, width, resolution, sets)
         options = timing_options(device, batch, dtype, channels_last, threads, cuda_graph, compile_, min_time,
                                  peak_tflops)
-        doc = timed(analyses, options)
+        doc = timed(analyses, options, out.fmt)
         out.output(doc, bench_table(doc), csv=bench_csv(doc))
 
 
