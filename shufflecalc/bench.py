@@ -69,7 +69,8 @@ class BenchOptions:
     warmup_max: float | None = None
     compile_backend: Any = "inductor"  # torch.compile's backend (a name or a callable)
 
-    def validated(self) -> BenchOptions:
+    def checked(self) -> BenchOptions:
+        """The options, each checked on its own (no torch import); a ShufflecalcError for a bad one."""
         if self.device not in DEVICES:
             raise ShufflecalcError(f"--device {self.device!r}: expected one of {', '.join(DEVICES)}")
         if self.dtype not in DTYPES:
@@ -82,6 +83,12 @@ class BenchOptions:
             raise ShufflecalcError(f"--threads {self.threads}: must be at least 1")
         if self.peak_tflops is not None and not (math.isfinite(self.peak_tflops) and self.peak_tflops > 0):
             raise ShufflecalcError(f"--peak-tflops {self.peak_tflops}: must be a positive number")
+        return self
+
+    def validated(self) -> BenchOptions:
+        """`checked`, with the device resolved ('auto' -> cuda or cpu; imports torch) and the options that depend on
+        it checked."""
+        self.checked()
         device = resolve_device(self.device)
         if self.cuda_graph and device != "cuda":
             raise ShufflecalcError("--cuda-graph needs --device cuda")

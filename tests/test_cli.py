@@ -194,3 +194,44 @@ def test_usage_errors_through_the_console_script() -> None:
 def test_help_through_the_test_helper(cli) -> None:  # noqa: ANN001
     r = cli("compare", "--help")
     assert r.exit_code == 0 and r.stdout.startswith("Usage: shufflecalc compare") and r.stderr == ""
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--plot-kind", "bogus"], "--plot-kind 'bogus': expected one of auto, scatter, lines, latency"),
+    (["--device", "tpu"], "--device 'tpu'"),
+    (["--threads", "0"], "--threads 0: must be at least 1"),
+    (["--batch", "0"], "--batch '0'"),
+    (["--dtype", "float64"], "--dtype 'float64'"),
+    (["--min-time", "nan"], "--min-time nan"),
+])
+def test_compare_checks_options_it_would_ignore(cli, args: list[str], message: str) -> None:  # noqa: ANN001
+    """--plot-kind without --plot and the timing options without --latency are still checked."""
+    r = cli("compare", "mobilenet", *args)
+    assert r.exit_code == 2 and r.stdout == "" and message in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_compare_checks_timing_options_without_torch(tmp_path) -> None:  # noqa: ANN001
+    env = blocked_env(tmp_path, "torch", "fvcore")
+    run = [sys.executable, "-m", "shufflecalc", "compare", "mobilenet"]
+    r = subprocess.run([*run, "--device", "tpu"], capture_output=True, text=True, env=env)
+    assert r.returncode == 2 and "--device 'tpu'" in r.stderr and "torch" not in r.stderr
+    r = subprocess.run([*run, "--device", "cpu", "--threads", "2", "--batch", "1,8"], capture_output=True, text=True,
+                       env=env)
+    assert r.returncode == 0 and r.stderr == ""
+
+
+def test_force_help_names_the_files_of_each_command() -> None:
+    import typer.main
+
+    from shufflecalc.cli import app
+
+    commands = typer.main.get_command(app).commands
+
+    def help_of(command: str, option: str) -> str | None:
+        return next((p.help for p in commands[command].params if option in p.opts), None)
+
+    for command in ("compare", "sweep", "table"):
+        assert help_of(command, "--force") == "overwrite an existing --output or --plot file"
+    for command in ("list", "show", "formula", "explain", "shuffle", "verify", "bench", "profile"):
+        assert help_of(command, "--force") == "overwrite an existing --output file" and not help_of(command, "--plot")
+    assert help_of("check", "--force") == "overwrite an existing --output or --write-baseline file"

@@ -87,13 +87,14 @@ def compare_command(
     with --latency, median latency and throughput too."""
     with Out(fmt, output_file, force) as out:
         analyses = load_models(specs, g, width, resolution, sets)
-        plot_path = out.plot_target(plot, plot_kind)
+        plot_path = out.plot_target(plot, plot_kind)  # checks --plot-kind even without --plot
+        # the timing options are checked even without --latency (then without torch)
+        options = timing_options(device, batch, dtype, channels_last, threads, cuda_graph, compile_, min_time,
+                                 peak_tflops, resolve=latency)
         latency_ms = None
         if latency:
             from ..latency_reports import compare_latency, first_batch_medians
 
-            options = timing_options(device, batch, dtype, channels_last, threads, cuda_graph, compile_, min_time,
-                                     peak_tflops)
             doc = timed(analyses, options, out.fmt)
             out.output(*compare_latency(analyses, labels(analyses), doc))
             latency_ms = first_batch_medians(doc, len(analyses))

@@ -30,13 +30,17 @@ PeakOpt = Annotated[
 
 
 def timing_options(device: str, batch: str, dtype: str, channels_last: bool, threads: int | None,
-                   cuda_graph: bool, compile_: bool, min_time: float, peak_tflops: float | None) -> Any:
-    """The options as a validated BenchOptions (raises ShufflecalcError, or MissingDependency without torch)."""
+                   cuda_graph: bool, compile_: bool, min_time: float, peak_tflops: float | None,
+                   resolve: bool = True) -> Any:
+    """The options as a validated BenchOptions (raises ShufflecalcError, or MissingDependency without torch). With
+    `resolve` False, only each option's own check, without torch: for `compare` without --latency, whose timing
+    options are checked all the same."""
     from ..bench import BenchOptions, parse_batches
 
-    return BenchOptions(device=device, batches=parse_batches(batch), dtype=dtype, channels_last=channels_last,
-                        threads=threads, cuda_graph=cuda_graph, compile=compile_, min_time=min_time,
-                        peak_tflops=peak_tflops).validated()
+    options = BenchOptions(device=device, batches=parse_batches(batch), dtype=dtype, channels_last=channels_last,
+                           threads=threads, cuda_graph=cuda_graph, compile=compile_, min_time=min_time,
+                           peak_tflops=peak_tflops)
+    return options.validated() if resolve else options.checked()
 
 
 def print_warnings(warnings: list[str]) -> None:
