@@ -235,3 +235,15 @@ def test_force_help_names_the_files_of_each_command() -> None:
     for command in ("list", "show", "formula", "explain", "shuffle", "verify", "bench", "profile"):
         assert help_of(command, "--force") == "overwrite an existing --output file" and not help_of(command, "--plot")
     assert help_of("check", "--force") == "overwrite an existing --output or --write-baseline file"
+
+
+def test_show_headers_name_their_convention_as_compare_does(cli) -> None:  # noqa: ANN001
+    from shufflecalc.cost import HEADERS
+
+    for by in ("layer", "stage"):
+        r = cli("show", "shufflenet", "--by", by, "-f", "markdown")
+        (header,) = [line for line in r.stdout.splitlines() if line.startswith(f"| {by} |")]
+        cells = [c.strip() for c in header.strip("|").split("|")]
+        assert [HEADERS[k] for k in ("macs", "params", "activations", "fvcore_flops", "memory_access")] == [
+            c for c in cells if c in HEADERS.values()]
+        assert "activations" not in cells and "memory access" not in cells
