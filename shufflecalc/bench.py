@@ -17,6 +17,7 @@ slower) are returned with the results; they never fail the run. torch is importe
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import re
@@ -69,19 +70,26 @@ class BenchOptions:
     warmup_max: float | None = None
     compile_backend: Any = "inductor"  # torch.compile's backend (a name or a callable)
 
-    def validated(self) -> BenchOptions:
+    def checked(self) -> BenchOptions:
+        """The options, each checked on its own (no torch import); a ShufflecalcError for a bad one."""
         if self.device not in DEVICES:
             raise ShufflecalcError(f"--device {self.device!r}: expected one of {', '.join(DEVICES)}")
         if self.dtype not in DTYPES:
             raise ShufflecalcError(f"--dtype {self.dtype!r}: expected one of {', '.join(DTYPES)}")
         if not self.batches or any(b < 1 for b in self.batches):
             raise ShufflecalcError("--batch: expected positive whole numbers such as 1,8,32")
-        if self.min_time <= 0:
-            raise ShufflecalcError(f"--min-time {self.min_time}: must be positive")
+        if not (math.isfinite(self.min_time) and self.min_time > 0):
+            raise ShufflecalcError(f"--min-time {self.min_time}: must be a positive number of seconds")
         if self.threads is not None and self.threads < 1:
             raise ShufflecalcError(f"--threads {self.threads}: must be at least 1")
-        if self.peak_tflops is not None and self.peak_tflops <= 0:
-            raise ShufflecalcError(f"--peak-tflops {self.peak_tflops}: must be positive")
+        if self.peak_tflops is not None and not (math.isfinite(self.peak_tflops) and self.peak_tflops > 0):
+            raise ShufflecalcError(f"--peak-tflops {self.peak_tflops}: must be a positive number")
+        return self
+
+    def validated(self) -> BenchOptions:
+        """`checked`, with the device resolved ('auto' -> cuda or cpu; imports torch) and the options that depend on
+        it checked."""
+        self.checked()
         device = resolve_device(self.device)
         if self.cuda_graph and device != "cuda":
             raise ShufflecalcError("--cuda-graph needs --device cuda")

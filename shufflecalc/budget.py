@@ -26,12 +26,11 @@ import json
 import math
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from .cost import ALL_METRICS, Analysis, analyze
 from .errors import ShufflecalcError
@@ -374,27 +373,6 @@ def load_baseline(path: str) -> Baseline:
                 raise ShufflecalcError(f"{where}.{k}: expected an integer, got {v!r}")
         result.setdefault(model_key(m["name"], m["config"]), values)
     return Baseline(path, result)
-
-
-def write_new_file(path: str, text: str, force: bool = False) -> None:
-    """Write `text` to `path` atomically (a temporary file in the same folder, then a rename). An existing file is
-    replaced only with `force`."""
-    target = Path(path)
-    if target.exists() and not force:
-        raise ShufflecalcError(f"{path} exists: pass --force to replace it")
-    if target.is_dir():
-        raise ShufflecalcError(f"{path} is a directory")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-            os.replace(tmp, target)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    except OSError as exc:
-        raise ShufflecalcError(f"{path}: cannot write ({exc.strerror or exc})") from None
 
 
 # --- latency ----------------------------------------------------------------------------------------------------------

@@ -93,10 +93,10 @@ def show_table(a: Analysis, by: str = "layer") -> Tabular:
     metric_cols = [
         Column("macs", HEADERS["macs"], "count"),
         Column("share", "% of MACs", "percent"),
-        Column("params", "params", "count"),
-        Column("activations", "activations", "count"),
-        Column("fvcore_flops", "fvcore flops", "count"),
-        Column("memory_access", "memory access", "count"),
+        Column("params", HEADERS["params"], "count"),
+        Column("activations", HEADERS["activations"], "count"),
+        Column("fvcore_flops", HEADERS["fvcore_flops"], "count"),
+        Column("memory_access", HEADERS["memory_access"], "count"),
     ]
     if by == "layer":
         columns = [Column("name", "layer", justify="left"), Column("op", "op", justify="left"),

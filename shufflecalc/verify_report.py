@@ -10,16 +10,20 @@ import re
 from collections import Counter
 from typing import TYPE_CHECKING, Any, Sequence
 
-from .cost import CONVENTIONS
+from .cost import CONVENTIONS, HEADERS
 from .render import Column, Tabular, shape_text
 from .reports import config_text
 
 if TYPE_CHECKING:
     from .verify import LayerCheck, Outcome, Verification
 
+ANALYTIC_FVCORE = "fvcore flops (analytic)"  # shufflecalc's count in fvcore's convention
+MEASURED_FVCORE = "fvcore flops (measured)"  # what fvcore's FlopCountAnalysis reports for the built model
+
 SUMMARY_NOTES = [
-    "MACs, FLOPs (2×MACs), fvcore flops, params: shufflecalc's analytic counts, batch 1. torch FLOPs: "
-    "torch.utils.flop_counter.FlopCounterMode; fvcore: fvcore's FlopCountAnalysis (eval); torch params: numel.",
+    "MACs, FLOPs (2×MACs), fvcore flops (analytic), params: shufflecalc's analytic counts, batch 1, fvcore flops in "
+    "fvcore's convention. torch FLOPs: torch.utils.flop_counter.FlopCounterMode; fvcore flops (measured): fvcore's "
+    "FlopCountAnalysis (eval); torch params: numel.",
     "shapes: layers whose output (forward hook) has the engine's shape. PASS: all equal, and so are every layer's "
     "params, FlopCounterMode and fvcore counts, and fvcore's count per operator.",
 ]
@@ -75,11 +79,11 @@ def compact_names(names: Sequence[str]) -> str:
 SUMMARY_COLUMNS = [
     Column("model", "model", justify="left"),
     Column("config", "config", justify="left"),
-    Column("macs", "MACs"),
-    Column("flops", "FLOPs (2×MACs)"),
+    Column("macs", HEADERS["macs"]),
+    Column("flops", HEADERS["flops"]),
     Column("torch_flops", "torch FLOPs"),
-    Column("fvcore_flops", "fvcore flops"),
-    Column("fvcore", "fvcore"),
+    Column("fvcore_flops", ANALYTIC_FVCORE),
+    Column("fvcore_measured_flops", MEASURED_FVCORE),
     Column("params", "params"),
     Column("torch_params", "torch params"),
     Column("shapes", "shapes"),
@@ -97,7 +101,7 @@ def summary_table(outcomes: Sequence[Outcome], exact: bool = False) -> Tabular:
             matching = sum(layer.out == layer.torch_out for layer in o.layers)
             row.update({
                 "macs": o.macs, "flops": o.flops, "torch_flops": o.torch_flops, "fvcore_flops": o.fvcore_flops,
-                "fvcore": o.fvcore, "params": o.params, "torch_params": o.torch_params,
+                "fvcore_measured_flops": o.fvcore, "params": o.params, "torch_params": o.torch_params,
                 "shapes": f"{matching}/{len(o.layers)}",
             })
         else:
@@ -134,8 +138,8 @@ def layers_table(outcomes: Sequence[Outcome], exact: bool = False) -> Tabular:
         Column("layer", "layer", justify="left"), Column("op", "op", justify="left"),
         Column("output", "output"), Column("torch_output", "torch output"),
         Column("params", "params"), Column("torch_params", "torch params"),
-        Column("flops", "FLOPs (2×MACs)"), Column("torch_flops", "torch FLOPs"),
-        Column("fvcore_flops", "fvcore flops"), Column("fvcore", "fvcore"),
+        Column("flops", HEADERS["flops"]), Column("torch_flops", "torch FLOPs"),
+        Column("fvcore_flops", ANALYTIC_FVCORE), Column("fvcore_measured_flops", MEASURED_FVCORE),
         Column("fvcore_treatment", "fvcore treats", justify="left"), Column("result", "result", justify="left"),
     ]
     rows = []
@@ -146,7 +150,7 @@ def layers_table(outcomes: Sequence[Outcome], exact: bool = False) -> Tabular:
                 "output": _text(layer.out), "torch_output": _text(layer.torch_out),
                 "params": layer.params, "torch_params": layer.torch_params,
                 "flops": layer.flops, "torch_flops": layer.torch_flops,
-                "fvcore_flops": layer.fvcore_flops, "fvcore": layer.fvcore,
+                "fvcore_flops": layer.fvcore_flops, "fvcore_measured_flops": layer.fvcore,
                 "fvcore_treatment": fvcore_treatment(layer), "result": "PASS" if layer.ok else "FAIL",
             }
             rows.append({k: _n(v, exact) for k, v in row.items()})
@@ -230,7 +234,7 @@ def _layer_json(layer: LayerCheck) -> dict[str, Any]:
         "output": list(layer.out), "torch_output": list(layer.torch_out) if layer.torch_out is not None else None,
         "params": layer.params, "torch_params": layer.torch_params,
         "flops": layer.flops, "torch_flops": layer.torch_flops,
-        "fvcore_flops": layer.fvcore_flops, "fvcore": layer.fvcore,
+        "fvcore_flops": layer.fvcore_flops, "fvcore_measured_flops": layer.fvcore,
         "fvcore_counted": layer.fvcore_counted, "fvcore_unsupported": layer.fvcore_unsupported,
         "fvcore_ignored": layer.fvcore_ignored,
     }
@@ -251,7 +255,7 @@ def outcome_json(o: Outcome, layers: bool = False) -> dict[str, Any]:
         "analytic": {"macs": v.macs, "flops": v.flops, "fvcore_flops": v.fvcore_flops, "params": v.params,
                      "fvcore_by_operator": v.analytic_by_operator},
         "torch": {"flops": v.torch_flops, "params": v.torch_params},
-        "fvcore": {"fvcore_flops": v.fvcore, "by_operator": v.fvcore_by_operator},
+        "fvcore": {"fvcore_measured_flops": v.fvcore, "by_operator": v.fvcore_by_operator},
         "layers_checked": len(v.layers),
         "layers_passed": sum(layer.ok for layer in v.layers),
         "mismatches": [
@@ -273,7 +277,8 @@ def verify_json(outcomes: Sequence[Outcome], layers: bool = False) -> dict[str, 
     """The JSON of `shufflecalc verify`: conventions, the overall result, one entry per configuration."""
     conventions = {k: CONVENTIONS[k] for k in ("macs", "flops", "fvcore_flops", "params")}
     conventions["torch.flops"] = "torch.utils.flop_counter.FlopCounterMode total (counts 2 per multiply-accumulate)"
-    conventions["fvcore.fvcore_flops"] = "fvcore FlopCountAnalysis(model, input).total(), model in eval mode"
+    conventions["fvcore_measured_flops"] = "fvcore FlopCountAnalysis(model, input).total(), model in eval mode; "\
+        "fvcore_flops is shufflecalc's analytic count in the same convention"
     return {
         "conventions": conventions,
         "result": "PASS" if all(o.ok for o in outcomes) else "FAIL",

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-from shufflecalc.cli import app
+from shufflecalc.cli import run
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,13 +25,21 @@ class Result:
 
 
 def run_cli(*args: str) -> Result:
-    """Run the CLI in-process; stdout and stderr are kept apart."""
+    """Run the CLI in-process through the console script's code path (`shufflecalc.cli.run`, as `main()` does);
+    stdout and stderr are kept apart."""
     try:
         runner = CliRunner(mix_stderr=False)
     except TypeError:  # click >= 8.2 always separates them
         runner = CliRunner()
-    r = runner.invoke(app, list(args), catch_exceptions=False)
-    return Result(r.exit_code, r.stdout, r.stderr)
+    with runner.isolation() as streams:
+        try:
+            code = run(list(args), prog_name="shufflecalc")
+        except SystemExit as exc:  # not expected: run() returns the exit code
+            code = exc.code if isinstance(exc.code, int) else 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+        stdout, stderr = (s.getvalue().decode() for s in streams[:2])
+    return Result(code, stdout, stderr)
 
 
 @pytest.fixture

@@ -25,6 +25,10 @@ CUDA = torch.cuda.is_available()
     (dict(min_time=0), "--min-time 0"),
     (dict(threads=0), "--threads 0"),
     (dict(peak_tflops=-1.0), "--peak-tflops"),
+    (dict(min_time=float("nan")), "--min-time nan"),
+    (dict(min_time=float("inf")), "--min-time inf"),
+    (dict(peak_tflops=float("nan")), "--peak-tflops nan"),
+    (dict(peak_tflops=float("inf")), "--peak-tflops inf"),
     (dict(device="cpu", cuda_graph=True), "--cuda-graph needs --device cuda"),
 ])
 def test_bad_options(options: dict, message: str) -> None:

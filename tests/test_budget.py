@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
 from shufflecalc.budget import (
-    FAIL, PASS, SKIP, check, compare_values, load_baseline, load_budgets, parse_percent, write_new_file,
+    FAIL, PASS, SKIP, check, compare_values, load_baseline, load_budgets, parse_percent,
 )
 from shufflecalc.cost import ALL_METRICS, analyze
 from shufflecalc.errors import ShufflecalcError
@@ -290,19 +289,6 @@ def test_invalid_baselines(tmp_path: Path, text: str, message: str) -> None:
     assert message in str(exc.value)
     with pytest.raises(ShufflecalcError, match="no such baseline file"):
         load_baseline(str(tmp_path / "none.json"))
-
-
-def test_write_new_file_refuses_to_overwrite_and_writes_atomically(tmp_path: Path) -> None:
-    path = tmp_path / "base.json"
-    write_new_file(str(path), "one")
-    assert path.read_text() == "one"
-    with pytest.raises(ShufflecalcError, match="base.json exists: pass --force to replace it"):
-        write_new_file(str(path), "two")
-    assert path.read_text() == "one"
-    write_new_file(str(path), "two", force=True)
-    assert path.read_text() == "two" and os.listdir(tmp_path) == ["base.json"]  # no temporary file left
-    with pytest.raises(ShufflecalcError, match="cannot write"):
-        write_new_file(str(tmp_path / "missing" / "base.json"), "x")
 
 
 # --- latency -----------------------------------------------------------------------------------------------------

@@ -162,3 +162,91 @@ def test_every_command_is_in_the_dispatch_table() -> None:
 
     registered = set(typer.main.get_command(app).commands)
     assert registered == {c for commands in MODULES.values() for c in commands}
+
+
+USAGE_ERRORS = [
+    (["show", "shufflenet", "--g", "abc"], "Invalid value for '--g': 'abc' is not a valid int"),
+    (["show", "shufflenet", "--width", "x"], "Invalid value for '--width': 'x' is not a valid float"),
+    (["profile", "shufflenet", "--batch", "many"], "Invalid value for '--batch': 'many' is not a valid int"),
+    (["bench", "shufflenet", "--threads", "two"], "Invalid value for '--threads': 'two' is not a valid int"),
+    (["compare", "mobilenet", "--bogus"], "No such option: --bogus"),
+    (["compare"], "Missing argument"),
+    (["list", "-f", "bogus"], "Invalid value for '--format' / '-f': 'bogus' is not one of"),
+    (["nosuch"], "No such command 'nosuch'"),
+]
+
+
+@pytest.mark.parametrize("args, message", USAGE_ERRORS)
+def test_usage_errors_are_one_line_with_exit_2(cli, args: list[str], message: str) -> None:  # noqa: ANN001
+    r = cli(*args)
+    assert r.exit_code == 2 and r.stdout == ""
+    assert r.stderr.startswith(f"shufflecalc: error: {message}") and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_usage_errors_through_the_console_script() -> None:
+    for args, message in USAGE_ERRORS[:2] + USAGE_ERRORS[4:6]:
+        r = subprocess.run([sys.executable, "-m", "shufflecalc", *args], capture_output=True, text=True)
+        assert r.returncode == 2 and r.stdout == "", r.stderr
+        assert r.stderr.startswith(f"shufflecalc: error: {message}") and r.stderr.count("\n") == 1, r.stderr
+    r = subprocess.run([sys.executable, "-m", "shufflecalc"], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stdout.startswith("Usage: ") and "compare" in r.stdout and r.stderr == ""
+    r = subprocess.run([sys.executable, "-m", "shufflecalc", "show", "--help"], capture_output=True, text=True)
+    assert r.returncode == 0 and "--output" in r.stdout and r.stderr == ""
+
+
+def test_help_through_the_test_helper(cli) -> None:  # noqa: ANN001
+    r = cli("compare", "--help")
+    assert r.exit_code == 0 and r.stdout.startswith("Usage: shufflecalc compare") and r.stderr == ""
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--plot-kind", "bogus"], "--plot-kind 'bogus': expected one of auto, scatter, lines, latency"),
+    (["--device", "tpu"], "--device 'tpu'"),
+    (["--threads", "0"], "--threads 0: must be at least 1"),
+    (["--batch", "0"], "--batch '0'"),
+    (["--dtype", "float64"], "--dtype 'float64'"),
+    (["--min-time", "nan"], "--min-time nan"),
+])
+def test_compare_checks_options_it_would_ignore(cli, args: list[str], message: str) -> None:  # noqa: ANN001
+    """--plot-kind without --plot and the timing options without --latency are still checked."""
+    r = cli("compare", "mobilenet", *args)
+    assert r.exit_code == 2 and r.stdout == "" and message in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_compare_checks_timing_options_without_torch(tmp_path) -> None:  # noqa: ANN001
+    env = blocked_env(tmp_path, "torch", "fvcore")
+    run = [sys.executable, "-m", "shufflecalc", "compare", "mobilenet"]
+    r = subprocess.run([*run, "--device", "tpu"], capture_output=True, text=True, env=env)
+    assert r.returncode == 2 and "--device 'tpu'" in r.stderr and "torch" not in r.stderr
+    r = subprocess.run([*run, "--device", "cpu", "--threads", "2", "--batch", "1,8"], capture_output=True, text=True,
+                       env=env)
+    assert r.returncode == 0 and r.stderr == ""
+
+
+def test_force_help_names_the_files_of_each_command() -> None:
+    import typer.main
+
+    from shufflecalc.cli import app
+
+    commands = typer.main.get_command(app).commands
+
+    def help_of(command: str, option: str) -> str | None:
+        return next((p.help for p in commands[command].params if option in p.opts), None)
+
+    for command in ("compare", "sweep", "table"):
+        assert help_of(command, "--force") == "overwrite an existing --output or --plot file"
+    for command in ("list", "show", "formula", "explain", "shuffle", "verify", "bench", "profile"):
+        assert help_of(command, "--force") == "overwrite an existing --output file" and not help_of(command, "--plot")
+    assert help_of("check", "--force") == "overwrite an existing --output or --write-baseline file"
+
+
+def test_show_headers_name_their_convention_as_compare_does(cli) -> None:  # noqa: ANN001
+    from shufflecalc.cost import HEADERS
+
+    for by in ("layer", "stage"):
+        r = cli("show", "shufflenet", "--by", by, "-f", "markdown")
+        (header,) = [line for line in r.stdout.splitlines() if line.startswith(f"| {by} |")]
+        cells = [c.strip() for c in header.strip("|").split("|")]
+        assert [HEADERS[k] for k in ("macs", "params", "activations", "fvcore_flops", "memory_access")] == [
+            c for c in cells if c in HEADERS.values()]
+        assert "activations" not in cells and "memory access" not in cells

@@ -94,7 +94,7 @@ def test_write_baseline_refuses_to_overwrite(cli, budget, tmp_path: Path) -> Non
     path = budget(shuffle_budget("max_macs: 1G"))
     out = tmp_path / "base.json"
     r = cli("check", path, "--write-baseline", str(out))
-    assert r.exit_code == 0 and f"wrote the baseline {out} (1 model)" in r.stderr
+    assert r.exit_code == 0 and f"shufflecalc: wrote {out} (the baseline of 1 model)" in r.stderr
     data = json.loads(out.read_text())
     (model,) = data["models"]
     expected = analyze("shufflenet", g=3).to_dict(layers=False)
@@ -102,7 +102,8 @@ def test_write_baseline_refuses_to_overwrite(cli, budget, tmp_path: Path) -> Non
         k: expected[k] for k in ("name", "config", *ALL_METRICS)}
     out.write_text("precious")
     r = cli("check", path, "--write-baseline", str(out))
-    assert r.exit_code == 2 and r.stdout == "" and f"{out} exists: pass --force to replace it" in r.stderr
+    assert r.exit_code == 2 and r.stdout == ""
+    assert r.stderr == f"shufflecalc: error: {out}: file exists; use --force to overwrite it\n"
     assert out.read_text() == "precious"
     r = cli("check", path, "--write-baseline", str(out), "--force")
     assert r.exit_code == 0 and json.loads(out.read_text()) == data
@@ -130,6 +131,22 @@ def test_malformed_baseline_is_one_line(cli, budget, tmp_path: Path, text: str, 
     base.write_text(text)
     r = cli("check", budget(shuffle_budget("max_macs: 1G")), "--baseline", str(base))
     assert r.exit_code == 2 and r.stdout == "" and r.stderr.count("\n") == 1 and message in r.stderr
+
+
+def test_write_baseline_destination_is_checked_before_the_check(cli, budget, tmp_path: Path) -> None:  # noqa: ANN001
+    path = budget(shuffle_budget("max_macs: lots"))  # invalid: an error only once the check reads it
+    missing = tmp_path / "nosuchdir" / "base.json"
+    r = cli("check", path, "--write-baseline", str(missing))
+    assert r.exit_code == 2 and r.stderr == f"shufflecalc: error: {missing}: directory {missing.parent} does not exist\n"
+    out = tmp_path / "report.json"
+    r = cli("check", path, "--write-baseline", str(out), "--output", str(out))
+    assert r.exit_code == 2 and "the same file as --output" in r.stderr
+
+
+def test_write_file_is_the_common_atomic_writer() -> None:
+    import shufflecalc.budget
+
+    assert not hasattr(shufflecalc.budget, "write_new_file")
 
 
 def _baseline_with(tmp_path: Path, **values: int) -> str:
@@ -183,6 +200,33 @@ def test_baseline_from_compare_cli(cli, budget, tmp_path: Path) -> None:  # noqa
 
 
 # --- formats -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ext, fmt", [(".txt", "table"), (".md", "markdown"), (".csv", "csv"), (".json", "json"),
+                                      (".xml", "junit")])
+def test_output_file_takes_the_format_of_its_extension(cli, budget, tmp_path: Path, ext: str, fmt: str) -> None:  # noqa: ANN001
+    path = budget(shuffle_budget(f"max_macs: {SHUFFLE_MACS - 1}"))  # a failed check: the report is still written
+    out = tmp_path / f"report{ext}"
+    r = cli("check", path, "--output", str(out))
+    assert r.exit_code == 1 and r.stdout == "" and f"shufflecalc: wrote {out}" in r.stderr
+    assert out.read_text() == cli("check", path, "-f", fmt).stdout
+    r = cli("check", path, "--output", str(out))
+    assert r.exit_code == 2 and r.stderr == f"shufflecalc: error: {out}: file exists; use --force to overwrite it\n"
+    assert cli("check", path, "--output", str(out), "--force").exit_code == 1
+
+
+def test_output_file_rules(cli, budget, tmp_path: Path) -> None:  # noqa: ANN001
+    path = budget(shuffle_budget("max_macs: 1G"))
+    github = tmp_path / "annotations.log"
+    r = cli("check", path, "--output", str(github))
+    assert r.exit_code == 2 and "cannot tell the format from '.log'" in r.stderr and not github.exists()
+    assert cli("check", path, "--output", str(github), "-f", "github").exit_code == 0
+    assert github.read_text() == cli("check", path, "-f", "github").stdout
+    r = cli("check", path, "--output", str(tmp_path / "r.xml"), "-f", "json")
+    assert r.exit_code == 2 and "the extension means --format junit, but --format json was given" in r.stderr
+    bad = tmp_path / "bad.txt"
+    r = cli("check", budget(shuffle_budget("max_macs: lots")), "--output", str(bad))
+    assert r.exit_code == 2 and not bad.exists()  # never written after bad input
 
 
 def test_json_is_byte_identical_across_runs() -> None:

@@ -102,27 +102,41 @@ def test_write_file_is_atomic_and_never_clobbers(tmp_path) -> None:  # noqa: ANN
 
 def test_progress_only_for_people(monkeypatch, capsys) -> None:  # noqa: ANN001
     items = list(range(60))
-    monkeypatch.setattr("sys.stdout.isatty", lambda: True, raising=False)
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True, raising=False)
     assert list(common.progress(iter(items), 60, Format.json, "x")) == items  # json: never
     assert list(common.progress(iter(items), 60, Format.csv, "x")) == items  # csv: never
     assert list(common.progress(iter(items[:50]), 50, Format.table, "x")) == items[:50]  # few: never
     assert capsys.readouterr().err == ""
 
 
-def test_no_progress_when_stdout_is_not_a_terminal(cli) -> None:  # noqa: ANN001
+def test_progress_follows_stderr_not_stdout(monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True, raising=False)
+    monkeypatch.setattr("sys.stderr.isatty", lambda: False, raising=False)
+    assert not common.show_progress(Format.table)
+    monkeypatch.setattr("sys.stdout.isatty", lambda: False, raising=False)
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True, raising=False)
+    assert common.show_progress(Format.table) and not common.show_progress(Format.json)
+
+
+def test_no_progress_when_stderr_is_not_a_terminal(cli) -> None:  # noqa: ANN001
     r = cli("sweep", "shufflenet", "--resolution", "100:400:1", "--columns", "resolution,macs")
     assert r.exit_code == 0 and r.stderr == "" and "301 configurations, 0 invalid." in r.stdout
 
 
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs a pseudo-terminal")
-def test_progress_bar_on_a_terminal() -> None:
-    """With stdout a terminal, a sweep over more than 50 configurations draws a bar (on stderr, then erased)."""
+@pytest.mark.parametrize("stdout_to_file", [False, True])
+def test_progress_bar_on_a_terminal(tmp_path, stdout_to_file: bool) -> None:  # noqa: ANN001
+    """With stderr a terminal, a sweep over more than 50 configurations draws a bar (on stderr, then erased), also
+    when stdout goes to a file."""
     import os
     import pty
     import sys
 
+    data = tmp_path / "stdout.txt"
     pid, fd = pty.fork()
-    if pid == 0:  # the child: stdout and stderr are the terminal
+    if pid == 0:  # the child: stderr (and stdout unless redirected) is the terminal
+        if stdout_to_file:
+            os.dup2(os.open(data, os.O_WRONLY | os.O_CREAT), 1)
         os.execv(sys.executable, [sys.executable, "-m", "shufflecalc", "sweep", "shufflenet", "--resolution",
                                   "100:400:1", "--columns", "resolution,macs"])
     out = b""
@@ -137,10 +151,12 @@ def test_progress_bar_on_a_terminal() -> None:
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert b"/301" in out and "━".encode() in out  # the bar and its count
-    assert b"301 configurations, 0 invalid." in out
+    printed = data.read_bytes() if stdout_to_file else out
+    assert b"301 configurations, 0 invalid." in printed
 
 
-def test_boundary_adds_output_options_only_to_commands_with_a_format(tmp_path) -> None:  # noqa: ANN001
+def test_output_options_are_declared_by_the_command(tmp_path) -> None:  # noqa: ANN001
+    """A command has --output and --force when its signature declares them; Out refuses to write nothing."""
     import typer
     from typer.testing import CliRunner
 
@@ -148,8 +164,10 @@ def test_boundary_adds_output_options_only_to_commands_with_a_format(tmp_path) -
 
     @app.command("quiet")
     @common.boundary
-    def quiet(fmt: common.FormatOpt = Format.table) -> None:
+    def quiet(fmt: common.FormatOpt = None, output_file: common.OutputOpt = None, force: common.ForceOpt = False) -> None:
         """Prints nothing: nothing to write."""
+        with common.Out(fmt, output_file, force):
+            pass
 
     @app.command("plain")
     @common.boundary
@@ -161,6 +179,40 @@ def test_boundary_adds_output_options_only_to_commands_with_a_format(tmp_path) -
     assert r.exit_code == 2 and "this command printed nothing to write" in r.output
     assert "--output" in runner.invoke(app, ["quiet", "--help"]).output
     assert "--output" not in runner.invoke(app, ["plain", "--help"]).output
+
+
+def test_every_printing_command_declares_its_output_options() -> None:
+    """No signature rewriting: --format, --output and --force are parameters of each command function itself."""
+    import inspect
+
+    from shufflecalc.cli import analytic, formulas, latency, tables, verify
+
+    commands = [analytic.list_command, analytic.show_command, analytic.compare_command, formulas.formula_command,
+                formulas.explain_command, formulas.shuffle_command, tables.sweep_command, tables.table_command,
+                verify.verify_command, latency.bench_command, latency.profile_command]
+    for command in commands:
+        params = inspect.signature(inspect.unwrap(command)).parameters
+        assert {"fmt", "output_file", "force"} <= set(params), command.__name__
+        assert params["output_file"].default is None and params["force"].default is False
+
+
+def test_output_written_after_a_failed_check_but_not_after_bad_input(tmp_path) -> None:  # noqa: ANN001
+    import typer
+
+    for code, written in ((0, True), (1, True), (2, False)):
+        path = tmp_path / f"out{code}.txt"
+        with pytest.raises(typer.Exit):
+            with common.Out(None, path, False) as out:
+                out.emit("data\n")
+                out.emit("more\n")
+                raise typer.Exit(code)
+        assert path.exists() is written and (not written or path.read_text() == "data\nmore\n")
+    path = tmp_path / "error.txt"
+    with pytest.raises(common.ShufflecalcError):
+        with common.Out(None, path, False) as out:
+            out.emit("data")
+            raise common.ShufflecalcError("bad input")
+    assert not path.exists()
 
 
 def test_output_collects_everything_a_command_prints(tmp_path) -> None:  # noqa: ANN001

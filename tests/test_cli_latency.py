@@ -100,6 +100,9 @@ def test_profile(cli, by: str) -> None:  # noqa: ANN001
     (["bench", "shufflenet", "--device", "gpu"], "--device 'gpu'"),
     (["bench", "mobilenet", "--g", "3"], "parameter 'g' is not declared by any of: mobilenet"),
     (["compare", "shufflenet", "--latency", "--min-time", "0"], "--min-time 0"),
+    (["bench", "shufflenet", "--min-time", "nan"], "--min-time nan: must be a positive number"),
+    (["bench", "shufflenet", "--min-time", "inf"], "--min-time inf: must be a positive number"),
+    (["bench", "shufflenet", "--peak-tflops", "nan"], "--peak-tflops nan: must be a positive number"),
     (["profile", "shufflenet", "--by", "stage"], "--by 'stage'"),
     (["profile", "shufflenet", "--batch", "0"], "--batch '0'"),
     (["bench", "shufflenet", "--batch", "1,,2"], "--batch '1,,2': empty value in the comma list"),
@@ -140,11 +143,21 @@ def test_without_torch_the_latency_commands_give_the_install_hint(tmp_path) -> N
 
 
 def test_progress_bar_only_on_a_terminal(monkeypatch) -> None:  # noqa: ANN001
-    from shufflecalc.cli.timing import progress_bar
+    from shufflecalc.cli.common import Format, progress_bar
 
-    with progress_bar() as progress:  # stderr is captured here, not a terminal
+    with progress_bar(Format.table, "timing") as progress:  # stderr is captured here, not a terminal
         assert progress is None
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
-    with progress_bar() as progress:
+    with progress_bar(Format.table, "timing") as progress:
         assert callable(progress)
         progress(1, 4, "mobilenet batch 1 contiguous")
+    for fmt in (Format.json, Format.csv):  # never in machine output, even on a terminal
+        with progress_bar(fmt, "timing") as progress:
+            assert progress is None
+
+
+def test_one_progress_helper() -> None:
+    """bench and compare --latency draw the same bar as sweep (cli.common.progress_bar)."""
+    from shufflecalc.cli import common, timing
+
+    assert timing.progress_bar is common.progress_bar

@@ -32,7 +32,7 @@ def test_json_agrees_under_three_conventions(cli) -> None:  # noqa: ANN001
         assert entry["result"] == "PASS" and entry["mismatches"] == []
         assert entry["analytic"]["macs"] == a.macs and entry["analytic"]["params"] == a.params
         assert entry["torch"] == {"flops": 2 * a.macs, "params": a.params}
-        assert entry["fvcore"]["fvcore_flops"] == a.fvcore_flops
+        assert entry["fvcore"]["fvcore_measured_flops"] == entry["analytic"]["fvcore_flops"] == a.fvcore_flops
         assert entry["fvcore"]["by_operator"] == entry["analytic"]["fvcore_by_operator"]
         assert entry["layers_checked"] == entry["layers_passed"] == len(a.layers)
         assert entry["torch_output"] == entry["output"] == [1000]
@@ -51,7 +51,7 @@ def test_all_runs_every_grid_configuration(cli) -> None:  # noqa: ANN001
     r = cli("verify", "shufflenet", "--all", "--g", "8", "--width", "0.5", "--set", "resolution=32", "-f", "csv")
     rows = list(csv.DictReader(io.StringIO(r.stdout)))
     assert len(rows) == 2 and {row["result"] for row in rows} == {"PASS"}
-    assert all(int(row["torch_flops"]) == 2 * int(row["macs"]) and row["fvcore"] == row["fvcore_flops"] for row in rows)
+    assert all(int(row["torch_flops"]) == 2 * int(row["macs"]) and row["fvcore_measured_flops"] == row["fvcore_flops"] for row in rows)
 
 
 def test_all_without_specs_means_every_builtin(cli, monkeypatch) -> None:  # noqa: ANN001
@@ -70,7 +70,7 @@ def test_layers_rows(cli) -> None:  # noqa: ANN001
     assert [row["layer"] for row in rows] == [layer.name for layer in a.layers]
     for row, layer in zip(rows, a.layers):
         assert int(row["flops"]) == int(row["torch_flops"]) == 2 * layer.macs
-        assert int(row["fvcore"]) == int(row["fvcore_flops"]) == layer.fvcore_flops
+        assert int(row["fvcore_measured_flops"]) == int(row["fvcore_flops"]) == layer.fvcore_flops
         assert int(row["params"]) == int(row["torch_params"]) == layer.params
         assert row["output"] == row["torch_output"] == "x".join(map(str, layer.out))
         assert row["result"] == "PASS"
@@ -158,3 +158,15 @@ def test_readme_verify_output_is_current(cli) -> None:  # noqa: ANN001
     readme = (ROOT / "README.md").read_text()
     example = re.search(r"`shufflecalc verify mobilenet shufflenet --g 3`:\n\n```\n(.*?)```", readme, re.S).group(1)
     assert cli("verify", "mobilenet", "shufflenet", "--g", "3").stdout == example
+
+
+def test_headers_and_keys_tell_analytic_from_measured_fvcore_counts(cli) -> None:  # noqa: ANN001
+    r = cli("verify", "mobilenet", "--width", "0.25", "--resolution", "32", "--layers")
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.count("fvcore flops (analytic)") >= 2 and r.stdout.count("fvcore flops (measured)") >= 2
+    assert "MACs (conv+linear)" in r.stdout
+    r = cli("verify", "mobilenet", "--width", "0.25", "--resolution", "32", "--layers", "-f", "json")
+    (entry,) = r.json()["configurations"]
+    assert set(entry["fvcore"]) == {"fvcore_measured_flops", "by_operator"} and "fvcore_flops" in entry["analytic"]
+    assert {"fvcore_flops", "fvcore_measured_flops"} <= set(entry["layers"][0]) and "fvcore" not in entry["layers"][0]
+    assert "fvcore_measured_flops" in r.json()["conventions"]

@@ -217,4 +217,4 @@ def test_sweep_of_a_thousand_configurations(cli) -> None:  # noqa: ANN001
     assert len(rows) == 1000
     row = next(x for x in rows if (x["g"], x["width"], x["resolution"]) == ("3", "1.0", "224"))
     assert int(row["macs"]) == 137_460_672
-    assert r.stderr == ""  # no progress bar when stdout is not a terminal
+    assert r.stderr == ""  # no progress bar when stderr is not a terminal

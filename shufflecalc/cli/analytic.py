@@ -13,8 +13,8 @@ from ..reports import (
 from ..spec import builtin_names, load_spec
 from ..errors import ShufflecalcError
 from .common import (
-    FormatOpt, Format, GOpt, PlotKindOpt, PlotOpt, ResOpt, SetOpt, SpecsArg, WidthOpt, app, boundary, output,
-    overrides, per_model, plot_target, save_plot,
+    ForceOpt, ForcePlotOpt, FormatOpt, GOpt, Out, OutputOpt, PlotKindOpt, PlotOpt, ResOpt, SetOpt, SpecsArg, WidthOpt,
+    app, boundary, overrides, per_model,
 )
 from .timing import (
     BatchOpt, ChannelsLastOpt, CompileOpt, CudaGraphOpt, DeviceOpt, DtypeOpt, MinTimeOpt, PeakOpt, ThreadsOpt, timed,
@@ -31,10 +31,11 @@ def load_models(specs: list[str], g, width, resolution, sets):  # noqa: ANN001, 
 
 @app.command("list")
 @boundary
-def list_command(fmt: FormatOpt = Format.table) -> None:
+def list_command(fmt: FormatOpt = None, output_file: OutputOpt = None, force: ForceOpt = False) -> None:
     """List the built-in specs with their parameters, defaults and allowed values."""
-    specs = [load_spec(n) for n in builtin_names()]
-    output(fmt, list_json(specs), list_table(specs))
+    with Out(fmt, output_file, force) as out:
+        specs = [load_spec(n) for n in builtin_names()]
+        out.output(list_json(specs), list_table(specs))
 
 
 @app.command("show")
@@ -46,13 +47,16 @@ def show_command(
     resolution: ResOpt = None,
     sets: SetOpt = None,
     by: Annotated[str, typer.Option("--by", help=f"rows per {' | '.join(SHOW_BY)}")] = "layer",
-    fmt: FormatOpt = Format.table,
+    fmt: FormatOpt = None,
+    output_file: OutputOpt = None,
+    force: ForceOpt = False,
 ) -> None:
     """Per-layer cost table of one model: output shape, MACs, share, params, activations, memory access."""
-    if by not in SHOW_BY:
-        raise ShufflecalcError(f"--by {by!r}: expected one of {', '.join(SHOW_BY)}")
-    (a,) = load_models([spec], g, width, resolution, sets)
-    output(fmt, show_json(a), show_table(a, by))
+    with Out(fmt, output_file, force) as out:
+        if by not in SHOW_BY:
+            raise ShufflecalcError(f"--by {by!r}: expected one of {', '.join(SHOW_BY)}")
+        (a,) = load_models([spec], g, width, resolution, sets)
+        out.output(show_json(a), show_table(a, by))
 
 
 @app.command("compare")
@@ -65,7 +69,9 @@ def compare_command(
     sets: SetOpt = None,
     plot: PlotOpt = None,
     plot_kind: PlotKindOpt = "auto",
-    fmt: FormatOpt = Format.table,
+    fmt: FormatOpt = None,
+    output_file: OutputOpt = None,
+    force: ForcePlotOpt = False,
     latency: Annotated[bool, typer.Option("--latency", help="also time the models (options as for 'bench')")] = False,
     device: DeviceOpt = "auto",
     batch: BatchOpt = "1",
@@ -79,20 +85,22 @@ def compare_command(
 ) -> None:
     """Compare models side by side: MACs, FLOPs, fvcore count, params, activations, memory access, ratios to the first;
     with --latency, median latency and throughput too."""
-    analyses = load_models(specs, g, width, resolution, sets)
-    plot_path = plot_target(plot, plot_kind)
-    latency_ms = None
-    if latency:
-        from ..latency_reports import compare_latency, first_batch_medians
-
+    with Out(fmt, output_file, force) as out:
+        analyses = load_models(specs, g, width, resolution, sets)
+        plot_path = out.plot_target(plot, plot_kind)  # checks --plot-kind even without --plot
+        # the timing options are checked even without --latency (then without torch)
         options = timing_options(device, batch, dtype, channels_last, threads, cuda_graph, compile_, min_time,
-                                 peak_tflops)
-        doc = timed(analyses, options)
-        output(fmt, *compare_latency(analyses, labels(analyses), doc))
-        latency_ms = first_batch_medians(doc, len(analyses))
-    else:
-        output(fmt, compare_json(analyses), compare_by_metric(analyses), csv=compare_by_model(analyses))
-    if plot_path is not None:
-        from ..plot import from_analyses
+                                 peak_tflops, resolve=latency)
+        latency_ms = None
+        if latency:
+            from ..latency_reports import compare_latency, first_batch_medians
 
-        save_plot(plot_path, from_analyses(labels(analyses), analyses, latency_ms=latency_ms), plot_kind)
+            doc = timed(analyses, options, out.fmt)
+            out.output(*compare_latency(analyses, labels(analyses), doc))
+            latency_ms = first_batch_medians(doc, len(analyses))
+        else:
+            out.output(compare_json(analyses), compare_by_metric(analyses), csv=compare_by_model(analyses))
+        if plot_path is not None:
+            from ..plot import from_analyses
+
+            out.save_plot(plot_path, from_analyses(labels(analyses), analyses, latency_ms=latency_ms), plot_kind)

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import ShufflecalcError
-from .common import EXIT_FAILED, EXIT_OK, app, boundary, emit
+from .common import EXIT_FAILED, EXIT_OK, Out, app, boundary
 
 
 class CheckFormat(str, Enum):
@@ -22,6 +22,10 @@ class CheckFormat(str, Enum):
     github = "github"
 
 
+EXTENSIONS: dict[str, CheckFormat] = {  # --output FILE: the format its extension means (github has none)
+    ".txt": CheckFormat.table, ".json": CheckFormat.json, ".csv": CheckFormat.csv, ".md": CheckFormat.markdown,
+    ".markdown": CheckFormat.markdown, ".xml": CheckFormat.junit,
+}
 MACHINE = (CheckFormat.json, CheckFormat.csv, CheckFormat.junit)  # their summary goes to stderr
 
 
@@ -29,60 +33,54 @@ MACHINE = (CheckFormat.json, CheckFormat.csv, CheckFormat.junit)  # their summar
 @boundary
 def check_command(
     budgets: Annotated[str, typer.Argument(metavar="BUDGETS.yaml",
-                                                   help="budget YAML file (see the README's 'Budgets' section)")],
+                                           help="budget YAML file (see the README's 'Budgets' section)")],
     latency: Annotated[bool, typer.Option("--latency", help="time the models for max_latency_ms limits (needs the "
                                           "torch extra); without it they are skipped")] = False,
-    baseline: Annotated[Optional[str], typer.Option("--baseline", metavar="REPORT.json", help="JSON report to compare with (compare -f json, "
-                                                    "check -f json or --write-baseline)")] = None,
-    max_increase: Annotated[Optional[str], typer.Option("--max-increase", metavar="PERCENT", help="growth over --baseline allowed per "
-                                                        "metric, such as 2% (default 0%)")] = None,
-    write_baseline: Annotated[Optional[str], typer.Option("--write-baseline", metavar="FILE", help="record the current values in "
-                                                          "this JSON file")] = None,
-    force: Annotated[bool, typer.Option("--force", help="let --write-baseline replace an existing file")] = False,
-    fmt: Annotated[CheckFormat, typer.Option("--format", "-f", help="output format")] = CheckFormat.table,
+    baseline: Annotated[Optional[str], typer.Option("--baseline", metavar="REPORT.json", help="JSON report to compare "
+                                                    "with (compare -f json, check -f json or --write-baseline)")] = None,
+    max_increase: Annotated[Optional[str], typer.Option("--max-increase", metavar="PERCENT", help="growth over "
+                                                        "--baseline allowed per metric, such as 2% (default 0%)")] = None,
+    write_baseline: Annotated[Optional[Path], typer.Option("--write-baseline", metavar="FILE", dir_okay=False,
+                                                           help="record the current values in this JSON file")] = None,
+    fmt: Annotated[Optional[CheckFormat], typer.Option(
+        "--format", "-f", help="output format [default: table; with --output, the file's extension]",
+        show_default=False)] = None,
+    output_file: Annotated[Optional[Path], typer.Option(
+        "--output", "-o", dir_okay=False, help="write to FILE instead of stdout; the format follows the extension "
+        "(.txt .md .csv .json, .xml for junit; github needs --format)")] = None,
+    force: Annotated[bool, typer.Option("--force", help="overwrite an existing --output or --write-baseline "
+                                        "file")] = False,
 ) -> None:
     """Check models against the budgets in a YAML file: exit 0 within budget, 1 a budget exceeded, 2 invalid input."""
     # imported here, not at the top: the other commands' start-up does not pay for them
     from .. import budget_report as report
-    from ..budget import check, load_baseline, load_budgets, parse_percent, write_new_file
+    from ..budget import check, load_baseline, load_budgets, parse_percent
     from ..render import to_json
 
-    try:
-        if max_increase is not None and baseline is None:
-            raise ShufflecalcError("--max-increase needs --baseline")
+    with Out(fmt, output_file, force, EXTENSIONS, CheckFormat.table) as out:
+        try:
+            if max_increase is not None and baseline is None:
+                raise ShufflecalcError("--max-increase needs --baseline")
+            if write_baseline is not None:
+                out.check_target(write_baseline, "--write-baseline")
+            base = load_baseline(baseline) if baseline is not None else None
+            increase = parse_percent(max_increase) if max_increase is not None else parse_percent("0")
+            result = check(load_budgets(budgets), latency=latency, baseline=base, max_increase=increase)
+        except ShufflecalcError as exc:
+            if out.fmt is CheckFormat.github:
+                out.emit(report.github_error(exc))
+            raise
+        render = {
+            CheckFormat.table: report.text_report, CheckFormat.json: lambda r: to_json(report.check_json(r)),
+            CheckFormat.csv: report.csv_report, CheckFormat.markdown: report.markdown_report,
+            CheckFormat.junit: report.junit_report, CheckFormat.github: report.github_report,
+        }
+        out.emit(render[out.fmt](result))
+        if out.fmt in MACHINE:
+            print(report.summary(result), file=sys.stderr)
+            if base is not None:
+                print(report.baseline_summary(result), file=sys.stderr)
         if write_baseline is not None:
-            _refuse_existing(write_baseline, force)
-        base = load_baseline(baseline) if baseline is not None else None
-        increase = parse_percent(max_increase) if max_increase is not None else parse_percent("0")
-        result = check(load_budgets(budgets), latency=latency, baseline=base, max_increase=increase)
-    except ShufflecalcError as exc:
-        if fmt is CheckFormat.github:
-            emit(report.github_error(exc))
-        raise
-    render = {
-        CheckFormat.table: report.text_report, CheckFormat.json: lambda r: to_json(report.check_json(r)),
-        CheckFormat.csv: report.csv_report, CheckFormat.markdown: report.markdown_report,
-        CheckFormat.junit: report.junit_report, CheckFormat.github: report.github_report,
-    }
-    emit(render[fmt](result))
-    if fmt in MACHINE:
-        print(report.summary(result), file=sys.stderr)
-        if base is not None:
-            print(report.baseline_summary(result), file=sys.stderr)
-    if write_baseline is not None:
-        write_new_file(write_baseline, to_json(report.baseline_json(result)), force=force)
-        print(f"shufflecalc: wrote the baseline {write_baseline} ({report.plural(len(result.models), 'model')})",
-              file=sys.stderr)
-    raise typer.Exit(EXIT_FAILED if result.failed else EXIT_OK)
-
-
-def _refuse_existing(path: str, force: bool) -> None:
-    """Fail before any work when --write-baseline would replace a file without --force, or cannot be written: a
-    directory, or a file in a directory that does not exist."""
-    target = Path(path)
-    if target.is_dir():
-        raise ShufflecalcError(f"{path}: is a directory")
-    if target.exists() and not force:
-        raise ShufflecalcError(f"{path} exists: pass --force to replace it")
-    if not target.parent.is_dir():
-        raise ShufflecalcError(f"{path}: directory {target.parent} does not exist")
+            out.write_file(write_baseline, to_json(report.baseline_json(result)),
+                           note=f" (the baseline of {report.plural(len(result.models), 'model')})")
+        raise typer.Exit(EXIT_FAILED if result.failed else EXIT_OK)

@@ -3,22 +3,29 @@
 Commands parse options, call one library function, render, and choose the exit code: 0 success, 1 a failed check,
 2 bad input. Data goes to stdout, messages to stderr.
 
-Every command with a ``--format`` option (a parameter whose default is a `Format`) also gets ``--output FILE`` and
-``--force`` from `boundary`: the format follows from the file's extension, `output` writes the file atomically, and
-an existing file is never overwritten without ``--force``. Commands need no code for that.
+A command that prints data declares ``fmt: FormatOpt = None``, ``output_file: OutputOpt = None`` and
+``force: ForceOpt = False`` in its signature and prints through one `Out` built from them::
+
+    with Out(fmt, output_file, force) as out:
+        ...
+        out.output(data, table)
+
+With ``--output FILE`` the format follows from the file's extension (an explicit ``--format`` must agree), an
+existing file is refused before any work unless ``--force``, and everything the command prints is written to the
+file once, atomically, when the command ends.
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-import functools
-import inspect
 import os
 import sys
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Callable, Iterable, Iterator, Optional, Sequence, TypeVar
+from types import TracebackType
+from typing import (
+    Annotated, Any, Callable, Generic, Iterable, Iterator, Mapping, Optional, Sequence, TypeVar,
+)
 
 import typer
 
@@ -65,13 +72,18 @@ ResOpt = Annotated[Optional[int], typer.Option("--resolution", help="input resol
 SetOpt = Annotated[
     Optional[list[str]], typer.Option("--set", help="NAME=VALUE for any declared parameter (repeatable)")
 ]
-FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="output format")]
+FormatOpt = Annotated[
+    Optional[Format],
+    typer.Option("--format", "-f", help="output format [default: table; with --output, the file's extension]",
+                 show_default=False),
+]
 OutputOpt = Annotated[
     Optional[Path],
     typer.Option("--output", "-o", help="write to FILE instead of stdout; the format follows the extension "
                  "(.txt .md .csv .json .tex .html)", dir_okay=False),
 ]
-ForceOpt = Annotated[bool, typer.Option("--force", help="overwrite an existing --output (or --plot) file")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="overwrite an existing --output file")]
+ForcePlotOpt = Annotated[bool, typer.Option("--force", help="overwrite an existing --output or --plot file")]
 PlotOpt = Annotated[
     Optional[Path], typer.Option("--plot", help="also draw a chart to FILE (.png, .svg or .pdf; needs matplotlib)",
                                  dir_okay=False),
@@ -80,10 +92,6 @@ PlotKindOpt = Annotated[
     str, typer.Option("--plot-kind", help="auto | scatter (MACs vs params) | lines (MACs vs g) | latency")
 ]
 PROGRESS_MIN = 50  # show a progress bar for more items than this
-
-_OUTPUT: contextvars.ContextVar[Path | None] = contextvars.ContextVar("shufflecalc_output", default=None)
-_FORCE: contextvars.ContextVar[bool] = contextvars.ContextVar("shufflecalc_force", default=False)
-_BUFFER: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("shufflecalc_buffer", default=None)
 
 
 def fatal(message: str, code: int = EXIT_BAD_INPUT) -> None:
@@ -94,123 +102,136 @@ def fatal(message: str, code: int = EXIT_BAD_INPUT) -> None:
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
+E = TypeVar("E", bound=Enum)
 
 
 def boundary(fn: F) -> F:
-    """Turn domain errors into one line on stderr and exit code 2; never a traceback for user mistakes.
-
-    A command with a `Format` parameter also gets ``--output FILE`` and ``--force`` (see the module docstring).
-    """
-    signature = inspect.signature(fn, eval_str=True)
-    fmt_name = next((p.name for p in signature.parameters.values() if isinstance(p.default, Format)), None)
-    extra = [] if fmt_name is None else [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
-        for name, default, annotation in (("output_file", None, OutputOpt), ("force", False, ForceOpt))
-        if name not in signature.parameters
-    ]
-    if extra:  # typer passes the click context to a parameter annotated typer.Context, whatever its name
-        extra.append(inspect.Parameter(_CTX, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=typer.Context))
-    added = {p.name for p in extra}
+    """Turn domain errors into one line on stderr and exit code 2; never a traceback for user mistakes."""
+    import functools
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            if fmt_name is None:
-                return fn(*args, **kwargs)
-            with _output_options(kwargs, fmt_name, added):
-                return fn(*args, **kwargs)
+            return fn(*args, **kwargs)
         except ShufflecalcError as exc:
             fatal(str(exc))
         except KeyboardInterrupt:
             print("shufflecalc: interrupted", file=sys.stderr)
             raise typer.Exit(130) from None
 
-    if extra:
-        parameters = [*signature.parameters.values(), *extra]
-        wrapper.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
-        wrapper.__annotations__ = {**fn.__annotations__, **{p.name: p.annotation for p in extra}}
     return wrapper  # type: ignore[return-value]
 
 
-_CTX = "shufflecalc_context"
+class Out(Generic[E]):
+    """Where a command's data goes: stdout, or the --output file.
+
+    Built first (before any work), it settles the format (`output_format`) and refuses an existing --output file
+    without --force. Used as a context manager around the command's work: with --output, what the command prints
+    (`emit`, `output`) is collected and written to the file once when the block ends, also when it ends with a failed
+    check (exit 1), never after a bad-input error. `write_file` and `save_plot` honour the same --force.
+    """
+
+    def __init__(self, fmt: E | None, path: Path | None, force: bool,
+                 extensions: Mapping[str, E] = EXTENSIONS, default: E = Format.table) -> None:  # type: ignore[assignment]
+        self.fmt: E = output_format(fmt, path, extensions, default)
+        self.path, self.force = path, force
+        self._buffer: list[str] | None = None if path is None else []
+        if path is not None:
+            check_writable(path, force)
+
+    def __enter__(self) -> Out[E]:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        finished = kind is None or (isinstance(exc, typer.Exit) and exc.exit_code in (EXIT_OK, EXIT_FAILED))
+        if finished and self.path is not None and self._buffer is not None:
+            if not self._buffer:
+                raise ShufflecalcError(f"--output {self.path}: this command printed nothing to write")
+            write_file(self.path, "".join(self._buffer), self.force)
+
+    def emit(self, text: str) -> None:
+        """Print data to stdout, or collect it for the --output file."""
+        if self._buffer is not None:
+            self._buffer.append(text)
+            return
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    def output(self, data: Any, table: Tabular, csv: Tabular | None = None) -> None:
+        """Print a command's result (see `render`)."""
+        self.emit(render(self.fmt, data, table, csv))  # type: ignore[arg-type]
+
+    def write_file(self, path: Path, data: str | bytes, note: str = "") -> None:
+        """Write another file the command makes (a chart, a baseline) under the same --force."""
+        write_file(path, data, self.force, note)
+
+    def check_target(self, path: Path, option: str) -> None:
+        """Check another destination before any work: writable, and not the --output file."""
+        if self.path is not None and self.path.resolve() == path.resolve():
+            raise ShufflecalcError(f"{option} {path}: the same file as --output")
+        check_writable(path, self.force)
+
+    def plot_target(self, path: Path | None, kind: str = "auto") -> Path | None:
+        """Check --plot-kind (given or not) and a --plot destination before any work: a known image extension, not
+        the --output file, writable, matplotlib installed."""
+        from ..plot import IMAGE_FORMATS, KINDS, require_matplotlib
+
+        if kind not in KINDS:
+            raise ShufflecalcError(f"--plot-kind {kind!r}: expected one of {', '.join(KINDS)}")
+        if path is None:
+            return None
+        if path.suffix.lower() not in IMAGE_FORMATS:
+            raise ShufflecalcError(f"--plot {path}: expected a .png, .svg or .pdf file")
+        self.check_target(path, "--plot")
+        require_matplotlib()
+        return path
+
+    def save_plot(self, path: Path | None, data: Any, kind: str) -> None:
+        """Draw `data` (a plot.PlotData) to the --plot file, if one was given (see plot_target)."""
+        if path is None:
+            return
+        from ..plot import IMAGE_FORMATS, choose_kind, render_plot
+
+        self.write_file(path, render_plot(data, choose_kind(data, kind), IMAGE_FORMATS[path.suffix.lower()]))
 
 
-@contextlib.contextmanager
-def _output_options(kwargs: dict[str, Any], fmt_name: str, added: set[str]) -> Iterator[None]:
-    """Take --output/--force out of a command's arguments and settle the format. With --output, what the command
-    prints to stdout (`emit`, `output`) is collected and written to the file when it ends, also when it ends with a
-    failed check (exit 1), never after a bad-input error."""
-    path = kwargs.pop("output_file") if "output_file" in added else kwargs.get("output_file")
-    force = kwargs.pop("force") if "force" in added else kwargs.get("force", False)
-    ctx = kwargs.pop(_CTX, None)
-    kwargs[fmt_name] = output_format(kwargs[fmt_name], path, _explicit(ctx, fmt_name))
-    if path is not None:
-        check_writable(path, force)
-    buffer: list[str] | None = None if path is None else []
-    tokens = [(_OUTPUT, _OUTPUT.set(path)), (_FORCE, _FORCE.set(bool(force))), (_BUFFER, _BUFFER.set(buffer))]
-    try:
-        try:
-            yield
-        except typer.Exit as exc:
-            if exc.exit_code in (EXIT_OK, EXIT_FAILED):  # a finished command, a failed check included
-                _write_output(path, buffer)
-            raise
-        _write_output(path, buffer)
-    finally:
-        for var, token in tokens:
-            var.reset(token)
-
-
-def _write_output(path: Path | None, buffer: list[str] | None) -> None:
-    if path is None or buffer is None:
-        return
-    if not buffer:
-        raise ShufflecalcError(f"--output {path}: this command printed nothing to write")
-    write_file(path, "".join(buffer))
-
-
-def _explicit(ctx: Any, param: str) -> bool:
-    """Whether the user gave this option (on the command line or in the environment) rather than its default."""
-    if ctx is None:
-        return False
-    source = ctx.get_parameter_source(param)
-    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
-
-
-def output_format(fmt: Format, path: Path | None, explicit: bool) -> Format:
-    """The format for `--output path`: its extension's, which an explicit `--format` must not contradict."""
+def output_format(fmt: E | None, path: Path | None, extensions: Mapping[str, E] = EXTENSIONS,  # type: ignore[assignment]
+                  default: E = Format.table) -> E:  # type: ignore[assignment]
+    """The format: --format if given, else for `--output path` its extension's (which an explicit --format must not
+    contradict), else `default`."""
     if path is None:
-        return fmt
-    by_ext = EXTENSIONS.get(path.suffix.lower())
+        return default if fmt is None else fmt
+    by_ext = extensions.get(path.suffix.lower())
     if by_ext is None:
-        if explicit:
+        if fmt is not None:
             return fmt
-        known = " ".join(sorted(EXTENSIONS))
+        known = " ".join(sorted(extensions))
         raise ShufflecalcError(f"--output {path}: cannot tell the format from '{path.suffix}' (use one of {known}, "
                                "or give --format)")
-    if explicit and by_ext is not fmt:
+    if fmt is not None and by_ext is not fmt:
         raise ShufflecalcError(f"--output {path}: the extension means --format {by_ext.value}, but --format "
                                f"{fmt.value} was given")
     return by_ext
 
 
-def check_writable(path: Path, force: bool | None = None) -> None:
+FILE_EXISTS = "file exists; use --force to overwrite it"
+
+
+def check_writable(path: Path, force: bool = False) -> None:
     """Refuse early (before any work) to overwrite an existing file without --force."""
-    force = _FORCE.get() if force is None else force
     if path.is_dir():
         raise ShufflecalcError(f"{path}: is a directory")
     if path.exists() and not force:
-        raise ShufflecalcError(f"{path}: file exists; use --force to overwrite it")
+        raise ShufflecalcError(f"{path}: {FILE_EXISTS}")
     if not path.parent.is_dir():
         raise ShufflecalcError(f"{path}: directory {path.parent} does not exist")
 
 
-def write_file(path: Path, data: str | bytes, force: bool | None = None) -> None:
+def write_file(path: Path, data: str | bytes, force: bool = False, note: str = "") -> None:
     """Write atomically (a temporary file in the same directory, then a link or rename), never replacing an existing
-    file unless `force` (default: the command's --force)."""
+    file unless `force`; say so on stderr (with `note` after the name)."""
     import tempfile
 
-    force = _FORCE.get() if force is None else force
     check_writable(path, force)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -224,17 +245,17 @@ def write_file(path: Path, data: str | bytes, force: bool | None = None) -> None
             try:
                 os.link(tmp, path)  # fails if the file appeared meanwhile: no overwrite even under a race
             except FileExistsError:
-                raise ShufflecalcError(f"{path}: file exists; use --force to overwrite it") from None
+                raise ShufflecalcError(f"{path}: {FILE_EXISTS}") from None
             except OSError:  # a file system without hard links
                 if path.exists():
-                    raise ShufflecalcError(f"{path}: file exists; use --force to overwrite it") from None
+                    raise ShufflecalcError(f"{path}: {FILE_EXISTS}") from None
                 os.replace(tmp, path)
     except OSError as exc:
         raise ShufflecalcError(f"{path}: cannot write ({exc.strerror or exc})") from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    print(f"shufflecalc: wrote {path}", file=sys.stderr)
+    print(f"shufflecalc: wrote {path}{note}", file=sys.stderr)
 
 
 def _umask() -> int:
@@ -277,16 +298,6 @@ def per_model(specs: Sequence[Any], values: dict[str, Any]) -> list[dict[str, An
     return [{k: v for k, v in values.items() if k in s.params} for s in specs]
 
 
-def emit(text: str) -> None:
-    """Print data to stdout, or collect it for the command's --output file."""
-    buffer = _BUFFER.get()
-    if buffer is not None:
-        buffer.append(text)
-        return
-    sys.stdout.write(text)
-    sys.stdout.flush()
-
-
 def render(fmt: Format, data: Any, table: Tabular, csv: Tabular | None = None) -> str:
     """A command's result as text: `data` as JSON, or `table` in a tabular format (`csv` may lay the rows out
     differently, one row per record, for machines)."""
@@ -297,50 +308,39 @@ def render(fmt: Format, data: Any, table: Tabular, csv: Tabular | None = None) -
     return FORMATTERS[fmt.value](table)
 
 
-def output(fmt: Format, data: Any, table: Tabular, csv: Tabular | None = None) -> None:
-    """Print a command's result (see `render`) to stdout, or collect it for the command's --output file."""
-    emit(render(fmt, data, table, csv))
+def show_progress(fmt: Enum) -> bool:
+    """Whether to draw a progress bar: it goes to stderr, so only when stderr is a terminal, and never for a
+    machine format (json, csv)."""
+    return fmt.value not in ("json", "csv") and sys.stderr.isatty()
 
 
-def progress(items: Iterable[T], total: int, fmt: Format, label: str) -> Iterator[T]:
-    """Yield `items`, drawing a rich progress bar on stderr when it helps: more than PROGRESS_MIN items, a human
-    format (not json or csv), stdout a terminal. rich is imported only then (its console costs ~20 ms)."""
-    if total <= PROGRESS_MIN or fmt in (Format.json, Format.csv) or not sys.stdout.isatty():
-        yield from items
+@contextmanager
+def progress_bar(fmt: Enum, label: str) -> Iterator[Callable[[int, int, str], None] | None]:
+    """A rich progress bar on stderr (see `show_progress`), erased at the end; yields its update callback
+    `update(done, total, what)`, or None without a bar. rich is imported only then (its console costs ~20 ms)."""
+    if not show_progress(fmt):
+        yield None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        for item in items:
-            yield item
-            bar.advance(task)
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int, what: str) -> None:
+            bar.update(task, completed=done, total=total, description=what)
+
+        yield update
 
 
-def save_plot(path: Path | None, data: Any, kind: str) -> None:
-    """Draw `data` (a plot.PlotData) to the --plot file, if one was given (see plot_target)."""
-    if path is None:
+def progress(items: Iterable[T], total: int, fmt: Enum, label: str) -> Iterator[T]:
+    """Yield `items`, with a progress bar (`progress_bar`) for more than PROGRESS_MIN of them."""
+    if total <= PROGRESS_MIN:
+        yield from items
         return
-    from ..plot import IMAGE_FORMATS, choose_kind, render_plot
-
-    write_file(path, render_plot(data, choose_kind(data, kind), IMAGE_FORMATS[path.suffix.lower()]))
-
-
-def plot_target(path: Path | None, kind: str = "auto") -> Path | None:
-    """Check a --plot destination before any work: a known image extension, not the --output file, writable."""
-    if path is None:
-        return None
-    from ..plot import IMAGE_FORMATS, KINDS, require_matplotlib
-
-    if kind not in KINDS:
-        raise ShufflecalcError(f"--plot-kind {kind!r}: expected one of {', '.join(KINDS)}")
-    if path.suffix.lower() not in IMAGE_FORMATS:
-        raise ShufflecalcError(f"--plot {path}: expected a .png, .svg or .pdf file")
-    out = _OUTPUT.get()
-    if out is not None and out.resolve() == path.resolve():
-        raise ShufflecalcError(f"--plot {path}: the same file as --output")
-    check_writable(path)
-    require_matplotlib()
-    return path
+    with progress_bar(fmt, label) as update:
+        for done, item in enumerate(items, 1):
+            yield item
+            if update is not None:
+                update(done, total, label)

@@ -14,8 +14,8 @@ import typer
 from ..render import to_json
 from ..spec import load_spec
 from .common import (
-    EXIT_FAILED, Format, FormatOpt, GOpt, ResOpt, SetOpt, WidthOpt, app, boundary, emit, fatal, output, overrides,
-    per_model,
+    EXIT_FAILED, ForceOpt, Format, FormatOpt, GOpt, Out, OutputOpt, ResOpt, SetOpt, WidthOpt, app, boundary, fatal,
+    overrides, per_model,
 )
 
 
@@ -48,19 +48,22 @@ def formula_command(
     Iw: IwOpt = None,  # noqa: N803
     Ih: IhOpt = None,  # noqa: N803
     g: GSymOpt = None,
-    fmt: FormatOpt = Format.table,
+    fmt: FormatOpt = None,
+    output_file: OutputOpt = None,
+    force: ForceOpt = False,
 ) -> None:
     """A closed-form cost formula with numbers: the formula, the substitution, the exact MACs and the saving."""
     from ..formula_reports import formula_list, formula_report
     from ..formulas import evaluate
 
-    if name is None:
-        data, table = formula_list()
-        output(fmt, data, table)
-        return
-    ev = evaluate(name, {"K": K, "M": M, "N": N, "t": t, "Iw": Iw, "Ih": Ih, "g": g})
-    data, table, csv = formula_report(ev)
-    output(fmt, data, table, csv=csv)
+    with Out(fmt, output_file, force) as out:
+        if name is None:
+            data, table = formula_list()
+            out.output(data, table)
+            return
+        ev = evaluate(name, {"K": K, "M": M, "N": N, "t": t, "Iw": Iw, "Ih": Ih, "g": g})
+        data, table, csv = formula_report(ev)
+        out.output(data, table, csv=csv)
 
 
 @app.command("explain")
@@ -74,7 +77,9 @@ def explain_command(
     layer: Annotated[Optional[str], typer.Option("--layer", help="one unit (stage3.unit0) or a layer inside it")] = None,
     study: Annotated[bool, typer.Option(
         "--groups-study", help="for each choice of g: stage widths, one stride-1 unit's MACs, total MACs")] = False,
-    fmt: FormatOpt = Format.table,
+    fmt: FormatOpt = None,
+    output_file: OutputOpt = None,
+    force: ForceOpt = False,
 ) -> None:
     """Each unit a formula covers (dwsep, bottleneck and ShuffleNet units, ResNet / ResNeXt bottlenecks, inverted
     residuals, ShuffleNetV2 units): the closed-form formula beside the engine's exact count."""
@@ -82,13 +87,14 @@ def explain_command(
     from ..groups_study import groups_study
     from ..formula_reports import explain_report, study_report
 
-    loaded = load_spec(spec)
-    (config,) = per_model([loaded], overrides(g, width, resolution, sets))
-    if study:
-        data, table, csv = study_report(groups_study(loaded, config, layer))
-    else:
-        data, table, csv = explain_report(explain(loaded, config, layer))
-    output(fmt, data, table, csv=csv)
+    with Out(fmt, output_file, force) as out:
+        loaded = load_spec(spec)
+        (config,) = per_model([loaded], overrides(g, width, resolution, sets))
+        if study:
+            data, table, csv = study_report(groups_study(loaded, config, layer))
+        else:
+            data, table, csv = explain_report(explain(loaded, config, layer))
+        out.output(data, table, csv=csv)
 
 
 @app.command("shuffle")
@@ -98,24 +104,27 @@ def shuffle_command(
     channels: Annotated[Optional[str], typer.Option("--channels", help="channels N (divisible by g)", metavar="INT")] = None,
     check: Annotated[bool, typer.Option(
         "--check", help="run the model builder's shuffle on a tensor against torch.nn.ChannelShuffle (torch extra)")] = False,
-    fmt: FormatOpt = Format.table,
+    fmt: FormatOpt = None,
+    output_file: OutputOpt = None,
+    force: ForceOpt = False,
 ) -> None:
     """ShuffleNet's channel shuffle step by step: reshape to (g, N/g), transpose, flatten."""
     from ..formula_reports import check_text, shuffle_json, shuffle_table, shuffle_text
     from ..shuffle import check_torch, make_shuffle
 
-    s = make_shuffle(g, channels)
-    result = check_torch(s) if check else None
-    if fmt is Format.json:
-        emit(to_json(shuffle_json(s, result)))
-    elif fmt is Format.table:
-        emit(shuffle_text(s) + (check_text(result, s) if result else ""))
-    else:
-        output(fmt, shuffle_json(s, result), shuffle_table(s))
-        if result is not None:  # csv stays machine-readable: the check's verdict goes to stderr
-            (emit if fmt is Format.markdown else _err)(check_text(result, s))
-    if result is not None and not result.ok:
-        fatal("check failed: the builder's channel shuffle is not the permutation above", EXIT_FAILED)
+    with Out(fmt, output_file, force) as out:
+        s = make_shuffle(g, channels)
+        result = check_torch(s) if check else None
+        if out.fmt is Format.json:
+            out.emit(to_json(shuffle_json(s, result)))
+        elif out.fmt is Format.table:
+            out.emit(shuffle_text(s) + (check_text(result, s) if result else ""))
+        else:
+            out.output(shuffle_json(s, result), shuffle_table(s))
+            if result is not None:  # csv stays machine-readable: the check's verdict goes to stderr
+                (out.emit if out.fmt is Format.markdown else _err)(check_text(result, s))
+        if result is not None and not result.ok:
+            fatal("check failed: the builder's channel shuffle is not the permutation above", EXIT_FAILED)
 
 
 def _err(text: str) -> None:

@@ -8,7 +8,9 @@ import typer
 
 from ..errors import ShufflecalcError
 from .analytic import load_models
-from .common import FormatOpt, Format, GOpt, ResOpt, SetOpt, SpecsArg, WidthOpt, app, boundary, output
+from .common import (
+    ForceOpt, FormatOpt, GOpt, Out, OutputOpt, ResOpt, SetOpt, SpecsArg, WidthOpt, app, boundary,
+)
 from .timing import (
     BatchOpt, ChannelsLastOpt, CompileOpt, CudaGraphOpt, DeviceOpt, DtypeOpt, MinTimeOpt, PeakOpt, ThreadsOpt, timed,
     timing_options,
@@ -32,15 +34,19 @@ def bench_command(
     compile_: CompileOpt = False,
     min_time: MinTimeOpt = 1.0,
     peak_tflops: PeakOpt = None,
-    fmt: FormatOpt = Format.table,
+    fmt: FormatOpt = None,
+    output_file: OutputOpt = None,
+    force: ForceOpt = False,
 ) -> None:
     """Measure latency and throughput: median, p90, p99, min, mean, IQR/median, images/s, GFLOP/s (and % of peak)."""
     from ..latency_reports import bench_csv, bench_table
 
-    analyses = load_models(specs, g, width, resolution, sets)
-    options = timing_options(device, batch, dtype, channels_last, threads, cuda_graph, compile_, min_time, peak_tflops)
-    doc = timed(analyses, options)
-    output(fmt, doc, bench_table(doc), csv=bench_csv(doc))
+    with Out(fmt, output_file, force) as out:
+        analyses = load_models(specs, g, width, resolution, sets)
+        options = timing_options(device, batch, dtype, channels_last, threads, cuda_graph, compile_, min_time,
+                                 peak_tflops)
+        doc = timed(analyses, options, out.fmt)
+        out.output(doc, bench_table(doc), csv=bench_csv(doc))
 
 
 @app.command("profile")
@@ -59,16 +65,19 @@ def profile_command(
     threads: ThreadsOpt = None,
     iterations: Annotated[int, typer.Option("--iterations", help="profiled forward passes")] = 10,
     by: Annotated[str, typer.Option("--by", help="rows per class | layer")] = "class",
-    fmt: FormatOpt = Format.table,
+    fmt: FormatOpt = None,
+    output_file: OutputOpt = None,
+    force: ForceOpt = False,
 ) -> None:
     """Profile one model: time per operator class (or layer) beside its share of MACs and of memory access."""
     from ..bench import parse_batch
     from ..latency_reports import PROFILE_BY, profile_csv, profile_table
     from ..profiling import profile_model
 
-    if by not in PROFILE_BY:
-        raise ShufflecalcError(f"--by {by!r}: expected one of {', '.join(PROFILE_BY)}")
-    (a,) = load_models([spec], g, width, resolution, sets)
-    options = timing_options(device, str(parse_batch(batch)), dtype, channels_last, threads, False, False, 1.0, None)
-    doc = profile_model(a.name, a, options, iterations)
-    output(fmt, doc, profile_table(doc, by), csv=profile_csv(doc, by))
+    with Out(fmt, output_file, force) as out:
+        if by not in PROFILE_BY:
+            raise ShufflecalcError(f"--by {by!r}: expected one of {', '.join(PROFILE_BY)}")
+        (a,) = load_models([spec], g, width, resolution, sets)
+        options = timing_options(device, str(parse_batch(batch)), dtype, channels_last, threads, False, False, 1.0, None)
+        doc = profile_model(a.name, a, options, iterations)
+        out.output(doc, profile_table(doc, by), csv=profile_csv(doc, by))

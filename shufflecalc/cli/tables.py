@@ -11,8 +11,8 @@ import typer
 
 from ..errors import ShufflecalcError
 from .common import (
-    Format, FormatOpt, PlotKindOpt, PlotOpt, SpecsArg, app, boundary, output, parse_sets, per_model, plot_target,
-    progress, save_plot,
+    ForcePlotOpt, FormatOpt, Out, OutputOpt, PlotKindOpt, PlotOpt, SpecsArg, app, boundary, parse_sets, per_model,
+    progress,
 )
 
 _LIST = "comma list (START:STOP:STEP for an inclusive range)"
@@ -54,7 +54,9 @@ def sweep_command(
                                                    "params_without_classifier, error)")] = None,
     plot: PlotOpt = None,
     plot_kind: PlotKindOpt = "auto",
-    fmt: FormatOpt = Format.table,
+    fmt: FormatOpt = None,
+    output_file: OutputOpt = None,
+    force: ForcePlotOpt = False,
 ) -> None:
     """Cost of every combination of parameter values: one row per configuration; invalid ones show the reason."""
     from ..plot import from_sweep
@@ -62,20 +64,21 @@ def sweep_command(
     from ..spec import load_spec
     from ..sweep import check_sort, collect, parse_columns, plan, run, sort_rows, sweep_json, sweep_table
 
-    loaded = [load_spec(s) for s in specs]
-    axes = sweep_axes(g, width, resolution, sets)
-    per_spec = per_model(loaded, axes)
-    chosen = parse_columns(columns, list(axes))
-    check_sort(sort, list(axes))
-    plot_path = plot_target(plot, plot_kind)
-    points = plan(loaded, per_spec)
-    rows = run(points)
-    sweep = collect(list(axes), progress(rows, len(points), fmt, "sweep"), skip_invalid)
-    if not sweep.rows:
-        raise ShufflecalcError(f"all {sweep.total} configurations are invalid, e.g. {sweep.first_error}")
-    sort_rows(sweep, sort)
-    output(fmt, sweep_json(sweep, axes), sweep_table(sweep, chosen or sweep.default_columns(), notes()))
-    save_plot(plot_path, from_sweep(sweep), plot_kind)
+    with Out(fmt, output_file, force) as out:
+        loaded = [load_spec(s) for s in specs]
+        axes = sweep_axes(g, width, resolution, sets)
+        per_spec = per_model(loaded, axes)
+        chosen = parse_columns(columns, list(axes))
+        check_sort(sort, list(axes))
+        plot_path = out.plot_target(plot, plot_kind)
+        points = plan(loaded, per_spec)
+        rows = run(points)
+        sweep = collect(list(axes), progress(rows, len(points), out.fmt, "sweep"), skip_invalid)
+        if not sweep.rows:
+            raise ShufflecalcError(f"all {sweep.total} configurations are invalid, e.g. {sweep.first_error}")
+        sort_rows(sweep, sort)
+        out.output(sweep_json(sweep, axes), sweep_table(sweep, chosen or sweep.default_columns(), notes()))
+        out.save_plot(plot_path, from_sweep(sweep), plot_kind)
 
 
 @app.command("table")
@@ -85,23 +88,26 @@ def table_command(
     list_: Annotated[bool, typer.Option("--list", help="list the built-in tables")] = False,
     plot: PlotOpt = None,
     plot_kind: PlotKindOpt = "auto",
-    fmt: FormatOpt = Format.table,
+    fmt: FormatOpt = None,
+    output_file: OutputOpt = None,
+    force: ForcePlotOpt = False,
 ) -> None:
     """A paper's table reproduced: published value, computed value and difference per cell."""
     from ..tables import (
         compute, list_json, list_tables, list_tabular, load_table, table_json, table_plot, table_tabular,
     )
 
-    if list_:
-        if name is not None:
-            raise ShufflecalcError("--list takes no table name")
-        tables = list_tables()
-        output(fmt, list_json(tables), list_tabular(tables))
-        return
-    if name is None:
-        raise ShufflecalcError("give a table name or file (see 'shufflecalc table --list')")
-    table = load_table(name)
-    plot_path = plot_target(plot, plot_kind)
-    results = compute(table)
-    output(fmt, table_json(table, results), table_tabular(table, results))
-    save_plot(plot_path, table_plot(table, results), plot_kind)
+    with Out(fmt, output_file, force) as out:
+        if list_:
+            if name is not None:
+                raise ShufflecalcError("--list takes no table name")
+            tables = list_tables()
+            out.output(list_json(tables), list_tabular(tables))
+            return
+        if name is None:
+            raise ShufflecalcError("give a table name or file (see 'shufflecalc table --list')")
+        table = load_table(name)
+        plot_path = out.plot_target(plot, plot_kind)
+        results = compute(table)
+        out.output(table_json(table, results), table_tabular(table, results))
+        out.save_plot(plot_path, table_plot(table, results), plot_kind)

@@ -1,16 +1,18 @@
-"""The timing options `bench` and `compare --latency` share, the progress bar and the warnings.
+"""The timing options `bench` and `compare --latency` share, and their warnings.
 
 Importing this module imports neither torch nor rich: the library functions import torch when they run, and the
-progress bar imports rich only when stderr is a terminal.
+progress bar (`common.progress_bar`) imports rich only when it is drawn.
 """
 
 from __future__ import annotations
 
 import sys
-from contextlib import contextmanager
-from typing import Annotated, Any, Iterator, Optional
+from enum import Enum
+from typing import Annotated, Any, Optional
 
 import typer
+
+from .common import progress_bar
 
 DeviceOpt = Annotated[str, typer.Option("--device", help="cpu | cuda | auto (cuda when available)")]
 BatchOpt = Annotated[str, typer.Option("--batch", help="batch sizes, comma-separated, e.g. 1,8,32")]
@@ -28,32 +30,17 @@ PeakOpt = Annotated[
 
 
 def timing_options(device: str, batch: str, dtype: str, channels_last: bool, threads: int | None,
-                   cuda_graph: bool, compile_: bool, min_time: float, peak_tflops: float | None) -> Any:
-    """The options as a validated BenchOptions (raises ShufflecalcError, or MissingDependency without torch)."""
+                   cuda_graph: bool, compile_: bool, min_time: float, peak_tflops: float | None,
+                   resolve: bool = True) -> Any:
+    """The options as a validated BenchOptions (raises ShufflecalcError, or MissingDependency without torch). With
+    `resolve` False, only each option's own check, without torch: for `compare` without --latency, whose timing
+    options are checked all the same."""
     from ..bench import BenchOptions, parse_batches
 
-    return BenchOptions(device=device, batches=parse_batches(batch), dtype=dtype, channels_last=channels_last,
-                        threads=threads, cuda_graph=cuda_graph, compile=compile_, min_time=min_time,
-                        peak_tflops=peak_tflops).validated()
-
-
-@contextmanager
-def progress_bar() -> Iterator[Any]:
-    """A rich progress bar on stderr while timing, only when stderr is a terminal; yields the progress callback."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("timing", total=None)
-
-        def update(done: int, total: int, what: str) -> None:
-            bar.update(task, completed=done, total=total, description=f"timing {what}")
-
-        yield update
+    options = BenchOptions(device=device, batches=parse_batches(batch), dtype=dtype, channels_last=channels_last,
+                           threads=threads, cuda_graph=cuda_graph, compile=compile_, min_time=min_time,
+                           peak_tflops=peak_tflops)
+    return options.validated() if resolve else options.checked()
 
 
 def print_warnings(warnings: list[str]) -> None:
@@ -61,11 +48,12 @@ def print_warnings(warnings: list[str]) -> None:
         print(f"shufflecalc: warning: {w}", file=sys.stderr)
 
 
-def timed(analyses: list[Any], options: Any) -> dict[str, Any]:
-    """Run the benchmark with a progress bar and print its warnings; the JSON document."""
+def timed(analyses: list[Any], options: Any, fmt: Enum) -> dict[str, Any]:
+    """Run the benchmark with a progress bar (`common.progress_bar`: a terminal on stderr, a human format) and print
+    its warnings; the JSON document."""
     from ..bench import bench
 
-    with progress_bar() as progress:
+    with progress_bar(fmt, "timing") as progress:
         doc = bench(analyses, options, progress)
     print_warnings(doc["warnings"])
     return doc

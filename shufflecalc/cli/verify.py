@@ -9,7 +9,8 @@ import typer
 from ..errors import ShufflecalcError
 from ..spec import builtin_names, load_spec
 from .common import (
-    EXIT_FAILED, Format, FormatOpt, GOpt, ResOpt, SetOpt, WidthOpt, app, boundary, emit, output, overrides, per_model,
+    EXIT_FAILED, ForceOpt, Format, FormatOpt, GOpt, Out, OutputOpt, ResOpt, SetOpt, WidthOpt, app, boundary,
+    overrides, per_model,
 )
 
 SpecsOpt = Annotated[
@@ -29,28 +30,31 @@ def verify_command(
     resolution: ResOpt = None,
     sets: SetOpt = None,
     layers: Annotated[bool, typer.Option("--layers", help="add a row per layer")] = False,
-    fmt: FormatOpt = Format.table,
+    fmt: FormatOpt = None,
+    output_file: OutputOpt = None,
+    force: ForceOpt = False,
 ) -> None:
     """Build each model in torch and check params, shapes, fvcore's counts and torch's FlopCounterMode against the
     analytic numbers, exactly. Exit 0 when all agree, 1 when any differs, 2 on bad input."""
-    if not specs and not all_:
-        raise ShufflecalcError("give one or more specs, or --all for every built-in spec's parameter grid")
-    loaded = [load_spec(s) for s in (specs or builtin_names())]
-    configs = per_model(loaded, overrides(g, width, resolution, sets))
+    with Out(fmt, output_file, force) as out:
+        if not specs and not all_:
+            raise ShufflecalcError("give one or more specs, or --all for every built-in spec's parameter grid")
+        loaded = [load_spec(s) for s in (specs or builtin_names())]
+        configs = per_model(loaded, overrides(g, width, resolution, sets))
 
-    from .. import verify as v  # imports torch and fvcore: MissingDependency (exit 2) without the torch extra
-    from ..verify_report import layers_table, report_tables, summary_table, verify_json
+        from .. import verify as v  # imports torch and fvcore: MissingDependency (exit 2) without the torch extra
+        from ..verify_report import layers_table, report_tables, summary_table, verify_json
 
-    outcomes = []
-    for spec, config in zip(loaded, configs):
-        outcomes += v.verify_grid(spec, config) if all_ else v.verify_configs(spec, [config], strict=True)
-    if fmt is Format.json:
-        output(fmt, verify_json(outcomes, layers), summary_table(outcomes))
-    elif fmt is Format.csv:
-        output(fmt, None, layers_table(outcomes, exact=True) if layers else summary_table(outcomes, exact=True))
-    else:
-        for i, table in enumerate(report_tables(outcomes, layers)):
-            emit("\n" if i else "")
-            output(fmt, None, table)
-    if not all(o.ok for o in outcomes):
-        raise typer.Exit(EXIT_FAILED)
+        outcomes = []
+        for spec, config in zip(loaded, configs):
+            outcomes += v.verify_grid(spec, config) if all_ else v.verify_configs(spec, [config], strict=True)
+        if out.fmt is Format.json:
+            out.output(verify_json(outcomes, layers), summary_table(outcomes))
+        elif out.fmt is Format.csv:
+            out.output(None, layers_table(outcomes, exact=True) if layers else summary_table(outcomes, exact=True))
+        else:
+            for i, table in enumerate(report_tables(outcomes, layers)):
+                out.emit("\n" if i else "")
+                out.output(None, table)
+        if not all(o.ok for o in outcomes):
+            raise typer.Exit(EXIT_FAILED)
