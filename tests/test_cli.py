@@ -167,7 +167,7 @@ def test_every_command_is_in_the_dispatch_table() -> None:
 USAGE_ERRORS = [
     (["show", "shufflenet", "--g", "abc"], "Invalid value for '--g': 'abc' is not a valid int"),
     (["show", "shufflenet", "--width", "x"], "Invalid value for '--width': 'x' is not a valid float"),
-    (["profile", "shufflenet", "--batch", "many"], "Invalid value for '--batch': 'many' is not a valid int"),
+    (["profile", "shufflenet", "--iterations", "many"], "Invalid value for '--iterations': 'many' is not a valid int"),
     (["bench", "shufflenet", "--threads", "two"], "Invalid value for '--threads': 'two' is not a valid int"),
     (["compare", "mobilenet", "--bogus"], "No such option: --bogus"),
     (["compare"], "Missing argument"),

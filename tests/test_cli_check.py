@@ -118,7 +118,7 @@ def test_write_baseline_into_a_missing_directory_is_refused_before_the_check(cli
     assert r.exit_code == 2 and r.stdout == "" and r.stderr.count("\n") == 1  # no report: refused before any work
     assert f"{out}: directory {out.parent} does not exist" in r.stderr
     r = cli("check", budget(shuffle_budget("max_macs: 1G")), "--write-baseline", str(tmp_path), *force)
-    assert r.exit_code == 2 and r.stdout == "" and f"{tmp_path}: is a directory" in r.stderr
+    assert r.exit_code == 2 and r.stdout == "" and r.stderr.count("\n") == 1 and "is a directory" in r.stderr
 
 
 @pytest.mark.parametrize("text, message", [
