@@ -250,3 +250,14 @@ def test_show_headers_name_their_convention_as_compare_does(cli) -> None:  # noq
         assert [HEADERS[k] for k in ("macs", "params", "activations", "fvcore_flops", "memory_access")] == [
             c for c in cells if c in HEADERS.values()]
         assert "activations" not in cells and "memory access" not in cells
+
+
+def test_compare_timing_defaults_match_its_signature() -> None:
+    """compare skips checking timing options left at their defaults: TIMING_DEFAULTS must be those defaults."""
+    import inspect
+
+    from shufflecalc.cli import analytic
+
+    params = inspect.signature(analytic.compare_command).parameters
+    names = ("device", "batch", "dtype", "channels_last", "threads", "cuda_graph", "compile_", "min_time", "peak_tflops")
+    assert tuple(params[n].default for n in names) == analytic.TIMING_DEFAULTS

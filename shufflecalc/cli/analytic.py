@@ -59,6 +59,9 @@ def show_command(
         out.output(show_json(a), show_table(a, by))
 
 
+TIMING_DEFAULTS = ("auto", "1", "float32", False, None, False, False, 1.0, None)  # compare's timing options
+
+
 @app.command("compare")
 @boundary
 def compare_command(
@@ -88,9 +91,11 @@ def compare_command(
     with Out(fmt, output_file, force) as out:
         analyses = load_models(specs, g, width, resolution, sets)
         plot_path = out.plot_target(plot, plot_kind)  # checks --plot-kind even without --plot
-        # the timing options are checked even without --latency (then without torch)
-        options = timing_options(device, batch, dtype, channels_last, threads, cuda_graph, compile_, min_time,
-                                 peak_tflops, resolve=latency)
+        # timing options given without --latency are checked all the same (without torch); left at their defaults,
+        # they cost the analytic path nothing
+        timing = (device, batch, dtype, channels_last, threads, cuda_graph, compile_, min_time, peak_tflops)
+        if latency or timing != TIMING_DEFAULTS:
+            options = timing_options(*timing, resolve=latency)
         latency_ms = None
         if latency:
             from ..latency_reports import compare_latency, first_batch_medians

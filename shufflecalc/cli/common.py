@@ -174,6 +174,8 @@ class Out(Generic[E]):
     def plot_target(self, path: Path | None, kind: str = "auto") -> Path | None:
         """Check --plot-kind (given or not) and a --plot destination before any work: a known image extension, not
         the --output file, writable, matplotlib installed."""
+        if path is None and kind == "auto":
+            return None  # nothing to check: the plot module is not even imported
         from ..plot import IMAGE_FORMATS, KINDS, require_matplotlib
 
         if kind not in KINDS:
