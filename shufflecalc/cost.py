@@ -126,13 +126,13 @@ class Analysis:
 
     @property
     def classifier(self) -> Totals:
-        """The linear layers (the classifier): papers' tables often leave them out."""
-        return Totals.of(layer for layer in self.layers if layer.op == "linear")
+        """The linear layers (the classifier): papers' tables often leave them out. Read from the graph's segments,
+        so that a sweep asking for it never materializes the per-layer records."""
+        return Totals.of(e.numbers for seg in self.graph.segments for e in seg.entries if e.op == "linear")
 
     def metrics(self, keys: Iterable[str] = ALL_METRICS) -> dict[str, int]:
         """The named metrics (default: every one of `ALL_METRICS`), exact integers, in the order asked. A
-        ``<metric>_without_classifier`` is the total less the linear layers' (`classifier`); the per-layer pass that
-        needs is made only when such a metric is asked for."""
+        ``<metric>_without_classifier`` is the total less the linear layers' (`classifier`)."""
         values: dict[str, int] = {}
         classifier: Totals | None = None
         for key in keys:
