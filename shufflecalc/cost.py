@@ -10,6 +10,7 @@ from typing import Any, Iterable, Mapping
 
 from .graph import Graph, Layer, expand
 from .spec import Spec
+from .totals import Totals
 
 CONVENTIONS: dict[str, str] = {
     "macs": "multiply-accumulates of conv2d and linear layers, bias excluded (what the MobileNet and ShuffleNet "
@@ -26,6 +27,7 @@ CONVENTIONS: dict[str, str] = {
 __doc__ = (__doc__ or "") + "".join(f"\n- ``{k}``: {v}." for k, v in CONVENTIONS.items())
 
 METRICS = tuple(CONVENTIONS)
+assert tuple(Totals().to_dict()) == METRICS  # Totals.to_dict names the metrics in this order
 HEADERS: dict[str, str] = {
     "macs": "MACs (conv+linear)",
     "flops": "FLOPs (2×MACs)",
@@ -43,38 +45,6 @@ EXTRA_METRICS: dict[str, str] = {
 }
 ALL_METRICS: tuple[str, ...] = METRICS + tuple(EXTRA_METRICS)
 _WITHOUT = "_without_classifier"
-
-
-@dataclass(frozen=True)
-class Totals:
-    """The metrics summed over some layers (a model, a stage, an operator class), and how many layers that is."""
-
-    macs: int = 0
-    fvcore_flops: int = 0
-    params: int = 0
-    activations: int = 0
-    memory_access: int = 0
-    layers: int = 0
-
-    @property
-    def flops(self) -> int:
-        return 2 * self.macs
-
-    @classmethod
-    def of(cls, layers: Iterable[Layer]) -> Totals:
-        macs = fv = params = acts = mem = count = 0
-        for layer in layers:
-            macs += layer.macs
-            fv += layer.fvcore_flops
-            params += layer.params
-            acts += layer.activations
-            mem += layer.memory_access
-            count += 1
-        return cls(macs, fv, params, acts, mem, count)
-
-    def to_dict(self) -> dict[str, int]:
-        """The metrics (see METRICS); the layer count is not one."""
-        return {m: getattr(self, m) for m in METRICS}
 
 
 @dataclass(frozen=True)
@@ -193,4 +163,4 @@ def layer_dict(layer: Layer) -> dict[str, Any]:
 def analyze(spec: Spec | str, overrides: Mapping[str, Any] | None = None, **params: Any) -> Analysis:
     """Analyze a spec (built-in name, path, or Spec) with parameter values, e.g. ``analyze("shufflenet", g=3)``."""
     graph = expand(spec, {**(overrides or {}), **params})
-    return Analysis(graph, Totals(**graph.sums._asdict()))
+    return Analysis(graph, graph.sums)

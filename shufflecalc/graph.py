@@ -17,6 +17,7 @@ from .errors import ShufflecalcError
 from .expr import BUILTINS, ExprError, UserFunction, compile_expr
 from .ops import KINDS, Arg, LayerError, Shape
 from .spec import FUNC_RE, NAME_RE, Spec, format_value, load_spec, resolve_config
+from .totals import Totals
 
 INPUT = "input"
 MAX_REPEAT = 1_000  # units in one stage
@@ -36,17 +37,6 @@ class Numbers(NamedTuple):
     activations: int
     memory_access: int
     op_class: str
-
-
-class Sums(NamedTuple):
-    """Totals over a run of layers, with their number: the fields of `cost.Totals`."""
-
-    macs: int = 0
-    fvcore_flops: int = 0
-    params: int = 0
-    activations: int = 0
-    memory_access: int = 0
-    layers: int = 0
 
 
 class Layer(NamedTuple):
@@ -123,7 +113,7 @@ class Graph:
     output: Shape
     blocks: tuple[Block, ...]
     segments: tuple[Segment, ...]
-    sums: Sums
+    sums: Totals
 
     @cached_property
     def layers(self) -> tuple[Layer, ...]:
@@ -162,7 +152,7 @@ def _evaluate(op: str, attrs: tuple, in_shapes: tuple[Shape, ...]) -> tuple[Mapp
 
 
 @lru_cache(maxsize=16384)
-def _block_template(kind: str, args: tuple, in_shape: Shape) -> tuple[tuple[Entry, ...], Sums]:
+def _block_template(kind: str, args: tuple, in_shape: Shape) -> tuple[tuple[Entry, ...], Totals]:
     prims = BLOCKS[kind].expand(dict(args), in_shape)
     shapes: dict[str, Shape] = {IN: in_shape}
     prev = IN
@@ -180,16 +170,8 @@ def _block_template(kind: str, args: tuple, in_shape: Shape) -> tuple[tuple[Entr
     return tuple(template), _sums(template)
 
 
-def _sums(entries: list[Entry] | tuple[Entry, ...]) -> Sums:
-    macs = fvcore = params = activations = memory = 0
-    for e in entries:
-        n = e.numbers
-        macs += n.macs
-        fvcore += n.fvcore_flops
-        params += n.params
-        activations += n.activations
-        memory += n.memory_access
-    return Sums(macs, fvcore, params, activations, memory, len(entries))
+def _sums(entries: list[Entry] | tuple[Entry, ...]) -> Totals:
+    return Totals.of(e.numbers for e in entries)
 
 
 class _Builder:
@@ -199,7 +181,7 @@ class _Builder:
         self.env: dict[str, Any] = dict(config)
         self.segments: list[Segment] = []
         self.count = 0  # layers so far
-        self.segment_sums: list[Sums] = []
+        self.segment_sums: list[Totals] = []
         self.blocks: list[Block] = []
         self.outputs: dict[str, tuple[str, Shape]] = {}  # entry name -> (producing layer name, shape)
         self.last: tuple[str, Shape] = (INPUT, ())
@@ -215,7 +197,7 @@ class _Builder:
         self.outputs[INPUT] = self.last = (INPUT, shape)
         for i, entry in enumerate(data["layers"]):
             self._entry(entry, ("layers", i))
-        sums = Sums(*map(sum, zip(*self.segment_sums)))  # field by field
+        sums = Totals(*map(sum, zip(*self.segment_sums)))  # field by field
         return Graph(self.spec, self.config, shape, self.last[1], tuple(self.blocks), tuple(self.segments), sums)
 
     # --- environment -------------------------------------------------------------------------------------------
@@ -393,7 +375,7 @@ class _Builder:
         self._add_segment(Segment("", "", "", (entry,)), _sums((entry,)), path)
         self.outputs[name] = self.last = (name, numbers.out)
 
-    def _add_segment(self, segment: Segment, sums: Sums, path: tuple) -> None:
+    def _add_segment(self, segment: Segment, sums: Totals, path: tuple) -> None:
         if self.count + sums.layers > MAX_LAYERS:
             raise self.spec.error(path, f"the network grows past {MAX_LAYERS:,} layers (the most a spec may expand to)")
         self.segments.append(segment)

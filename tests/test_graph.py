@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from shufflecalc.graph import Numbers, Sums, expand
+from shufflecalc.graph import Numbers, expand
+from shufflecalc.totals import Totals
 
 
 def test_sums_are_named_totals_of_the_layers(write_spec) -> None:  # noqa: ANN001
@@ -22,7 +23,7 @@ def test_sums_are_named_totals_of_the_layers(write_spec) -> None:  # noqa: ANN00
     assert g.sums.fvcore_flops == conv_macs + 2 * 4 * 64 + 4 * 64 + fc_macs
     assert g.sums.activations == 4 * 64 + 10
     assert g.sums.layers == 5 == len(g.layers)
-    assert g.sums == Sums(
+    assert g.sums == Totals(
         sum(l.macs for l in g.layers), sum(l.fvcore_flops for l in g.layers), sum(l.params for l in g.layers),
         sum(l.activations for l in g.layers), sum(l.memory_access for l in g.layers), len(g.layers),
     )
