@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 from typer.testing import CliRunner
@@ -72,3 +73,32 @@ def blocked_env(tmp_path: Path, *modules: str) -> dict[str, str]:
         "sys.meta_path.insert(0, _Block())\n"
     )
     return {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
+
+
+GRID_SPEC = """
+params:
+  g: {type: int, default: 1, choices: [1, 3]}
+  c: {type: int, default: 6, choices: [6, 8]}
+input: [c, 9, 9]
+layers:
+  - {op: conv2d, name: conv, out: 12, kernel: 1, groups: g}
+"""  # a parameter grid with one invalid combination (g=3, c=8: 8 channels in 3 groups)
+
+
+@pytest.fixture
+def wrong_batchnorm(monkeypatch) -> Iterator[None]:  # noqa: ANN001
+    """Make the engine count 3 (not 2) fvcore flops per batchnorm output element."""
+    from shufflecalc import graph
+    from shufflecalc.ops import KINDS
+
+    rule = KINDS["batchnorm"].rule
+
+    def wrong(attrs, ins):  # noqa: ANN001, ANN202
+        ev = rule(attrs, ins)
+        return dataclasses.replace(ev, fvcore_extra=ev.fvcore_extra * 3 // 2)
+
+    graph._evaluate.cache_clear(), graph._block_template.cache_clear()
+    monkeypatch.setitem(KINDS, "batchnorm", dataclasses.replace(KINDS["batchnorm"], rule=wrong))
+    yield
+    monkeypatch.undo()
+    graph._evaluate.cache_clear(), graph._block_template.cache_clear()

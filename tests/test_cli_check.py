@@ -21,13 +21,9 @@ SHUFFLE_MACS = 137_460_672  # ShuffleNet 1x g=3 (tests/test_cost.py)
 
 
 @pytest.fixture
-def budget(tmp_path: Path):  # noqa: ANN201
-    def write(text: str, name: str = "budgets.yaml") -> str:
-        path = tmp_path / name
-        path.write_text(text)
-        return str(path)
-
-    return write
+def budget(write_spec):  # noqa: ANN001, ANN201
+    """Write a budget file and return its path."""
+    return lambda text, name="budgets.yaml": write_spec(text, name)
 
 
 def shuffle_budget(limit: str) -> str:

@@ -12,8 +12,7 @@ import pytest
 
 from shufflecalc.cost import analyze
 
-from .conftest import ROOT, blocked_env
-from .test_verify import wrong_batchnorm  # noqa: F401  (fixture)
+from .conftest import GRID_SPEC, ROOT, blocked_env
 
 pytest.importorskip("torch")
 pytest.importorskip("fvcore")
@@ -100,16 +99,6 @@ def test_a_mismatch_exits_1_and_lists_the_layers(cli, wrong_batchnorm) -> None: 
                         "measured": 2 * 8 * 16 * 16, "difference": -8 * 16 * 16}
     assert "mismatches" in table.stdout and "FAIL" in table.stdout
     assert re.search(r"conv1\.bn\s+│\s+6,144\s+│\s+4,096\s+│\s+-2,048", table.stdout)
-
-
-GRID_SPEC = """
-params:
-  g: {type: int, default: 1, choices: [1, 3]}
-  c: {type: int, default: 6, choices: [6, 8]}
-input: [c, 9, 9]
-layers:
-  - {op: conv2d, name: conv, out: 12, kernel: 1, groups: g}
-"""
 
 
 def test_invalid_grid_combinations_are_reported_not_fatal(cli, write_spec) -> None:  # noqa: ANN001

@@ -3,14 +3,14 @@ says; a wrong analytic count is caught layer by layer; grids and invalid configu
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Iterator
 
 import pytest
 
 from shufflecalc import graph
 from shufflecalc.ops import KINDS
 from shufflecalc.spec import load_spec
+
+from .conftest import GRID_SPEC
 
 torch = pytest.importorskip("torch")
 fvcore_nn = pytest.importorskip("fvcore.nn")
@@ -125,22 +125,6 @@ def test_left_out_operators_are_mapped_to_spec_layers() -> None:
     assert ("ignored", "channel_shuffle") not in {(o.treatment, o.op) for o in no_shuffle.omissions}
 
 
-@pytest.fixture
-def wrong_batchnorm(monkeypatch) -> Iterator[None]:  # noqa: ANN001
-    """Make the engine count 3 (not 2) fvcore flops per batchnorm output element."""
-    rule = KINDS["batchnorm"].rule
-
-    def wrong(attrs, ins):  # noqa: ANN001, ANN202
-        ev = rule(attrs, ins)
-        return dataclasses.replace(ev, fvcore_extra=ev.fvcore_extra * 3 // 2)
-
-    graph._evaluate.cache_clear(), graph._block_template.cache_clear()
-    monkeypatch.setitem(KINDS, "batchnorm", dataclasses.replace(KINDS["batchnorm"], rule=wrong))
-    yield
-    monkeypatch.undo()
-    graph._evaluate.cache_clear(), graph._block_template.cache_clear()
-
-
 def test_a_wrong_analytic_count_is_caught_layer_by_layer(wrong_batchnorm) -> None:  # noqa: ANN001
     """fvcore disagrees on every batchnorm layer, by one per element, and on the batch_norm operator total; the other
     checks still agree."""
@@ -170,16 +154,6 @@ def test_grid_is_the_product_of_choices() -> None:
     assert v.grid(load_spec("mobilenet")) == [{"width": 1.0, "resolution": 224, "classes": 1000}]
     fixed = v.grid(shufflenet, {"g": 3, "resolution": 96})
     assert len(fixed) == 10 and all(c["g"] == 3 and c["resolution"] == 96 for c in fixed)
-
-
-GRID_SPEC = """
-params:
-  g: {type: int, default: 1, choices: [1, 3]}
-  c: {type: int, default: 6, choices: [6, 8]}
-input: [c, 9, 9]
-layers:
-  - {op: conv2d, out: 12, kernel: 1, groups: g}
-"""
 
 
 def test_invalid_grid_combinations_are_reported(write_spec) -> None:  # noqa: ANN001
