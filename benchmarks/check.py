@@ -45,7 +45,7 @@ def medians(commands: list[list[str]], cwd: str, repeats: int) -> list[float]:
         _wall(cmd, cwd)
     samples: list[list[float]] = [[] for _ in commands]
     for _ in range(repeats):
-        for cmd, times in zip(commands, samples):
+        for cmd, times in zip(commands, samples, strict=False):
             times.append(_wall(cmd, cwd))
     return [statistics.median(times) for times in samples]
 
@@ -55,7 +55,7 @@ def main(repeats: int = 11) -> None:
         Path(tmp, "budgets.yaml").write_text(TEN_MODELS)
         baseline = [sys.executable, "-c", "import typer, rich, yaml"]
         check = [sys.executable, "-m", "shufflecalc", "check", "budgets.yaml"]
-        base, table, junit = medians([baseline, check, check + ["-f", "junit"]], tmp, repeats)
+        base, table, junit = medians([baseline, check, [*check, "-f", "junit"]], tmp, repeats)
     print(f"ten models, median of {repeats} runs each, interleaved, file cache warm:")
     print(f"  'import typer, rich, yaml'              {base * 1000:6.0f} ms")
     print(f"  'shufflecalc check budgets.yaml'        {table * 1000:6.0f} ms  ({table / base:.2f}x the imports)")

@@ -17,7 +17,7 @@ fi
 MIN_TIME=${MIN_TIME:-2.0}
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 
-SLUG=$("$PYTHON" -c "from shufflecalc.bench import device_slug; print(device_slug('cpu'))")
+SLUG=$("$PYTHON" -c "from shufflecalc.latency.bench import device_slug; print(device_slug('cpu'))")
 OUT=${OUT:-$ROOT/benchmarks/results/$SLUG}
 mkdir -p "$OUT"
 OPTS=(--device cpu ${THREADS:+--threads "$THREADS"})

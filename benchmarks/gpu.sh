@@ -41,7 +41,7 @@ if [ "$DEVICE" = cuda ] && ! "$PY" -c "import sys, torch; sys.exit(not torch.cud
     exit 2
 fi
 
-SLUG=$("$PY" -c "from shufflecalc.bench import device_slug; print(device_slug('$DEVICE'))")
+SLUG=$("$PY" -c "from shufflecalc.latency.bench import device_slug; print(device_slug('$DEVICE'))")
 OUT=${OUT:-$ROOT/benchmarks/results/$SLUG}
 mkdir -p "$OUT"
 echo "gpu.sh: writing to $OUT" >&2
@@ -64,8 +64,8 @@ for mode in "${MODES[@]}"; do
     "$PY" - "$DEVICE" "$MIN_TIME" "$RESOLUTION" "$mode" > "$OUT/bench_shufflenet_groups_$mode.json" <<'EOF'
 import sys
 from shufflecalc import analyze
-from shufflecalc.bench import BenchOptions, bench
-from shufflecalc.render import to_json
+from shufflecalc.latency.bench import BenchOptions, bench
+from shufflecalc.report.render import to_json
 device, min_time, resolution, mode = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 models = [analyze("shufflenet", g=g, resolution=resolution) for g in (1, 2, 3, 4, 8)]
 options = BenchOptions(device=device, batches=(8,), min_time=min_time, cuda_graph=mode == "cuda_graph")

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from shufflecalc.latency_reports import bench_table, environment_note, ms, profile_table
-from shufflecalc.render import Column, Tabular, human, to_markdown
+from shufflecalc.report.latency import bench_table, environment_note, ms, profile_table
+from shufflecalc.report.render import Column, Tabular, human, to_markdown
 
 VARIANTS = (  # (file, memory format, column header)
     ("bench_eager.json", "contiguous", "eager ms"),

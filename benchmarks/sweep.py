@@ -52,7 +52,7 @@ def in_process() -> tuple[float, float]:
     command (parsing, analysis, rows, sorting, rendering) on the same configurations."""
     import shufflecalc
     from shufflecalc.cli import app
-    from shufflecalc.graph import _block_template, _evaluate
+    from shufflecalc.spec.graph import _block_template, _evaluate
 
     configs = [{"g": g, "width": w, "resolution": r} for g in (1, 2, 3, 4, 8) for w in (0.25, 0.5, 1.0, 1.5, 2.0)
                for r in range(160, 320, 4)]

@@ -30,9 +30,9 @@ def command_wall() -> tuple[int, float]:
 
 
 def per_configuration() -> list[tuple[str, float]]:
-    from shufflecalc import verify as v
-    from shufflecalc.reports import config_text
-    from shufflecalc.spec import builtin_names, load_spec
+    from shufflecalc.analysis.cost import config_text
+    from shufflecalc.bridge import verify as v
+    from shufflecalc.spec.load import builtin_names, load_spec
 
     v.verify("shufflenet", resolution=64)  # first-call warm-up (torch's and fvcore's lazy initialization)
     times = []
@@ -46,9 +46,9 @@ def per_configuration() -> list[tuple[str, float]]:
 def threads_side_by_side(configs: int = 10) -> tuple[int, float, float]:
     import torch
 
-    from shufflecalc import verify as v
-    from shufflecalc.graph import expand
-    from shufflecalc.spec import load_spec
+    from shufflecalc.bridge import verify as v
+    from shufflecalc.spec.graph import expand
+    from shufflecalc.spec.load import load_spec
 
     spec = load_spec("shufflenet")
     graphs = [expand(spec, c) for c in v.grid(spec)[:: max(1, 50 // configs)][:configs]]

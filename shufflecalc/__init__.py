@@ -13,17 +13,17 @@ Nothing here imports torch; the torch-backed features import it when called.
 
 from __future__ import annotations
 
-from .cost import CONVENTIONS, Analysis, analyze
-from .errors import ShufflecalcError
-from .graph import Graph, expand
-from .spec import builtin_names, load_spec
+from shufflecalc.analysis.cost import CONVENTIONS, Analysis, analyze
+from shufflecalc.errors import ShufflecalcError
+from shufflecalc.spec.graph import Graph, expand
+from shufflecalc.spec.load import builtin_names, load_spec
 
 __version__ = "0.1.0"
 
 
-def build_model(spec, overrides=None, **params):  # noqa: ANN001, ANN201
+def build_model(spec, overrides=None, **params):
     """Build the torch model of a spec, in eval mode (imports torch; needs the torch extra). See `builder`."""
-    from .builder import build_model as build
+    from shufflecalc.bridge.builder import build_model as build
 
     return build(spec, overrides, **params)
 

@@ -1,3 +1,3 @@
-from .cli import main
+from shufflecalc.cli import main
 
 main()

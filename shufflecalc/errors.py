@@ -10,7 +10,7 @@ budget file); it never uses `assert` for that.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 YamlPath = tuple  # a path into a YAML document: keys (str) and list indices (int)
 

@@ -6,7 +6,7 @@ Items are stripped of spaces; an empty item (``1,,2``, ``1,``, an empty option) 
 
 from __future__ import annotations
 
-from .errors import ShufflecalcError
+from shufflecalc.errors import ShufflecalcError
 
 
 def comma_list(text: str, option: str) -> list[str]:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Callable
+from typing import Any
 
 UNITS: dict[str, int] = {"1": 1, "K": 10**3, "k": 10**3, "M": 10**6, "G": 10**9}
 UNIT_NAMES = "1, K (or k), M, G"

@@ -6,8 +6,9 @@ import dataclasses
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -44,12 +45,12 @@ def run_cli(*args: str) -> Result:
 
 
 @pytest.fixture
-def cli():  # noqa: ANN201
+def cli():
     return run_cli
 
 
 @pytest.fixture
-def write_spec(tmp_path: Path):  # noqa: ANN201
+def write_spec(tmp_path: Path):
     """Write a spec file and return its path."""
 
     def write(text: str, name: str = "my.yaml") -> str:
@@ -86,14 +87,14 @@ layers:
 
 
 @pytest.fixture
-def wrong_batchnorm(monkeypatch) -> Iterator[None]:  # noqa: ANN001
+def wrong_batchnorm(monkeypatch) -> Iterator[None]:
     """Make the engine count 3 (not 2) fvcore flops per batchnorm output element."""
-    from shufflecalc import graph
-    from shufflecalc.ops import KINDS
+    from shufflecalc.spec import graph
+    from shufflecalc.spec.layers import KINDS
 
     rule = KINDS["batchnorm"].rule
 
-    def wrong(attrs, ins):  # noqa: ANN001, ANN202
+    def wrong(attrs, ins):
         ev = rule(attrs, ins)
         return dataclasses.replace(ev, fvcore_extra=ev.fvcore_extra * 3 // 2)
 

@@ -21,14 +21,14 @@ def _block(text: str, after: str, lang: str = "") -> str:
     return re.search(rf"```{lang}\n(.*?)```", text[start:], re.S).group(1)
 
 
-def test_readme_shows_the_project_budgets(monkeypatch) -> None:  # noqa: ANN001
+def test_readme_shows_the_project_budgets(monkeypatch) -> None:
     monkeypatch.chdir(ROOT)
     r = run_cli("check", "budgets.yaml")
     assert r.exit_code == 0
     assert _block(README, "This repository's own budgets") == r.stdout
 
 
-def test_readme_baseline_example(monkeypatch, tmp_path: Path) -> None:  # noqa: ANN001
+def test_readme_baseline_example(monkeypatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
     tiny = _block(SPEC_DOC, "`tiny.yaml`", "yaml")
     Path("tiny.yaml").write_text(tiny)
@@ -42,12 +42,12 @@ def test_readme_baseline_example(monkeypatch, tmp_path: Path) -> None:  # noqa: 
 
 
 @pytest.fixture
-def ci_example(monkeypatch, tmp_path: Path) -> None:  # noqa: ANN001
+def ci_example(monkeypatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
     Path("budgets.yaml").write_text(_block(CI_DOC, "The examples use this", "yaml"))
 
 
-def test_ci_doc_outputs_are_current(ci_example) -> None:  # noqa: ANN001
+def test_ci_doc_outputs_are_current(ci_example) -> None:
     table = run_cli("check", "budgets.yaml")
     assert table.exit_code == 1
     assert _block(CI_DOC, "prints a row per model and limit") == table.stdout

@@ -8,13 +8,13 @@ import zipfile
 
 import pytest
 
-from shufflecalc.spec import builtin_names
-from shufflecalc.tables import builtin_tables
+from shufflecalc.analysis.tables import builtin_tables
+from shufflecalc.spec.load import builtin_names
 
 from .conftest import ROOT
 
 
-def test_wheel_contains_every_builtin_spec_and_table(tmp_path) -> None:  # noqa: ANN001
+def test_wheel_contains_every_builtin_spec_and_table(tmp_path) -> None:
     r = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
         capture_output=True, text=True,

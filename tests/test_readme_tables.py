@@ -7,7 +7,7 @@ import shlex
 
 import pytest
 
-from shufflecalc.cost import analyze
+from shufflecalc.analysis.cost import analyze
 
 from .conftest import ROOT, run_cli
 

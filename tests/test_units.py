@@ -21,7 +21,7 @@ def fail(message: str) -> ShufflecalcError:
     # where float arithmetic is off by one ulp: float("1.001") * 10**6 == 1000999.9999999999
     ("1.001M", 1_001_000), ("0.067G", 67_000_000), ("1.001K", 1_001),
 ])
-def test_parse_count_is_exact(text, value: int) -> None:  # noqa: ANN001
+def test_parse_count_is_exact(text, value: int) -> None:
     assert parse_count(text, fail) == value
 
 
@@ -39,7 +39,7 @@ def test_parse_count_is_exact(text, value: int) -> None:  # noqa: ANN001
     (None, "cannot read None as a count"),
     (float("inf"), "cannot read inf as a count"),
 ])
-def test_parse_count_errors(text, message: str) -> None:  # noqa: ANN001
+def test_parse_count_errors(text, message: str) -> None:
     with pytest.raises(ShufflecalcError) as exc:
         parse_count(text, fail)
     assert message in str(exc.value)
@@ -47,12 +47,12 @@ def test_parse_count_errors(text, message: str) -> None:  # noqa: ANN001
 
 @pytest.mark.parametrize("unit, factor", [(1, 1), ("1", 1), ("K", 1000), ("k", 1000), ("M", 10**6), ("G", 10**9),
                                           (" M ", 10**6)])
-def test_unit_factor(unit, factor: int) -> None:  # noqa: ANN001
+def test_unit_factor(unit, factor: int) -> None:
     assert unit_factor(unit) == factor
 
 
 @pytest.mark.parametrize("unit", [1.0, True, False, 0, 1000, "m", "g", "KB", "", None, ["M"], {"M": 1}])
-def test_unit_factor_rejects(unit) -> None:  # noqa: ANN001
+def test_unit_factor_rejects(unit) -> None:
     assert unit_factor(unit) is None
 
 

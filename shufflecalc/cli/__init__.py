@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 MODULES: dict[str, tuple[str, ...]] = {  # command module -> the commands it registers
     "analytic": ("list", "show", "compare"),
@@ -27,7 +28,7 @@ MODULES: dict[str, tuple[str, ...]] = {  # command module -> the commands it reg
 def _register(modules: tuple[str, ...] | list[str]) -> Any:
     for module in modules:
         importlib.import_module(f"{__name__}.{module}")
-    from .common import app
+    from shufflecalc.cli.common import app
 
     return app
 
@@ -44,7 +45,7 @@ def run(args: Sequence[str], prog_name: str | None = None) -> int:
     """Run the command line `args` (without the program name); the exit code."""
     import typer.main
 
-    from .common import EXIT_BAD_INPUT
+    from shufflecalc.cli.common import EXIT_BAD_INPUT
 
     command = args[0] if args else ""
     wanted = [m for m, commands in MODULES.items() if command in commands]

@@ -6,27 +6,58 @@ from typing import Annotated
 
 import typer
 
-from ..cost import analyze
-from ..reports import (
-    SHOW_BY, compare_by_metric, compare_by_model, compare_json, labels, list_json, list_table, show_json, show_table,
+from shufflecalc.analysis.cost import analyze
+from shufflecalc.cli.common import (
+    ForceOpt,
+    ForcePlotOpt,
+    FormatOpt,
+    GOpt,
+    Out,
+    OutputOpt,
+    PlotKindOpt,
+    PlotOpt,
+    ResOpt,
+    SetOpt,
+    SpecsArg,
+    WidthOpt,
+    app,
+    boundary,
+    overrides,
+    per_model,
 )
-from ..spec import builtin_names, load_spec
-from ..errors import ShufflecalcError
-from .common import (
-    ForceOpt, ForcePlotOpt, FormatOpt, GOpt, Out, OutputOpt, PlotKindOpt, PlotOpt, ResOpt, SetOpt, SpecsArg, WidthOpt,
-    app, boundary, overrides, per_model,
-)
-from .timing import (
-    BatchOpt, ChannelsLastOpt, CompileOpt, CudaGraphOpt, DeviceOpt, DtypeOpt, MinTimeOpt, PeakOpt, ThreadsOpt, timed,
+from shufflecalc.cli.timing import (
+    BatchOpt,
+    ChannelsLastOpt,
+    CompileOpt,
+    CudaGraphOpt,
+    DeviceOpt,
+    DtypeOpt,
+    MinTimeOpt,
+    PeakOpt,
+    ThreadsOpt,
+    timed,
     timing_options,
 )
+from shufflecalc.errors import ShufflecalcError
+from shufflecalc.report.cost import (
+    SHOW_BY,
+    compare_by_metric,
+    compare_by_model,
+    compare_json,
+    labels,
+    list_json,
+    list_table,
+    show_json,
+    show_table,
+)
+from shufflecalc.spec.load import builtin_names, load_spec
 
 
-def load_models(specs: list[str], g, width, resolution, sets):  # noqa: ANN001, ANN201
+def load_models(specs: list[str], g, width, resolution, sets):
     """Load each spec and analyze it with the options that apply to it."""
     loaded = [load_spec(s) for s in specs]
     configs = per_model(loaded, overrides(g, width, resolution, sets))
-    return [analyze(spec, config) for spec, config in zip(loaded, configs)]
+    return [analyze(spec, config) for spec, config in zip(loaded, configs, strict=False)]
 
 
 @app.command("list")
@@ -98,7 +129,7 @@ def compare_command(
             options = timing_options(*timing, resolve=latency)
         latency_ms = None
         if latency:
-            from ..latency_reports import compare_latency, first_batch_medians
+            from shufflecalc.report.latency import compare_latency, first_batch_medians
 
             doc = timed(analyses, options, out.fmt)
             out.output(*compare_latency(analyses, labels(analyses), doc))
@@ -106,6 +137,6 @@ def compare_command(
         else:
             out.output(compare_json(analyses), compare_by_metric(analyses), csv=compare_by_model(analyses))
         if plot_path is not None:
-            from ..plot import from_analyses
+            from shufflecalc.report.plot import from_analyses
 
             out.save_plot(plot_path, from_analyses(labels(analyses), analyses, latency_ms=latency_ms), plot_kind)

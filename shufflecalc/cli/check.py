@@ -5,12 +5,12 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from ..errors import ShufflecalcError
-from .common import EXIT_FAILED, EXIT_OK, Out, app, boundary
+from shufflecalc.cli.common import EXIT_FAILED, EXIT_OK, Out, app, boundary
+from shufflecalc.errors import ShufflecalcError
 
 
 class CheckFormat(str, Enum):
@@ -36,16 +36,16 @@ def check_command(
                                            help="budget YAML file (see the README's 'Budgets' section)")],
     latency: Annotated[bool, typer.Option("--latency", help="time the models for max_latency_ms limits (needs the "
                                           "torch extra); without it they are skipped")] = False,
-    baseline: Annotated[Optional[str], typer.Option("--baseline", metavar="REPORT.json", help="JSON report to compare "
+    baseline: Annotated[str | None, typer.Option("--baseline", metavar="REPORT.json", help="JSON report to compare "
                                                     "with (compare -f json, check -f json or --write-baseline)")] = None,
-    max_increase: Annotated[Optional[str], typer.Option("--max-increase", metavar="PERCENT", help="growth over "
+    max_increase: Annotated[str | None, typer.Option("--max-increase", metavar="PERCENT", help="growth over "
                                                         "--baseline allowed per metric, such as 2% (default 0%)")] = None,
-    write_baseline: Annotated[Optional[Path], typer.Option("--write-baseline", metavar="FILE", dir_okay=False,
+    write_baseline: Annotated[Path | None, typer.Option("--write-baseline", metavar="FILE", dir_okay=False,
                                                            help="record the current values in this JSON file")] = None,
-    fmt: Annotated[Optional[CheckFormat], typer.Option(
+    fmt: Annotated[CheckFormat | None, typer.Option(
         "--format", "-f", help="output format [default: table; with --output, the file's extension]",
         show_default=False)] = None,
-    output_file: Annotated[Optional[Path], typer.Option(
+    output_file: Annotated[Path | None, typer.Option(
         "--output", "-o", dir_okay=False, help="write to FILE instead of stdout; the format follows the extension "
         "(.txt .md .csv .json, .xml for junit; github needs --format)")] = None,
     force: Annotated[bool, typer.Option("--force", help="overwrite an existing --output or --write-baseline "
@@ -53,9 +53,9 @@ def check_command(
 ) -> None:
     """Check models against the budgets in a YAML file: exit 0 within budget, 1 a budget exceeded, 2 invalid input."""
     # imported here, not at the top: the other commands' start-up does not pay for them
-    from .. import budget_report as report
-    from ..budget import check, load_baseline, load_budgets, parse_percent
-    from ..render import to_json
+    from shufflecalc.analysis.budget import check, load_baseline, load_budgets, parse_percent
+    from shufflecalc.report import budget as report
+    from shufflecalc.report.render import to_json
 
     with Out(fmt, output_file, force, EXTENSIONS, CheckFormat.table) as out:
         try:
@@ -65,7 +65,12 @@ def check_command(
                 out.check_target(write_baseline, "--write-baseline")
             base = load_baseline(baseline) if baseline is not None else None
             increase = parse_percent(max_increase) if max_increase is not None else parse_percent("0")
-            result = check(load_budgets(budgets), latency=latency, baseline=base, max_increase=increase)
+            meter = None
+            if latency:
+                from shufflecalc.latency.budget import BenchLatency
+
+                meter = BenchLatency()
+            result = check(load_budgets(budgets), latency=meter, baseline=base, max_increase=increase)
         except ShufflecalcError as exc:
             if out.fmt is CheckFormat.github:
                 out.emit(report.github_error(exc))

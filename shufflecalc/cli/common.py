@@ -19,18 +19,22 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from types import TracebackType
 from typing import (
-    Annotated, Any, Callable, Generic, Iterable, Iterator, Mapping, Optional, Sequence, TypeVar,
+    Annotated,
+    Any,
+    Generic,
+    TypeVar,
 )
 
 import typer
 
-from ..errors import ShufflecalcError
-from ..render import FORMATTERS, Tabular, to_json
+from shufflecalc.errors import ShufflecalcError
+from shufflecalc.report.render import FORMATTERS, Tabular, to_json
 
 app = typer.Typer(
     name="shufflecalc",
@@ -66,26 +70,26 @@ EXTENSIONS: dict[str, Format] = {
 
 
 SpecsArg = Annotated[list[str], typer.Argument(help="built-in spec names (see 'shufflecalc list') or YAML spec paths")]
-GOpt = Annotated[Optional[int], typer.Option("--g", help="groups g, for every model that declares 'g'")]
-WidthOpt = Annotated[Optional[float], typer.Option("--width", help="width multiplier, for models that declare 'width'")]
-ResOpt = Annotated[Optional[int], typer.Option("--resolution", help="input resolution, for models that declare it")]
+GOpt = Annotated[int | None, typer.Option("--g", help="groups g, for every model that declares 'g'")]
+WidthOpt = Annotated[float | None, typer.Option("--width", help="width multiplier, for models that declare 'width'")]
+ResOpt = Annotated[int | None, typer.Option("--resolution", help="input resolution, for models that declare it")]
 SetOpt = Annotated[
-    Optional[list[str]], typer.Option("--set", help="NAME=VALUE for any declared parameter (repeatable)")
+    list[str] | None, typer.Option("--set", help="NAME=VALUE for any declared parameter (repeatable)")
 ]
 FormatOpt = Annotated[
-    Optional[Format],
+    Format | None,
     typer.Option("--format", "-f", help="output format [default: table; with --output, the file's extension]",
                  show_default=False),
 ]
 OutputOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--output", "-o", help="write to FILE instead of stdout; the format follows the extension "
                  "(.txt .md .csv .json .tex .html)", dir_okay=False),
 ]
 ForceOpt = Annotated[bool, typer.Option("--force", help="overwrite an existing --output file")]
 ForcePlotOpt = Annotated[bool, typer.Option("--force", help="overwrite an existing --output or --plot file")]
 PlotOpt = Annotated[
-    Optional[Path], typer.Option("--plot", help="also draw a chart to FILE (.png, .svg or .pdf; needs matplotlib)",
+    Path | None, typer.Option("--plot", help="also draw a chart to FILE (.png, .svg or .pdf; needs matplotlib)",
                                  dir_okay=False),
 ]
 PlotKindOpt = Annotated[
@@ -176,7 +180,7 @@ class Out(Generic[E]):
         the --output file, writable, matplotlib installed."""
         if path is None and kind == "auto":
             return None  # nothing to check: the plot module is not even imported
-        from ..plot import IMAGE_FORMATS, KINDS, require_matplotlib
+        from shufflecalc.report.plot import IMAGE_FORMATS, KINDS, require_matplotlib
 
         if kind not in KINDS:
             raise ShufflecalcError(f"--plot-kind {kind!r}: expected one of {', '.join(KINDS)}")
@@ -192,7 +196,7 @@ class Out(Generic[E]):
         """Draw `data` (a plot.PlotData) to the --plot file, if one was given (see plot_target)."""
         if path is None:
             return
-        from ..plot import IMAGE_FORMATS, choose_kind, render_plot
+        from shufflecalc.report.plot import IMAGE_FORMATS, choose_kind, render_plot
 
         self.write_file(path, render_plot(data, choose_kind(data, kind), IMAGE_FORMATS[path.suffix.lower()]))
 

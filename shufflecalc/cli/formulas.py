@@ -7,16 +7,29 @@ formula tables (dataclasses, fractions, difflib) at start-up would slow `compare
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from ..render import to_json
-from ..spec import load_spec
-from .common import (
-    EXIT_FAILED, ForceOpt, Format, FormatOpt, GOpt, Out, OutputOpt, ResOpt, SetOpt, WidthOpt, app, boundary, fatal,
-    overrides, per_model,
+from shufflecalc.cli.common import (
+    EXIT_FAILED,
+    ForceOpt,
+    Format,
+    FormatOpt,
+    GOpt,
+    Out,
+    OutputOpt,
+    ResOpt,
+    SetOpt,
+    WidthOpt,
+    app,
+    boundary,
+    fatal,
+    overrides,
+    per_model,
 )
+from shufflecalc.report.render import to_json
+from shufflecalc.spec.load import load_spec
 
 
 def _sym(name: str, meaning: str) -> object:
@@ -24,37 +37,37 @@ def _sym(name: str, meaning: str) -> object:
     return typer.Option(f"--{name}", help=meaning, metavar="INT")
 
 
-KOpt = Annotated[Optional[str], _sym("K", "K: filter size")]
-MOpt = Annotated[Optional[str], _sym("M", "M: input channels")]
-NOpt = Annotated[Optional[str], _sym("N", "N: output channels (conv, dwsep, gconv, inverted residual) or bottleneck / "
+KOpt = Annotated[str | None, _sym("K", "K: filter size")]
+MOpt = Annotated[str | None, _sym("M", "M: input channels")]
+NOpt = Annotated[str | None, _sym("N", "N: output channels (conv, dwsep, gconv, inverted residual) or bottleneck / "
                                          "branch channels (the units)")]
-TOpt = Annotated[Optional[str], typer.Option("--t", help="t: expansion ratio of an inverted residual (6, 9/2 or 4.5)",
+TOpt = Annotated[str | None, typer.Option("--t", help="t: expansion ratio of an inverted residual (6, 9/2 or 4.5)",
                                              metavar="RATIO")]
-IwOpt = Annotated[Optional[str], _sym("Iw", "Iw: feature-map width")]
-IhOpt = Annotated[Optional[str], _sym("Ih", "Ih: feature-map height")]
-GSymOpt = Annotated[Optional[str], _sym("g", "g: groups")]
+IwOpt = Annotated[str | None, _sym("Iw", "Iw: feature-map width")]
+IhOpt = Annotated[str | None, _sym("Ih", "Ih: feature-map height")]
+GSymOpt = Annotated[str | None, _sym("g", "g: groups")]
 
 
 @app.command("formula")
 @boundary
 def formula_command(
-    name: Annotated[Optional[str], typer.Argument(
+    name: Annotated[str | None, typer.Argument(
         help="conv, dwsep, gconv, unit-a, unit-b, unit-c, resnet-unit, resnext-unit, inverted-residual[-s2], "
              "shufflenet-v2-unit[-s2]; none: list them")] = None,
-    K: KOpt = None,  # noqa: N803
-    M: MOpt = None,  # noqa: N803
-    N: NOpt = None,  # noqa: N803
+    K: KOpt = None,
+    M: MOpt = None,
+    N: NOpt = None,
     t: TOpt = None,
-    Iw: IwOpt = None,  # noqa: N803
-    Ih: IhOpt = None,  # noqa: N803
+    Iw: IwOpt = None,
+    Ih: IhOpt = None,
     g: GSymOpt = None,
     fmt: FormatOpt = None,
     output_file: OutputOpt = None,
     force: ForceOpt = False,
 ) -> None:
     """A closed-form cost formula with numbers: the formula, the substitution, the exact MACs and the saving."""
-    from ..formula_reports import formula_list, formula_report
-    from ..formulas import evaluate
+    from shufflecalc.formulas.catalog import evaluate
+    from shufflecalc.report.formulas import formula_list, formula_report
 
     with Out(fmt, output_file, force) as out:
         if name is None:
@@ -74,7 +87,7 @@ def explain_command(
     width: WidthOpt = None,
     resolution: ResOpt = None,
     sets: SetOpt = None,
-    layer: Annotated[Optional[str], typer.Option("--layer", help="one unit (stage3.unit0) or a layer inside it")] = None,
+    layer: Annotated[str | None, typer.Option("--layer", help="one unit (stage3.unit0) or a layer inside it")] = None,
     study: Annotated[bool, typer.Option(
         "--groups-study", help="for each choice of g: stage widths, one stride-1 unit's MACs, total MACs")] = False,
     fmt: FormatOpt = None,
@@ -83,9 +96,9 @@ def explain_command(
 ) -> None:
     """Each unit a formula covers (dwsep, bottleneck and ShuffleNet units, ResNet / ResNeXt bottlenecks, inverted
     residuals, ShuffleNetV2 units): the closed-form formula beside the engine's exact count."""
-    from ..explain import explain
-    from ..groups_study import groups_study
-    from ..formula_reports import explain_report, study_report
+    from shufflecalc.formulas.explain import explain
+    from shufflecalc.formulas.groups_study import groups_study
+    from shufflecalc.report.formulas import explain_report, study_report
 
     with Out(fmt, output_file, force) as out:
         loaded = load_spec(spec)
@@ -100,8 +113,8 @@ def explain_command(
 @app.command("shuffle")
 @boundary
 def shuffle_command(
-    g: Annotated[Optional[str], typer.Option("--g", help="groups", metavar="INT")] = None,
-    channels: Annotated[Optional[str], typer.Option("--channels", help="channels N (divisible by g)", metavar="INT")] = None,
+    g: Annotated[str | None, typer.Option("--g", help="groups", metavar="INT")] = None,
+    channels: Annotated[str | None, typer.Option("--channels", help="channels N (divisible by g)", metavar="INT")] = None,
     check: Annotated[bool, typer.Option(
         "--check", help="run the model builder's shuffle on a tensor against torch.nn.ChannelShuffle (torch extra)")] = False,
     fmt: FormatOpt = None,
@@ -109,8 +122,9 @@ def shuffle_command(
     force: ForceOpt = False,
 ) -> None:
     """ShuffleNet's channel shuffle step by step: reshape to (g, N/g), transpose, flatten."""
-    from ..formula_reports import check_text, shuffle_json, shuffle_table, shuffle_text
-    from ..shuffle import check_torch, make_shuffle
+    from shufflecalc.bridge.shuffle import check_torch
+    from shufflecalc.formulas.shuffle import make_shuffle
+    from shufflecalc.report.formulas import check_text, shuffle_json, shuffle_table, shuffle_text
 
     with Out(fmt, output_file, force) as out:
         s = make_shuffle(g, channels)

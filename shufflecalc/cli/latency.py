@@ -6,15 +6,34 @@ from typing import Annotated
 
 import typer
 
-from ..errors import ShufflecalcError
-from .analytic import load_models
-from .common import (
-    ForceOpt, FormatOpt, GOpt, Out, OutputOpt, ResOpt, SetOpt, SpecsArg, WidthOpt, app, boundary,
+from shufflecalc.cli.analytic import load_models
+from shufflecalc.cli.common import (
+    ForceOpt,
+    FormatOpt,
+    GOpt,
+    Out,
+    OutputOpt,
+    ResOpt,
+    SetOpt,
+    SpecsArg,
+    WidthOpt,
+    app,
+    boundary,
 )
-from .timing import (
-    BatchOpt, ChannelsLastOpt, CompileOpt, CudaGraphOpt, DeviceOpt, DtypeOpt, MinTimeOpt, PeakOpt, ThreadsOpt, timed,
+from shufflecalc.cli.timing import (
+    BatchOpt,
+    ChannelsLastOpt,
+    CompileOpt,
+    CudaGraphOpt,
+    DeviceOpt,
+    DtypeOpt,
+    MinTimeOpt,
+    PeakOpt,
+    ThreadsOpt,
+    timed,
     timing_options,
 )
+from shufflecalc.errors import ShufflecalcError
 
 
 @app.command("bench")
@@ -39,7 +58,7 @@ def bench_command(
     force: ForceOpt = False,
 ) -> None:
     """Measure latency and throughput: median, p90, p99, min, mean, IQR/median, images/s, GFLOP/s (and % of peak)."""
-    from ..latency_reports import bench_csv, bench_table
+    from shufflecalc.report.latency import bench_csv, bench_table
 
     with Out(fmt, output_file, force) as out:
         analyses = load_models(specs, g, width, resolution, sets)
@@ -70,9 +89,9 @@ def profile_command(
     force: ForceOpt = False,
 ) -> None:
     """Profile one model: time per operator class (or layer) beside its share of MACs and of memory access."""
-    from ..bench import parse_batch
-    from ..latency_reports import PROFILE_BY, profile_csv, profile_table
-    from ..profiling import profile_model
+    from shufflecalc.latency.bench import parse_batch
+    from shufflecalc.latency.profile import profile_model
+    from shufflecalc.report.latency import PROFILE_BY, profile_csv, profile_table
 
     with Out(fmt, output_file, force) as out:
         if by not in PROFILE_BY:

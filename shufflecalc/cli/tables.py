@@ -5,25 +5,35 @@ The library modules are imported inside the commands, so that other commands do 
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from ..errors import ShufflecalcError
-from .common import (
-    ForcePlotOpt, FormatOpt, Out, OutputOpt, PlotKindOpt, PlotOpt, SpecsArg, app, boundary, parse_sets, per_model,
+from shufflecalc.cli.common import (
+    ForcePlotOpt,
+    FormatOpt,
+    Out,
+    OutputOpt,
+    PlotKindOpt,
+    PlotOpt,
+    SpecsArg,
+    app,
+    boundary,
+    parse_sets,
+    per_model,
     progress,
 )
+from shufflecalc.errors import ShufflecalcError
 
 _LIST = "comma list (START:STOP:STEP for an inclusive range)"
-GListOpt = Annotated[Optional[str], typer.Option("--g", help=f"groups g: {_LIST}, e.g. 1,2,3,4,8")]
-WidthListOpt = Annotated[Optional[str], typer.Option("--width", help=f"width multipliers: {_LIST}")]
-ResListOpt = Annotated[Optional[str], typer.Option("--resolution", help=f"input resolutions: {_LIST}")]
+GListOpt = Annotated[str | None, typer.Option("--g", help=f"groups g: {_LIST}, e.g. 1,2,3,4,8")]
+WidthListOpt = Annotated[str | None, typer.Option("--width", help=f"width multipliers: {_LIST}")]
+ResListOpt = Annotated[str | None, typer.Option("--resolution", help=f"input resolutions: {_LIST}")]
 
 
 def sweep_axes(g: str | None, width: str | None, resolution: str | None, sets: list[str] | None) -> dict[str, list[str]]:
     """Parameter -> values, in option order: --g, --width, --resolution, then each --set NAME=V1,V2."""
-    from ..sweep import parse_values
+    from shufflecalc.analysis.sweep import parse_values
 
     axes: dict[str, list[str]] = {}
     for name, text in (("g", g), ("width", width), ("resolution", resolution)):
@@ -43,12 +53,12 @@ def sweep_command(
     g: GListOpt = None,
     width: WidthListOpt = None,
     resolution: ResListOpt = None,
-    sets: Annotated[Optional[list[str]], typer.Option("--set", help="NAME=V1,V2,... for any declared parameter "
+    sets: Annotated[list[str] | None, typer.Option("--set", help="NAME=V1,V2,... for any declared parameter "
                                                       "(repeatable)")] = None,
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="drop invalid configurations")] = False,
-    sort: Annotated[Optional[str], typer.Option("--sort", help="sort by a column (macs, params, g, ...); "
+    sort: Annotated[str | None, typer.Option("--sort", help="sort by a column (macs, params, g, ...); "
                                                 "-macs for descending")] = None,
-    columns: Annotated[Optional[str], typer.Option("--columns", help="comma list of columns to show (model, the "
+    columns: Annotated[str | None, typer.Option("--columns", help="comma list of columns to show (model, the "
                                                    "swept parameters, macs, flops, fvcore_flops, params, "
                                                    "activations, memory_access, macs_without_classifier, "
                                                    "params_without_classifier, error)")] = None,
@@ -59,10 +69,11 @@ def sweep_command(
     force: ForcePlotOpt = False,
 ) -> None:
     """Cost of every combination of parameter values: one row per configuration; invalid ones show the reason."""
-    from ..plot import from_sweep
-    from ..reports import notes
-    from ..spec import load_spec
-    from ..sweep import check_sort, collect, parse_columns, plan, run, sort_rows, sweep_json, sweep_table
+    from shufflecalc.analysis.sweep import check_sort, collect, parse_columns, plan, run, sort_rows
+    from shufflecalc.report.cost import notes
+    from shufflecalc.report.plot import from_sweep
+    from shufflecalc.report.sweep import sweep_json, sweep_table
+    from shufflecalc.spec.load import load_spec
 
     with Out(fmt, output_file, force) as out:
         loaded = [load_spec(s) for s in specs]
@@ -84,7 +95,7 @@ def sweep_command(
 @app.command("table")
 @boundary
 def table_command(
-    name: Annotated[Optional[str], typer.Argument(help="a built-in table (see --list) or a table YAML file")] = None,
+    name: Annotated[str | None, typer.Argument(help="a built-in table (see --list) or a table YAML file")] = None,
     list_: Annotated[bool, typer.Option("--list", help="list the built-in tables")] = False,
     plot: PlotOpt = None,
     plot_kind: PlotKindOpt = "auto",
@@ -93,9 +104,8 @@ def table_command(
     force: ForcePlotOpt = False,
 ) -> None:
     """A paper's table reproduced: published value, computed value and difference per cell."""
-    from ..tables import (
-        compute, list_json, list_tables, list_tabular, load_table, table_json, table_plot, table_tabular,
-    )
+    from shufflecalc.analysis.tables import compute, list_tables, load_table
+    from shufflecalc.report.tables import list_json, list_tabular, table_json, table_plot, table_tabular
 
     with Out(fmt, output_file, force) as out:
         if list_:

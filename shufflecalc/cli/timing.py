@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import sys
 from enum import Enum
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
-from .common import progress_bar
+from shufflecalc.cli.common import progress_bar
 
 DeviceOpt = Annotated[str, typer.Option("--device", help="cpu | cuda | auto (cuda when available)")]
 BatchOpt = Annotated[str, typer.Option("--batch", help="batch sizes, comma-separated, e.g. 1,8,32")]
@@ -20,12 +20,12 @@ DtypeOpt = Annotated[str, typer.Option("--dtype", help="float32 | float16 | bflo
 ChannelsLastOpt = Annotated[
     bool, typer.Option("--channels-last", help="channels-last memory format (contiguous is timed too, as baseline)")
 ]
-ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", help="CPU threads (torch.set_num_threads)")]
+ThreadsOpt = Annotated[int | None, typer.Option("--threads", help="CPU threads (torch.set_num_threads)")]
 CudaGraphOpt = Annotated[bool, typer.Option("--cuda-graph", help="time replays of a captured CUDA graph")]
 CompileOpt = Annotated[bool, typer.Option("--compile", help="torch.compile the model (compiled before timing)")]
 MinTimeOpt = Annotated[float, typer.Option("--min-time", help="seconds of timed samples per model and batch")]
 PeakOpt = Annotated[
-    Optional[float], typer.Option("--peak-tflops", help="device peak in TFLOP/s for '% of peak' (overrides the table)")
+    float | None, typer.Option("--peak-tflops", help="device peak in TFLOP/s for '% of peak' (overrides the table)")
 ]
 
 
@@ -35,7 +35,7 @@ def timing_options(device: str, batch: str, dtype: str, channels_last: bool, thr
     """The options as a validated BenchOptions (raises ShufflecalcError, or MissingDependency without torch). With
     `resolve` False, only each option's own check, without torch: for `compare` without --latency, whose timing
     options are checked all the same."""
-    from ..bench import BenchOptions, parse_batches
+    from shufflecalc.latency.bench import BenchOptions, parse_batches
 
     options = BenchOptions(device=device, batches=parse_batches(batch), dtype=dtype, channels_last=channels_last,
                            threads=threads, cuda_graph=cuda_graph, compile=compile_, min_time=min_time,
@@ -51,7 +51,7 @@ def print_warnings(warnings: list[str]) -> None:
 def timed(analyses: list[Any], options: Any, fmt: Enum) -> dict[str, Any]:
     """Run the benchmark with a progress bar (`common.progress_bar`: a terminal on stderr, a human format) and print
     its warnings; the JSON document."""
-    from ..bench import bench
+    from shufflecalc.latency.bench import bench
 
     with progress_bar(fmt, "timing") as progress:
         doc = bench(analyses, options, progress)

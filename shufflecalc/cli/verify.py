@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from ..errors import ShufflecalcError
-from ..spec import builtin_names, load_spec
-from .common import (
-    EXIT_FAILED, ForceOpt, Format, FormatOpt, GOpt, Out, OutputOpt, ResOpt, SetOpt, WidthOpt, app, boundary,
-    overrides, per_model,
+from shufflecalc.cli.common import (
+    EXIT_FAILED,
+    ForceOpt,
+    Format,
+    FormatOpt,
+    GOpt,
+    Out,
+    OutputOpt,
+    ResOpt,
+    SetOpt,
+    WidthOpt,
+    app,
+    boundary,
+    overrides,
+    per_model,
 )
+from shufflecalc.errors import ShufflecalcError
+from shufflecalc.spec.load import builtin_names, load_spec
 
 SpecsOpt = Annotated[
-    Optional[list[str]],
+    list[str] | None,
     typer.Argument(help="built-in spec names or YAML spec paths (with --all: the specs whose grids to run)"),
 ]
 
@@ -42,11 +54,13 @@ def verify_command(
         loaded = [load_spec(s) for s in (specs or builtin_names())]
         configs = per_model(loaded, overrides(g, width, resolution, sets))
 
-        from .. import verify as v  # imports torch and fvcore: MissingDependency (exit 2) without the torch extra
-        from ..verify_report import layers_table, report_tables, summary_table, verify_json
+        from shufflecalc.bridge import (
+            verify as v,  # imports torch and fvcore: MissingDependency (exit 2) without the torch extra
+        )
+        from shufflecalc.report.verify import layers_table, report_tables, summary_table, verify_json
 
         outcomes = []
-        for spec, config in zip(loaded, configs):
+        for spec, config in zip(loaded, configs, strict=False):
             outcomes += v.verify_grid(spec, config) if all_ else v.verify_configs(spec, [config], strict=True)
         if out.fmt is Format.json:
             out.output(verify_json(outcomes, layers), summary_table(outcomes))

@@ -1,0 +1,1 @@
+"""The analysis of a graph: totals, cost, sweeps, paper tables, budgets (no torch)."""

@@ -1,0 +1,390 @@
+"""Budgets: limits on what a model costs, read from a YAML file and checked with the analytic engine.
+
+A budget file::
+
+    budgets:
+      - model: shufflenet            # a built-in spec name, or a spec path relative to this file's directory
+        config: {g: 3, width: 1.0}   # parameter values; the spec's defaults for the rest
+        max_macs: 150M               # max_<metric> / min_<metric>, for every metric in cost.ALL_METRICS
+        max_params: 2.0M
+        max_latency_ms: {device: cpu, batch: 1, value: 40}   # timed only when asked (check --latency)
+
+Conventions:
+- counts are exact integers at batch size 1, named as in `cost.CONVENTIONS`; limits are written as integers or with
+  K (or k), M, G (powers of 1000; `units.parse_count`, the spellings a table file's units use too): ``2.0M`` is
+  exactly 2,000,000, and a limit that is not a whole number is an error;
+- a value equal to its limit passes; headroom is ``(limit - value) / limit`` for ``max_`` limits and
+  ``(value - limit) / limit`` for ``min_`` limits, in percent (negative: exceeded);
+- against a baseline, a metric fails when ``value > baseline * (1 + max_increase)``, computed with exact fractions.
+
+Nothing here imports torch: latency limits are timed by the `LatencyMeter` given to `check`
+(`shufflecalc.latency.budget.BenchLatency`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Protocol
+
+from shufflecalc.analysis.cost import ALL_METRICS, Analysis, analyze
+from shufflecalc.errors import ShufflecalcError
+from shufflecalc.spec.load import Spec, builtin_names, check_value, format_value, load_spec, resolve_config
+from shufflecalc.spec.yamlsrc import Document, load_file
+from shufflecalc.units import parse_count
+
+LATENCY_KEY = "max_latency_ms"
+LATENCY_KEYS = {"device": "cpu", "batch": 1}  # optional keys of a latency limit, with their defaults ("value" is required)
+DEVICES = ("cpu", "cuda")
+ENTRY_KEYS = ("model", "config")
+_PERCENT_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*%?\s*$")
+
+PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
+
+
+# --- the budget file --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One limit of an entry: ``max_macs: 150M`` is Limit("max_macs", "macs", "max", 150_000_000, line)."""
+
+    key: str
+    metric: str  # a cost.ALL_METRICS name, or "latency_ms"
+    bound: str  # "max" or "min"
+    value: int | float  # a count, or milliseconds for latency
+    line: int | None
+    device: str = ""  # latency only
+    batch: int = 0  # latency only
+
+    @property
+    def is_latency(self) -> bool:
+        return self.metric == "latency_ms"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One model of a budget file with its configuration and limits, in the order written."""
+
+    index: int
+    model: str  # as written in the file
+    spec: Spec
+    overrides: Mapping[str, Any]  # the values under `config`, validated
+    config: Mapping[str, Any]  # every parameter's value (defaults filled in)
+    limits: tuple[Limit, ...]
+    line: int | None
+
+    @property
+    def label(self) -> str:
+        """The model as written and its configuration as given: ``shufflenet g=3 width=1.0``."""
+        return " ".join([self.model] + [f"{k}={format_value(v)}" for k, v in self.overrides.items()])
+
+
+@dataclass(frozen=True)
+class Budgets:
+    file: str
+    entries: tuple[Entry, ...]
+
+
+def load_budgets(path: str | Path) -> Budgets:
+    """Load and validate a budget file; any mistake raises ShufflecalcError naming the file, line and key."""
+    doc = load_file(path)
+    data = doc.data
+    if not isinstance(data, dict) or "budgets" not in data:
+        raise doc.error((), "a budget file is a mapping with a 'budgets' list")
+    for key in data:
+        if key != "budgets":
+            raise doc.error((key,), f"unknown key '{key}' (a budget file has only 'budgets')")
+    raw = data["budgets"]
+    if not isinstance(raw, list) or not raw:
+        raise doc.error(("budgets",), "'budgets' must be a non-empty list of entries with 'model' and limits")
+    base = Path(path).parent
+    entries = tuple(_entry(doc, i, item, base) for i, item in enumerate(raw))
+    seen: dict[tuple, Entry] = {}
+    for e in entries:
+        key = model_key(e.spec.name, e.config)
+        if key in seen:
+            first = seen[key]
+            raise doc.error(("budgets", e.index), f"'{e.label}' has the same model and configuration as "
+                            f"budgets[{first.index}] (line {first.line}): merge their limits")
+        seen[key] = e
+    return Budgets(str(path), entries)
+
+
+def _entry(doc: Document, i: int, item: Any, base: Path) -> Entry:
+    path: tuple = ("budgets", i)
+    if not isinstance(item, dict):
+        raise doc.error(path, "an entry is a mapping with 'model', optional 'config' and limits such as max_macs: 150M")
+    if "model" not in item:
+        raise doc.error(path, "missing 'model' (a built-in spec name or a spec path)")
+    spec = _spec(doc, (*path, "model"), item["model"], base)
+    overrides = _config(doc, (*path, "config"), item.get("config", {}), spec)
+    limits = [_limit(doc, (*path, key), key, value) for key, value in item.items() if key not in ENTRY_KEYS]
+    if not limits:
+        raise doc.error(path, "no limits: add max_<metric> or min_<metric> (metrics: " + ", ".join(ALL_METRICS) + ")")
+    _check_ranges(doc, path, limits)
+    config = resolve_config(spec, overrides)
+    return Entry(i, str(item["model"]), spec, overrides, config, tuple(limits), doc.line((*path, "model")))
+
+
+def _spec(doc: Document, path: tuple, model: Any, base: Path) -> Spec:
+    if not isinstance(model, str) or not model.strip():
+        raise doc.error(path, "'model' must be a built-in spec name or a spec path")
+    if model.endswith((".yaml", ".yml")) or "/" in model or os.sep in model:
+        file = base / model
+        if not file.is_file():
+            raise doc.error(path, f"unknown spec '{model}': no such file {file} (paths are relative to the budget file)")
+        return load_spec(str(file))
+    if model not in builtin_names():
+        raise doc.error(path, f"unknown spec '{model}': not a built-in spec ({', '.join(builtin_names())}); "
+                        "a spec file is given by a path ending in .yaml")
+    return load_spec(model)
+
+
+def _config(doc: Document, path: tuple, raw: Any, spec: Spec) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise doc.error(path, "'config' must be a mapping of parameter values, such as {g: 3, width: 1.0}")
+    values: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name not in spec.params:
+            known = ", ".join(spec.params) or "none"
+            raise doc.error((*path, name), f"unknown parameter '{name}' for {spec.name} (parameters: {known})")
+        values[name] = check_value(spec.params[name], value, lambda m, n=name: doc.error((*path, n), m))
+    return values
+
+
+def _limit(doc: Document, path: tuple, key: Any, value: Any) -> Limit:
+    line = doc.line(path)
+    if key == LATENCY_KEY:
+        return _latency(doc, path, value)
+    bound, _, metric = str(key).partition("_")
+    if bound not in ("max", "min") or not metric:
+        raise doc.error(path, f"unknown key '{key}' (expected model, config, max_<metric>, min_<metric> or "
+                        f"{LATENCY_KEY})")
+    if metric == "latency_ms":
+        raise doc.error(path, f"unknown metric in '{key}': latency takes only a maximum, {LATENCY_KEY}")
+    if metric not in ALL_METRICS:
+        raise doc.error(path, f"unknown metric '{metric}' in '{key}' (metrics: {', '.join(ALL_METRICS)})")
+    return Limit(str(key), metric, bound, parse_count(value, lambda m: doc.error(path, m)), line)
+
+
+def _latency(doc: Document, path: tuple, raw: Any) -> Limit:
+    """``max_latency_ms: 40`` or ``{device: cpu, batch: 1, value: 40}``: the median time of one forward pass, in ms."""
+    spec = raw if isinstance(raw, dict) else {"value": raw}
+    for key in spec:
+        if key not in LATENCY_KEYS and key != "value":
+            raise doc.error((*path, key), f"unknown key '{key}' (a latency limit has device, batch and value)")
+    if "value" not in spec:
+        raise doc.error(path, "missing 'value' (milliseconds)")
+    value = spec["value"]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise doc.error((*path, "value"), f"cannot read {value!r} as milliseconds: expected a positive number")
+    device = spec.get("device", LATENCY_KEYS["device"])
+    if device not in DEVICES:
+        raise doc.error((*path, "device"), f"device must be one of {', '.join(DEVICES)}, got {device!r}")
+    batch = spec.get("batch", LATENCY_KEYS["batch"])
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise doc.error((*path, "batch"), f"batch must be a positive integer, got {batch!r}")
+    return Limit(LATENCY_KEY, "latency_ms", "max", float(value), doc.line(path), device, batch)
+
+
+def _check_ranges(doc: Document, path: tuple, limits: Sequence[Limit]) -> None:
+    by_key = {(l.bound, l.metric): l for l in limits}
+    for (bound, metric), low in by_key.items():
+        high = by_key.get(("max", metric))
+        if bound == "min" and high is not None and low.value > high.value:
+            raise doc.error((*path, low.key), f"{low.key} {low.value:,} is above {high.key} {high.value:,}")
+
+
+def parse_percent(text: str, option: str = "--max-increase") -> Fraction:
+    """'2%' or '2' -> Fraction(2); '0.5%' -> Fraction(1, 2). Exact, never a float."""
+    m = _PERCENT_RE.match(text)
+    if not m:
+        raise ShufflecalcError(f"{option} {text!r}: expected a percentage such as 2% or 0.5%")
+    try:
+        return Fraction(Decimal(m.group(1)))
+    except InvalidOperation:  # pragma: no cover - the pattern admits only plain decimals
+        raise ShufflecalcError(f"{option} {text!r}: expected a percentage such as 2% or 0.5%") from None
+
+
+def model_key(name: str, config: Mapping[str, Any]) -> tuple:
+    """How models are matched with a baseline: spec name and every parameter value (1.0 == 1)."""
+    return (name, tuple(sorted(config.items())))
+
+
+# --- checking ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LimitResult:
+    limit: Limit
+    value: int | float | None  # None when skipped
+    status: str  # PASS, FAIL or SKIP
+    reason: str = ""  # why it was skipped
+
+    @property
+    def headroom(self) -> float | None:
+        """Percent of the limit left (negative: exceeded); None when skipped or the limit is 0."""
+        if self.value is None or not self.limit.value:
+            return None
+        spare = self.limit.value - self.value if self.limit.bound == "max" else self.value - self.limit.value
+        return float(Fraction(spare) / Fraction(self.limit.value) * 100)
+
+
+@dataclass(frozen=True)
+class Delta:
+    """One metric against the baseline."""
+
+    metric: str
+    baseline: int
+    value: int
+    status: str
+
+    @property
+    def delta(self) -> int:
+        return self.value - self.baseline
+
+    @property
+    def percent(self) -> float | None:
+        return float(Fraction(self.delta, self.baseline) * 100) if self.baseline else None
+
+
+@dataclass(frozen=True)
+class ModelResult:
+    entry: Entry
+    analysis: Analysis
+    values: Mapping[str, int]  # every ALL_METRICS value
+    limits: tuple[LimitResult, ...]
+    deltas: tuple[Delta, ...] | None  # None: no baseline given, or the model is not in it
+
+    @property
+    def failed(self) -> bool:
+        return any(r.status == FAIL for r in self.limits) or any(d.status == FAIL for d in self.deltas or ())
+
+
+@dataclass(frozen=True)
+class Baseline:
+    file: str
+    models: Mapping[tuple, Mapping[str, int]]  # model_key -> metric values
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    file: str
+    models: tuple[ModelResult, ...]
+    baseline: Baseline | None
+    max_increase: Fraction  # percent
+    latency_method: str = ""  # how latency was measured, when it was
+
+    @property
+    def failed(self) -> bool:
+        return any(m.failed for m in self.models)
+
+    def count(self, status: str) -> int:
+        return sum(r.status == status for m in self.models for r in m.limits)
+
+    def count_deltas(self, status: str) -> int:
+        return sum(d.status == status for m in self.models for d in m.deltas or ())
+
+
+class LatencyMeter(Protocol):
+    """Times a model for latency limits (`shufflecalc.latency.budget.BenchLatency` is the one the CLI uses)."""
+
+    def method(self) -> str:
+        """How it measures, in one line for the report."""
+        ...
+
+    def measure_ms(self, analysis: Analysis, device: str, batch: int) -> float | None:
+        """Median forward time in milliseconds; None when the device is not available."""
+        ...
+
+
+def check(budgets: Budgets, latency: LatencyMeter | None = None, baseline: Baseline | None = None,
+          max_increase: Fraction = Fraction(0)) -> CheckResult:
+    """Analyze every entry and compare it with its limits (and the baseline). Latency limits are timed by `latency`
+    when one is given; otherwise they are skipped."""
+    analyses = [_analyze(budgets.file, e) for e in budgets.entries]
+    results = []
+    for entry, a in zip(budgets.entries, analyses, strict=False):
+        values = a.metrics()
+        limits = tuple(_check_limit(a, l, values, latency) for l in entry.limits)
+        base = baseline.models.get(model_key(entry.spec.name, entry.config)) if baseline is not None else None
+        deltas = compare_values(values, base, max_increase) if base is not None else None
+        results.append(ModelResult(entry, a, values, limits, deltas))
+    timed = any(r.limit.is_latency and r.value is not None for m in results for r in m.limits)
+    method = latency.method() if timed and latency is not None else ""
+    return CheckResult(budgets.file, tuple(results), baseline, max_increase, method)
+
+
+def _analyze(file: str, entry: Entry) -> Analysis:
+    try:
+        return analyze(entry.spec, entry.overrides)
+    except ShufflecalcError as exc:  # the spec is invalid with this configuration: say which budget entry asked
+        raise ShufflecalcError(f"{exc} (configuration of {file}:{entry.line} budgets[{entry.index}])") from None
+
+
+def _check_limit(a: Analysis, limit: Limit, values: Mapping[str, int], latency: LatencyMeter | None) -> LimitResult:
+    if limit.is_latency:
+        if latency is None:
+            return LimitResult(limit, None, SKIP, "needs --latency")
+        measured = latency.measure_ms(a, limit.device, limit.batch)
+        if measured is None:
+            return LimitResult(limit, None, SKIP, f"{limit.device} is not available")
+        value: int | float = measured
+    else:
+        value = values[limit.metric]
+    ok = value <= limit.value if limit.bound == "max" else value >= limit.value
+    return LimitResult(limit, value, PASS if ok else FAIL)
+
+
+def compare_values(values: Mapping[str, int], base: Mapping[str, int], max_increase: Fraction) -> tuple[Delta, ...]:
+    """Every metric present in both, in ALL_METRICS order; FAIL when value > base * (1 + max_increase / 100)."""
+    deltas = []
+    for m in ALL_METRICS:
+        if m in base:
+            grew = values[m] * 100 > base[m] * (100 + max_increase)
+            deltas.append(Delta(m, base[m], values[m], FAIL if grew else PASS))
+    return tuple(deltas)
+
+
+# --- baselines --------------------------------------------------------------------------------------------------------
+
+
+def load_baseline(path: str) -> Baseline:
+    """Read a JSON report with a "models" list (compare --format json, check --format json, --write-baseline)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ShufflecalcError(f"{path}: no such baseline file") from None
+    except json.JSONDecodeError as exc:
+        raise ShufflecalcError(f"not valid JSON: {exc.msg}", file=path, line=exc.lineno) from None
+    except RecursionError:
+        raise ShufflecalcError(f"{path}: the JSON is nested too deeply to be a baseline report") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ShufflecalcError(f"{path}: cannot read the baseline ({exc})") from None
+    models = data.get("models") if isinstance(data, dict) else None
+    if not isinstance(models, list):
+        raise ShufflecalcError(f"{path}: a baseline is a JSON report with a \"models\" list (from compare --format "
+                               "json or check --write-baseline)")
+    result: dict[tuple, dict[str, int]] = {}
+    for i, m in enumerate(models):
+        where = f"{path}: models[{i}]"
+        if not isinstance(m, dict) or not isinstance(m.get("name"), str) or not isinstance(m.get("config"), dict):
+            raise ShufflecalcError(f"{where}: expected an object with \"name\" and \"config\"")
+        for name, value in m["config"].items():
+            if isinstance(value, (dict, list)):
+                raise ShufflecalcError(f"{where}.config.{name}: expected a parameter value (a number, string, "
+                                       f"boolean or null), got {value!r}")
+        values = {k: m[k] for k in ALL_METRICS if k in m}
+        for k, v in values.items():
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise ShufflecalcError(f"{where}.{k}: expected an integer, got {v!r}")
+        result.setdefault(model_key(m["name"], m["config"]), values)
+    return Baseline(path, result)

@@ -1,0 +1,1 @@
+"""The torch bridge: the Graph as an nn.Module, verification against fvcore and torch."""

@@ -1,0 +1,1 @@
+"""Latency: timers and statistics, bench, profile, peak throughput."""

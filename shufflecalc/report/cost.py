@@ -1,0 +1,149 @@
+"""Report builders for the analytic commands: analyses in, `Tabular` tables and JSON dictionaries out (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from shufflecalc.analysis.cost import CONVENTIONS, HEADERS, METRICS, Analysis, Totals, config_text, labels
+from shufflecalc.report.render import Column, Tabular, shape_text
+from shufflecalc.spec.load import Spec, format_value
+
+
+def _ratio(value: int, first: int) -> float | None:
+    return round(value / first, 6) if first else None
+
+
+# --- compare --------------------------------------------------------------------------------------------------------
+
+
+def compare_json(analyses: Sequence[Analysis]) -> dict[str, Any]:
+    first = analyses[0]
+    models = []
+    for a in analyses:
+        data = a.to_dict()
+        layers = data.pop("layers")
+        data["ratio_to_first"] = {m: _ratio(getattr(a, m), getattr(first, m)) for m in METRICS}
+        data["layers"] = layers
+        models.append(data)
+    return {"conventions": CONVENTIONS, "models": models}
+
+
+def compare_by_metric(analyses: Sequence[Analysis]) -> Tabular:
+    """Metrics as rows, models as columns, each later model with its ratio to the first (terminal and markdown)."""
+    names = labels(analyses)
+    columns = [Column("metric", "metric (batch 1)", justify="left"), Column("m0", names[0], "count")]
+    for i, name in enumerate(names[1:], 1):
+        columns += [Column(f"m{i}", name, "count"), Column(f"r{i}", f"{name} / {names[0]}", "ratio")]
+    rows: list[dict[str, Any]] = [{"metric": "input", **{f"m{i}": shape_text(a.graph.input) for i, a in enumerate(analyses)}}]
+    first = analyses[0]
+    for m in METRICS:
+        row: dict[str, Any] = {"metric": HEADERS[m]}
+        for i, a in enumerate(analyses):
+            row[f"m{i}"] = getattr(a, m)
+            if i:
+                row[f"r{i}"] = _ratio(getattr(a, m), getattr(first, m))
+        rows.append(row)
+    configs = [f"{n}: {config_text(dict(a.config))}" for n, a in zip(names, analyses, strict=False)]
+    return Tabular("shufflecalc compare", columns, rows, notes=configs + notes())
+
+
+def compare_by_model(analyses: Sequence[Analysis]) -> Tabular:
+    """One row per model with exact counts and ratios to the first (csv)."""
+    columns = [Column("model", "model"), Column("config", "config")]
+    columns += [Column(m, HEADERS[m], "count") for m in METRICS]
+    columns += [Column(f"{m}_ratio_to_first", f"{HEADERS[m]} / first", "ratio") for m in METRICS]
+    first = analyses[0]
+    rows = []
+    for name, a in zip(labels(analyses), analyses, strict=False):
+        row: dict[str, Any] = {"model": name, "config": config_text(dict(a.config))}
+        for m in METRICS:
+            row[m] = getattr(a, m)
+            row[f"{m}_ratio_to_first"] = _ratio(getattr(a, m), getattr(first, m))
+        rows.append(row)
+    return Tabular("shufflecalc compare", columns, rows)
+
+
+def notes() -> list[str]:
+    return [
+        "MACs: conv+linear multiply-accumulates (the papers' 'FLOPs'/'mult-adds'); FLOPs = 2 × MACs; "
+        "fvcore flops: fvcore's FlopCountAnalysis (eval) count.",
+        "activations: conv+linear output elements; memory access: inputs + outputs + weights of every layer, in "
+        "elements (ShuffleNet V2's MAC). K/M/G are powers of 1000.",
+    ]
+
+
+# --- show -----------------------------------------------------------------------------------------------------------
+
+SHOW_BY = ("layer", "block", "stage", "class")
+
+
+def show_table(a: Analysis, by: str = "layer") -> Tabular:
+    title = f"{a.name}  {config_text(dict(a.config))}  input {shape_text(a.graph.input)}"
+    total = a.macs or 1
+    metric_cols = [
+        Column("macs", HEADERS["macs"], "count"),
+        Column("share", "% of MACs", "percent"),
+        Column("params", HEADERS["params"], "count"),
+        Column("activations", HEADERS["activations"], "count"),
+        Column("fvcore_flops", HEADERS["fvcore_flops"], "count"),
+        Column("memory_access", HEADERS["memory_access"], "count"),
+    ]
+    if by == "layer":
+        columns = [Column("name", "layer", justify="left"), Column("op", "op", justify="left"), Column("output", "output", "shape"), *metric_cols]
+        rows = [
+            {"name": l.name, "op": l.op, "output": l.out, "macs": l.macs, "share": 100 * l.macs / total,
+             "params": l.params, "activations": l.activations, "fvcore_flops": l.fvcore_flops,
+             "memory_access": l.memory_access}
+            for l in a.layers
+        ]
+    else:
+        groups = a.breakdown(by)
+        columns = [Column("name", by, justify="left"), Column("layers", "layers", "count"), *metric_cols]
+        items = sorted(groups.items(), key=lambda kv: -kv[1].macs) if by == "class" else list(groups.items())
+        rows = [{"name": k, "layers": t.layers, "share": 100 * t.macs / total, **t.to_dict()} for k, t in items]
+    footer = {"name": "total", "share": 100.0 if a.macs else 0.0, **a.totals.to_dict()}
+    return Tabular(title, columns, rows, notes=notes(), footer=footer)
+
+
+def show_json(a: Analysis) -> dict[str, Any]:
+    return {"conventions": CONVENTIONS, "models": [a.to_dict()]}
+
+
+# --- list -----------------------------------------------------------------------------------------------------------
+
+
+def list_table(specs: Sequence[Spec]) -> Tabular:
+    columns = [Column("name", "spec", justify="left"), Column("description", "description", justify="left"),
+               Column("params", "parameters (default; allowed)", justify="left")]
+    rows = [
+        {"name": s.name, "description": s.description,
+         "params": "; ".join(f"{p.name}={format_value(p.default)} ({p.describe()})" for p in s.params.values())}
+        for s in specs
+    ]
+    return Tabular("built-in specs", columns, rows)
+
+
+def list_json(specs: Sequence[Spec]) -> dict[str, Any]:
+    return {
+        "specs": [
+            {"name": s.name, "description": s.description, "reference": s.reference,
+             "params": {p.name: {"type": p.type.__name__, "default": p.default,
+                                 "choices": list(p.choices) if p.choices else None,
+                                 "min": p.min, "max": p.max, "help": p.help} for p in s.params.values()}}
+            for s in specs
+        ]
+    }
+
+
+__all__ = [
+    "SHOW_BY",
+    "Totals",
+    "compare_by_metric",
+    "compare_by_model",
+    "compare_json",
+    "list_json",
+    "list_table",
+    "show_json",
+    "show_table",
+]

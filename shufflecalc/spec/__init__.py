@@ -1,0 +1,1 @@
+"""The spec language: YAML loading, expressions, layer kinds, blocks, graph expansion (no torch)."""

@@ -1,0 +1,216 @@
+"""Architecture specs: finding, loading and validating the YAML, and resolving parameter values.
+
+A spec declares parameters (``params``), optional helper functions and derived values (``functions``, ``define``),
+the input shape and the list of layers. `graph.expand` turns a spec and a configuration into a `Graph`.
+The format is documented in docs/spec-format.md.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from shufflecalc.errors import ShufflecalcError
+from shufflecalc.spec.yamlsrc import Document, load_file
+
+TOP_KEYS = {"name", "description", "reference", "params", "functions", "define", "input", "layers"}
+PARAM_KEYS = {"type", "default", "choices", "min", "max", "help"}
+PARAM_TYPES: dict[str, type] = {"int": int, "float": float, "bool": bool, "str": str}
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+FUNC_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\(\s*([A-Za-z0-9_,\s]*)\)\s*$")
+
+
+def builtin_dir() -> Path:
+    """Where the built-in specs are: packaged as shufflecalc/specs, or the repository's specs/ in a checkout."""
+    here = Path(__file__).resolve().parent.parent  # the shufflecalc package
+    packaged = here / "specs"
+    return packaged if packaged.is_dir() else here.parent / "specs"
+
+
+def builtin_names() -> list[str]:
+    return sorted(p.stem for p in builtin_dir().glob("*.yaml"))
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: type
+    default: Any
+    choices: tuple[Any, ...] | None = None
+    min: float | None = None
+    max: float | None = None
+    help: str = ""
+
+    def describe(self) -> str:
+        if self.choices:
+            return ", ".join(format_value(c) for c in self.choices)
+        lo = "" if self.min is None else f">= {format_value(self.min)}"
+        hi = "" if self.max is None else f"<= {format_value(self.max)}"
+        return " and ".join(x for x in (lo, hi) if x) or "any " + self.type.__name__
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    source: str  # the built-in name or the path the user gave
+    description: str
+    reference: str
+    params: dict[str, Param]
+    doc: Document
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.doc.data
+
+    def error(self, path: tuple, message: str) -> ShufflecalcError:
+        return self.doc.error(path, message)
+
+
+def format_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return f"{value:.1f}"
+    return str(value)
+
+
+def load_spec(ref: str | Path) -> Spec:
+    """Load a built-in spec by name, or a spec file by path."""
+    text = str(ref)
+    path = Path(text)
+    if path.suffix in (".yaml", ".yml") or path.is_file() or "/" in text or "\\" in text:
+        if not path.exists():
+            raise ShufflecalcError(f"{text}: no such spec file")
+        resolved = path.resolve()
+        return _load(str(resolved), resolved.stat().st_mtime_ns, text, builtin=False)
+    builtin = builtin_dir() / f"{text}.yaml"
+    if not builtin.exists():
+        names = ", ".join(builtin_names())
+        raise ShufflecalcError(f"unknown spec '{text}': not a file, and not a built-in spec ({names})")
+    return _load(str(builtin), 0, text, builtin=True)
+
+
+@lru_cache(maxsize=64)
+def _load(path: str, mtime: int, display: str, builtin: bool) -> Spec:
+    """Parse and validate a spec file; `mtime` keys the cache (0 for built-ins, which do not change)."""
+    shown = f"specs/{Path(path).name}" if builtin else display
+    doc = load_file(path, shown)
+    data = doc.data
+    if not isinstance(data, dict):
+        raise doc.error((), "a spec must be a mapping with 'params', 'input' and 'layers'")
+    for key in data:
+        if key not in TOP_KEYS:
+            raise doc.error((key,), f"unknown key '{key}' (expected one of: {', '.join(sorted(TOP_KEYS))})")
+    for key in ("input", "layers"):
+        if key not in data:
+            raise doc.error((), f"missing required key '{key}'")
+    if not isinstance(data["layers"], list) or not data["layers"]:
+        raise doc.error(("layers",), "'layers' must be a non-empty list")
+    for key in ("functions", "define"):
+        if not isinstance(data.get(key, {}), dict):
+            raise doc.error((key,), f"'{key}' must be a mapping")
+    name = data.get("name", Path(path).stem)
+    for key in ("name", "description", "reference"):
+        if key in data and not isinstance(data[key], str):
+            raise doc.error((key,), f"'{key}' must be a string")
+    params = _params(doc, data.get("params", {}))
+    return Spec(name, display, data.get("description", ""), data.get("reference", ""), params, doc)
+
+
+def _params(doc: Document, raw: Any) -> dict[str, Param]:
+    if not isinstance(raw, dict):
+        raise doc.error(("params",), "'params' must be a mapping of name -> {type, default, ...}")
+    params: dict[str, Param] = {}
+    for name, decl in raw.items():
+        path = ("params", name)
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            raise doc.error(path, f"invalid parameter name '{name}'")
+        if not isinstance(decl, dict):
+            raise doc.error(path, "a parameter is declared as {type: int|float|bool|str, default: ...}")
+        for key in decl:
+            if key not in PARAM_KEYS:
+                raise doc.error((*path, key), f"unknown key '{key}' (expected one of: {', '.join(sorted(PARAM_KEYS))})")
+        type_name = decl.get("type")
+        if type_name not in PARAM_TYPES:
+            raise doc.error((*path, "type"), f"type must be one of int, float, bool, str, got {type_name!r}")
+        if "default" not in decl:
+            raise doc.error(path, "missing 'default'")
+        ptype = PARAM_TYPES[type_name]
+        bounds = {}
+        for key in ("min", "max"):
+            if key in decl:
+                if ptype not in (int, float):
+                    raise doc.error((*path, key), f"'{key}' applies to int and float parameters only")
+                bounds[key] = _coerce(decl[key], ptype, lambda m: doc.error((*path, key), m))
+        choices = None
+        if "choices" in decl:
+            if not isinstance(decl["choices"], list) or not decl["choices"]:
+                raise doc.error((*path, "choices"), "choices must be a non-empty list")
+            choices = tuple(
+                _coerce(c, ptype, lambda m, i=i: doc.error((*path, "choices", i), m)) for i, c in enumerate(decl["choices"])
+            )
+        param = Param(name, ptype, None, choices, bounds.get("min"), bounds.get("max"), str(decl.get("help", "")))
+        default = check_value(param, decl["default"], lambda m: doc.error((*path, "default"), m))
+        params[name] = Param(name, ptype, default, choices, param.min, param.max, param.help)
+    return params
+
+
+def _coerce(value: Any, ptype: type, fail: Any) -> Any:
+    """Convert a YAML or command-line value to the parameter type, or raise via `fail(message)`."""
+    if isinstance(value, str) and ptype is not str:
+        text = value.strip().lower()
+        try:
+            if ptype is bool:
+                if text in ("true", "yes", "on", "1"):
+                    return True
+                if text in ("false", "no", "off", "0"):
+                    return False
+                raise ValueError
+            value = float(text) if ptype is float else int(text)
+        except ValueError:
+            raise fail(f"{value!r} is not a valid {ptype.__name__}") from None
+    if ptype is bool:
+        if not isinstance(value, bool):
+            raise fail(f"{value!r} is not a boolean (true or false)")
+        return value
+    if ptype is int:
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise fail(f"{value!r} is not an integer")
+        return value
+    if ptype is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise fail(f"{value!r} is not a number")
+        return float(value)
+    if not isinstance(value, str):
+        raise fail(f"{value!r} is not a string")
+    return value
+
+
+def check_value(param: Param, value: Any, fail: Any) -> Any:
+    value = _coerce(value, param.type, fail)
+    if param.choices is not None and value not in param.choices:
+        raise fail(f"{format_value(value)} is not one of {param.describe()}")
+    if param.min is not None and value < param.min:
+        raise fail(f"{format_value(value)} is below the minimum {format_value(param.min)}")
+    if param.max is not None and value > param.max:
+        raise fail(f"{format_value(value)} is above the maximum {format_value(param.max)}")
+    return value
+
+
+def resolve_config(spec: Spec, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Parameter values for `spec`: defaults, replaced by `overrides` (validated against type and choices)."""
+    config = {name: p.default for name, p in spec.params.items()}
+    for name, value in overrides.items():
+        if name not in spec.params:
+            known = ", ".join(spec.params) or "none"
+            raise ShufflecalcError(f"{spec.name}: unknown parameter '{name}' (parameters: {known})")
+        config[name] = check_value(
+            spec.params[name], value, lambda m, n=name: ShufflecalcError(f"{spec.name}: parameter {n}: {m}")
+        )
+    return config
