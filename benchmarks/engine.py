@@ -56,4 +56,5 @@ if __name__ == "__main__":
           f"({1000 / rate:.3f} ms each; target >= 2,000/s)")
     base, cmd = cold_start()
     print(f"cold start: 'import typer, rich, yaml' {base * 1000:.0f} ms, "
-          f"'shufflecalc compare mobilenet shufflenet --g 3' {cmd * 1000:.0f} ms, ratio {cmd / base:.2f}x (target <= 1.5x)")
+          f"'shufflecalc compare mobilenet shufflenet --g 3' {cmd * 1000:.0f} ms, "
+          f"ratio {cmd / base:.2f}x (target <= 1.5x)")

@@ -25,7 +25,7 @@ def test_worked_example(tmp_path) -> None:
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml_text)
     a = analyze(str(path), g=2)
-    by_name = {l.name: l.macs for l in a.layers}
+    by_name = {layer.name: layer.macs for layer in a.layers}
     assert by_name["stem.conv"] == 110_592
     assert by_name["stage1.unit0.gconv1"] == 32_768
     assert by_name["stage1.unit0.dwconv"] == 4_608

@@ -16,7 +16,8 @@ from .conftest import ROOT
 
 def test_wheel_contains_every_builtin_spec_and_table(tmp_path) -> None:
     r = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+         "-w", str(tmp_path), str(ROOT)],
         capture_output=True, text=True,
     )
     if r.returncode != 0 and "No module named" in r.stderr:
@@ -31,3 +32,17 @@ def test_wheel_contains_every_builtin_spec_and_table(tmp_path) -> None:
     for table in tables:
         assert f"shufflecalc/specs/tables/{table}.yaml" in names
     assert "shufflecalc/cli/__init__.py" in names
+    for module in (ROOT / "shufflecalc").rglob("*.py"):  # every subpackage is listed in pyproject.toml
+        assert module.relative_to(ROOT).as_posix() in names
+
+
+def test_pre_commit_runs_the_pinned_ruff() -> None:
+    """.pre-commit-config.yaml's ruff is the version the dev extra pins, so a commit and CI judge the same rules."""
+    import re
+
+    import yaml
+
+    pinned = re.search(r'"ruff==([^"]+)"', (ROOT / "pyproject.toml").read_text()).group(1)
+    config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
+    (ruff,) = [r for r in config["repos"] if r["repo"].endswith("/ruff-pre-commit")]
+    assert ruff["rev"] == f"v{pinned}"

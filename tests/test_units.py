@@ -59,7 +59,8 @@ def test_unit_factor_rejects(unit) -> None:
 def test_a_count_and_a_unit_are_spelled_alike() -> None:
     for name, factor in UNITS.items():
         suffix = "" if name == "1" else name
-        assert parse_count(f"3{suffix}", fail) == parse_count(f"3 {suffix}", fail) == 3 * factor == 3 * unit_factor(name)
+        assert parse_count(f"3{suffix}", fail) == parse_count(f"3 {suffix}", fail) == 3 * factor
+        assert 3 * factor == 3 * unit_factor(name)
         assert unit_name(factor) in ("1", "K", "M", "G")
 
 

@@ -41,7 +41,8 @@ from shufflecalc.spec.yamlsrc import Document, load_file
 from shufflecalc.units import parse_count
 
 LATENCY_KEY = "max_latency_ms"
-LATENCY_KEYS = {"device": "cpu", "batch": 1}  # optional keys of a latency limit, with their defaults ("value" is required)
+# the optional keys of a latency limit, with their defaults ("value" is required)
+LATENCY_KEYS = {"device": "cpu", "batch": 1}
 DEVICES = ("cpu", "cuda")
 ENTRY_KEYS = ("model", "config")
 _PERCENT_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*%?\s*$")
@@ -140,7 +141,8 @@ def _spec(doc: Document, path: tuple, model: Any, base: Path) -> Spec:
     if model.endswith((".yaml", ".yml")) or "/" in model or os.sep in model:
         file = base / model
         if not file.is_file():
-            raise doc.error(path, f"unknown spec '{model}': no such file {file} (paths are relative to the budget file)")
+            raise doc.error(path, f"unknown spec '{model}': no such file {file} "
+                                  "(paths are relative to the budget file)")
         return load_spec(str(file))
     if model not in builtin_names():
         raise doc.error(path, f"unknown spec '{model}': not a built-in spec ({', '.join(builtin_names())}); "
@@ -196,7 +198,7 @@ def _latency(doc: Document, path: tuple, raw: Any) -> Limit:
 
 
 def _check_ranges(doc: Document, path: tuple, limits: Sequence[Limit]) -> None:
-    by_key = {(l.bound, l.metric): l for l in limits}
+    by_key = {(limit.bound, limit.metric): limit for limit in limits}
     for (bound, metric), low in by_key.items():
         high = by_key.get(("max", metric))
         if bound == "min" and high is not None and low.value > high.value:
@@ -314,7 +316,7 @@ def check(budgets: Budgets, latency: LatencyMeter | None = None, baseline: Basel
     results = []
     for entry, a in zip(budgets.entries, analyses, strict=False):
         values = a.metrics()
-        limits = tuple(_check_limit(a, l, values, latency) for l in entry.limits)
+        limits = tuple(_check_limit(a, limit, values, latency) for limit in entry.limits)
         base = baseline.models.get(model_key(entry.spec.name, entry.config)) if baseline is not None else None
         deltas = compare_values(values, base, max_increase) if base is not None else None
         results.append(ModelResult(entry, a, values, limits, deltas))

@@ -120,7 +120,11 @@ class Analysis:
     def breakdown(self, by: str) -> dict[str, Totals]:
         """Totals grouped by 'class' (operator class), 'stage' (first name component) or 'block' (a top-level layer
         is its own group), each with its number of layers; groups in order of their first layer."""
-        key = {"class": lambda l: l.op_class, "stage": lambda l: l.stage, "block": lambda l: l.block or l.name}[by]
+        key = {
+            "class": lambda layer: layer.op_class,
+            "stage": lambda layer: layer.stage,
+            "block": lambda layer: layer.block or layer.name,
+        }[by]
         groups: dict[str, list[Layer]] = {}
         for layer in self.layers:
             groups.setdefault(key(layer), []).append(layer)
@@ -167,7 +171,7 @@ def analyze(spec: Spec | str, overrides: Mapping[str, Any] | None = None, **para
     return Analysis(graph, graph.sums)
 
 
-def config_text(config: dict[str, Any]) -> str:
+def config_text(config: Mapping[str, Any]) -> str:
     return " ".join(f"{k}={format_value(v)}" for k, v in config.items())
 
 

@@ -5,7 +5,8 @@ A table definition is a YAML file (format in docs/tables.md); the built-in ones 
 ``specs/tables/``. Loading validates the whole file (unknown keys, unknown models or parameters, bad values) and
 every error names the file, line and YAML path. Computed values follow `cost.CONVENTIONS` (batch 1, exact integers);
 published values are the papers' rounded figures times the metric's ``unit``. The difference is
-``100 * (computed - published) / published``. Pure: no torch, no printing; the reports are in `shufflecalc.report.tables`.
+``100 * (computed - published) / published``. Pure: no torch, no printing; the reports are in
+`shufflecalc.report.tables`.
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ def _parse(doc: Document, source: str, base: Path | None) -> TableDef:
     units = {m.key: m.unit for m in metrics}
     rows = tuple(_row(doc, r, i, units, {c.key for c in context}, base)
                  for i, r in enumerate(_list(doc, data["rows"], ("rows",))))
-    name = data.get("name", Path(doc.file).stem)
+    name: str = data.get("name", Path(doc.file).stem)
     return TableDef(name, source, data.get("title", name), data.get("description", ""), data.get("reference", ""),
                     tuple(notes), metrics, context, rows, doc)
 

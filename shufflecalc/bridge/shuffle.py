@@ -23,8 +23,9 @@ class TorchCheck:
 
 
 def check_torch(s: Shuffle) -> TorchCheck:
-    """Run the channel_shuffle layer exactly as the model builder builds it (`torch_module('channel_shuffle', ...)`) on a
-    random N x C x H x W tensor; compare with the permutation and with torch.nn.ChannelShuffle. Needs the torch extra."""
+    """Run the channel_shuffle layer exactly as the model builder builds it (`torch_module('channel_shuffle', ...)`)
+    on a random N x C x H x W tensor; compare with the permutation and with torch.nn.ChannelShuffle. Needs the torch
+    extra."""
     from shufflecalc.bridge.builder import torch  # raises MissingDependency (exit 2, install hint) without torch
     from shufflecalc.bridge.modules import torch_module
 

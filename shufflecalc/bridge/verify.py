@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from shufflecalc.bridge.builder import INSTALL_HINT, build_model  # raises MissingDependency without torch
 from shufflecalc.errors import MissingDependency, ShufflecalcError
@@ -166,7 +166,7 @@ class Problem:
         return self.result != "FAIL"
 
 
-Outcome = Union[Verification, Problem]
+Outcome = Verification | Problem
 
 
 # --- fvcore's operator names --------------------------------------------------------------------------------------
@@ -309,7 +309,9 @@ def _omissions(layers: tuple[LayerCheck, ...], flop_count: _FlopCount) -> tuple[
             names.append(name)
 
     for treatment in ("unsupported", "ignored"):
-        outside = Counter(flop_count.unsupported_ops("") if treatment == "unsupported" else flop_count.ignored.get("", {}))
+        outside = Counter(
+            flop_count.unsupported_ops("") if treatment == "unsupported" else flop_count.ignored.get("", {})
+        )
         for layer in layers:
             ops = layer.fvcore_unsupported if treatment == "unsupported" else layer.fvcore_ignored
             add(treatment, layer.op, ops, layer.name)

@@ -37,7 +37,7 @@ def _click_exceptions() -> Any:
     try:  # typer >= 0.23 carries its own copy of click
         from typer._click import exceptions
     except ImportError:  # pragma: no cover - older typer depends on click
-        from click import exceptions
+        exceptions = importlib.import_module("click.exceptions")  # by name: typer >= 0.23 installs no click
     return exceptions
 
 

@@ -36,10 +36,12 @@ def check_command(
                                            help="budget YAML file (see the README's 'Budgets' section)")],
     latency: Annotated[bool, typer.Option("--latency", help="time the models for max_latency_ms limits (needs the "
                                           "torch extra); without it they are skipped")] = False,
-    baseline: Annotated[str | None, typer.Option("--baseline", metavar="REPORT.json", help="JSON report to compare "
-                                                    "with (compare -f json, check -f json or --write-baseline)")] = None,
-    max_increase: Annotated[str | None, typer.Option("--max-increase", metavar="PERCENT", help="growth over "
-                                                        "--baseline allowed per metric, such as 2% (default 0%)")] = None,
+    baseline: Annotated[str | None, typer.Option(
+        "--baseline", metavar="REPORT.json",
+        help="JSON report to compare with (compare -f json, check -f json or --write-baseline)")] = None,
+    max_increase: Annotated[str | None, typer.Option(
+        "--max-increase", metavar="PERCENT",
+        help="growth over --baseline allowed per metric, such as 2% (default 0%)")] = None,
     write_baseline: Annotated[Path | None, typer.Option("--write-baseline", metavar="FILE", dir_okay=False,
                                                            help="record the current values in this JSON file")] = None,
     fmt: Annotated[CheckFormat | None, typer.Option(

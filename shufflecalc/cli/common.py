@@ -287,15 +287,16 @@ def overrides(g: int | None, width: float | None, resolution: int | None, sets: 
     for name, value in (("g", g), ("width", width), ("resolution", resolution)):
         if value is not None:
             values[name] = value
-    for name, value in parse_sets(sets).items():
+    for name, text in parse_sets(sets).items():
         if name in values:
             raise ShufflecalcError(f"--set {name}=...: '{name}' is already given by --{name}")
-        values[name] = value
+        values[name] = text
     return values
 
 
 def per_model(specs: Sequence[Any], values: dict[str, Any]) -> list[dict[str, Any]]:
-    """Split option values per model: each applies to every model that declares it; one no model declares is an error."""
+    """Split option values per model: each applies to every model that declares it; one no model declares is an
+    error."""
     for name in values:
         if not any(name in s.params for s in specs):
             raise ShufflecalcError(

@@ -114,9 +114,11 @@ def explain_command(
 @boundary
 def shuffle_command(
     g: Annotated[str | None, typer.Option("--g", help="groups", metavar="INT")] = None,
-    channels: Annotated[str | None, typer.Option("--channels", help="channels N (divisible by g)", metavar="INT")] = None,
+    channels: Annotated[str | None, typer.Option(
+        "--channels", help="channels N (divisible by g)", metavar="INT")] = None,
     check: Annotated[bool, typer.Option(
-        "--check", help="run the model builder's shuffle on a tensor against torch.nn.ChannelShuffle (torch extra)")] = False,
+        "--check",
+        help="run the model builder's shuffle on a tensor against torch.nn.ChannelShuffle (torch extra)")] = False,
     fmt: FormatOpt = None,
     output_file: OutputOpt = None,
     force: ForceOpt = False,

@@ -97,6 +97,8 @@ def profile_command(
         if by not in PROFILE_BY:
             raise ShufflecalcError(f"--by {by!r}: expected one of {', '.join(PROFILE_BY)}")
         (a,) = load_models([spec], g, width, resolution, sets)
-        options = timing_options(device, str(parse_batch(batch)), dtype, channels_last, threads, False, False, 1.0, None)
+        options = timing_options(
+            device, str(parse_batch(batch)), dtype, channels_last, threads, False, False, 1.0, None
+        )
         doc = profile_model(a.name, a, options, iterations)
         out.output(doc, profile_table(doc, by), csv=profile_csv(doc, by))

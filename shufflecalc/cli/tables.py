@@ -31,7 +31,9 @@ WidthListOpt = Annotated[str | None, typer.Option("--width", help=f"width multip
 ResListOpt = Annotated[str | None, typer.Option("--resolution", help=f"input resolutions: {_LIST}")]
 
 
-def sweep_axes(g: str | None, width: str | None, resolution: str | None, sets: list[str] | None) -> dict[str, list[str]]:
+def sweep_axes(
+    g: str | None, width: str | None, resolution: str | None, sets: list[str] | None
+) -> dict[str, list[str]]:
     """Parameter -> values, in option order: --g, --width, --resolution, then each --set NAME=V1,V2."""
     from shufflecalc.analysis.sweep import parse_values
 

@@ -78,7 +78,8 @@ _V1: tuple[Formula, ...] = (
             meanings=_SAME_SIZE,
         ),
         Formula(
-            "dwsep", "depthwise-separable convolution", "K²·M·Iw·Ih + N·M·Iw·Ih", "{K}²·{M}·{Iw}·{Ih} + {N}·{M}·{Iw}·{Ih}",
+            "dwsep", "depthwise-separable convolution",
+            "K²·M·Iw·Ih + N·M·Iw·Ih", "{K}²·{M}·{Iw}·{Ih} + {N}·{M}·{Iw}·{Ih}",
             ("K", "M", "N", "Iw", "Ih"),
             lambda v: F(v["K"] ** 2 * v["M"] * area(v) + v["N"] * v["M"] * area(v)),
             (Part("dw", "K²·M·Iw·Ih", "{K}²·{M}·{Iw}·{Ih}", "KxK depthwise conv on M channels", _M, _M,
@@ -115,7 +116,8 @@ _V1: tuple[Formula, ...] = (
             meanings=_UNIT_MEANINGS, fixed_kernel=3, compare=("resnet-unit",),
         ),
         Formula(
-            "unit-b", "ShuffleNet unit (b), stride 1", "2NM·IwIh/g + 9N·IwIh", "2·{N}·{M}·{Iw}·{Ih}/{g} + 9·{N}·{Iw}·{Ih}",
+            "unit-b", "ShuffleNet unit (b), stride 1",
+            "2NM·IwIh/g + 9N·IwIh", "2·{N}·{M}·{Iw}·{Ih}/{g} + 9·{N}·{Iw}·{Ih}",
             ("M", "N", "Iw", "Ih", "g"),
             lambda v: F(2 * v["N"] * v["M"] * area(v), v["g"]) + 9 * v["N"] * area(v),
             _unit_parts(grouped=True), _UNIT_SOURCE,

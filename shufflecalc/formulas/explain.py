@@ -181,7 +181,12 @@ def _inverted_residual(block: Block, layers: dict[str, Layer]) -> Choice:
     a = block.args
     if "expand" not in layers:
         name, values, notes = _dwsep(block, layers, "project")
-        return name, values, [f"no expansion conv (hidden = input = {c} channels, t = 1; torchvision leaves it out): the block is a " f"depthwise-separable conv, dwsep (MobileNetV2's formula with t = 1 would also count a 1x1 conv " f"{c} -> {c} that is not there)", *notes]
+        return name, values, [
+            f"no expansion conv (hidden = input = {c} channels, t = 1; torchvision leaves it out): the block is a "
+            f"depthwise-separable conv, dwsep (MobileNetV2's formula with t = 1 would also count a 1x1 conv "
+            f"{c} -> {c} that is not there)",
+            *notes,
+        ]
     hidden = layers["dw"].out[0]
     t = Fraction(hidden, c)
     notes = []
@@ -256,7 +261,8 @@ def _reason(key: str, part: Part, layer: Layer, block: Block, f: Any, e: Any) ->
     if key == "groups" and part.role == "pw1" and e == 1:
         why = " (pw1_grouped: false, as in the first unit of ShuffleNet's stage 2)" if not block.args.get(
             "pw1_grouped", True) else ""
-        return f"{layer.name} is not grouped{why}: {layer.macs:,} MACs, where the formula's {part.text} divides by g = {f}"
+        return (f"{layer.name} is not grouped{why}: {layer.macs:,} MACs, where the formula's {part.text} divides by "
+                f"g = {f}")
     if key == "kernel":
         return (f"the formula's {part.text} is written for a {f}x{f} kernel ({f * f} MACs per channel and position); "
                 f"{layer.name} is {e}x{e} ({e * e})")
@@ -298,7 +304,7 @@ def check_unit(graph: Graph, block: Block) -> UnitCheck:
     if block.op not in EXPLAINED:
         raise ShufflecalcError(f"{block.name} is a {block.op} block: no formula covers it ({', '.join(EXPLAINED)})")
     layers = graph.block_layers(block)
-    local = {l.name[len(block.name) + 1 :]: l for l in layers}
+    local = {layer.name[len(block.name) + 1 :]: layer for layer in layers}
     name, values, notes = CHOOSE[block.op](block, local)
     formula = FORMULAS[name]
     roles = ROLES[block.op]
@@ -311,7 +317,7 @@ def check_unit(graph: Graph, block: Block) -> UnitCheck:
         short = tuple(f"{roles[part.role]} {FACTOR_NAMES[k]} {e[k]} ≠ {exact_text(f[k])}" for k in differ)
         parts.append(PartCheck(part, layer, part.macs(values), substitute(part.template, values), reasons, short))
     counted = {p.layer.name for p in parts}
-    extras = tuple(_extra(l, n) for n, l in local.items() if l.name not in counted and l.macs)
+    extras = tuple(_extra(layer, n) for n, layer in local.items() if layer.name not in counted and layer.macs)
     return UnitCheck(block, layers, formula, values, formula.compute(values), tuple(parts), tuple(notes), extras)
 
 
@@ -322,7 +328,9 @@ def explained_blocks(graph: Graph) -> tuple[Block, ...]:
     return tuple(b for b in graph.blocks if b.op in EXPLAINED)
 
 
-def explain(spec: Spec | str | Graph, overrides: Mapping[str, Any] | None = None, layer: str | None = None) -> Explanation:
+def explain(
+    spec: Spec | str | Graph, overrides: Mapping[str, Any] | None = None, layer: str | None = None
+) -> Explanation:
     """Every dwsep / bottleneck / ShuffleNet unit of a model beside its formula; `layer` (a unit name, or a layer name
     inside a unit) keeps only that unit."""
     graph = spec if isinstance(spec, Graph) else expand(spec, overrides)
@@ -337,14 +345,16 @@ def explain(spec: Spec | str | Graph, overrides: Mapping[str, Any] | None = None
 def find_block(graph: Graph, blocks: tuple[Block, ...], name: str) -> Block:
     """The block called `name`, or the one containing the layer `name`; an error with hints otherwise."""
     for b in blocks:
-        if name == b.name or (name.startswith(b.name + ".") and any(l.name == name for l in graph.block_layers(b))):
+        if name == b.name or (
+            name.startswith(b.name + ".") and any(layer.name == name for layer in graph.block_layers(b))
+        ):
             return b
     units = f"units: {ranges([b.name for b in blocks])}; or a layer inside one, such as " + (
         graph.block_layers(blocks[0])[0].name)
-    if name in {b.name for b in graph.blocks} | {l.name for l in graph.layers}:
+    if name in {b.name for b in graph.blocks} | {layer.name for layer in graph.layers}:
         raise ShufflecalcError(f"--layer {name!r} is in no unit that a formula covers ({', '.join(EXPLAINED)}) "
                                f"({units})")
-    candidates = [b.name for b in blocks] + [l.name for b in blocks for l in graph.block_layers(b)]
+    candidates = [b.name for b in blocks] + [layer.name for b in blocks for layer in graph.block_layers(b)]
     close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
     hint = f"; did you mean {' or '.join(close)}?" if close else ""
     raise ShufflecalcError(f"--layer {name!r}: no such unit or layer in {graph.spec.name}{hint} ({units})")

@@ -70,8 +70,8 @@ def groups_study(spec: Spec | str, overrides: Mapping[str, Any] | None = None, u
     overrides = dict(overrides or {})
     param = spec.params.get("g")
     if param is None or not param.choices:
-        raise ShufflecalcError(f"--groups-study is ShuffleNet's group-count study: it needs a spec with a parameter 'g' "
-                               f"that has choices (such as shufflenet); {spec.name} has none")
+        raise ShufflecalcError("--groups-study is ShuffleNet's group-count study: it needs a spec with a parameter "
+                               f"'g' that has choices (such as shufflenet); {spec.name} has none")
     if "g" in overrides:
         raise ShufflecalcError("--groups-study goes through every choice of g itself: leave out --g")
     rows = []

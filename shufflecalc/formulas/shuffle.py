@@ -33,7 +33,8 @@ class Shuffle:
         return self.groups <= 26
 
     def label(self, channel: int) -> str:
-        """A1, A2, ... B1, ...: the group's letter and the 1-based position in the group; a plain index past 26 groups."""
+        """A1, A2, ... B1, ...: the group's letter and the 1-based position in the group; a plain index past 26
+        groups."""
         if not self.lettered:
             return str(channel)
         return f"{string.ascii_uppercase[channel // self.per_group]}{channel % self.per_group + 1}"

@@ -311,7 +311,8 @@ def bench(analyses: Sequence[Analysis], options: BenchOptions, progress: Progres
             model = build_model(a.graph).to(device=options.device, dtype=dtype)
             for fmt in formats:
                 memory_format = torch.channels_last if fmt == "channels_last" else torch.contiguous_format
-                model = model.to(memory_format=memory_format)
+                # Module.to takes memory_format (keyword only, documented), but torch's overloads leave it out.
+                model = model.to(memory_format=memory_format)  # type: ignore[call-overload]
                 for batch in options.batches:
                     if progress:
                         progress(done, total, f"{label} batch {batch} {fmt}")

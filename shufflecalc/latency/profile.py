@@ -110,7 +110,10 @@ def profile_model(label: str, a: Analysis, options: BenchOptions, iterations: in
         env = environment(options)
         dtype = getattr(torch, options.dtype)
         memory_format = torch.channels_last if options.channels_last else torch.contiguous_format
-        model = build_model(a.graph).to(device=options.device, dtype=dtype, memory_format=memory_format)
+        # Module.to takes memory_format (keyword only, documented), but torch's overloads leave it out.
+        model = build_model(a.graph).to(  # type: ignore[call-overload]
+            device=options.device, dtype=dtype, memory_format=memory_format
+        )
         x = torch.randn(batch, *a.graph.input, device=options.device, dtype=dtype)
         x = x.contiguous(memory_format=memory_format)
         times, forward = run_profile(model, x, cuda, iterations)
@@ -123,18 +126,19 @@ def profile_model(label: str, a: Analysis, options: BenchOptions, iterations: in
 def attribute(label: str, a: Analysis, times: dict[str, float], forward_ms: float, env: dict[str, Any],
               batch: int, iterations: int) -> dict[str, Any]:
     """Join per-layer times with the graph: per-layer and per-class rows with time, MACs and memory-access shares."""
-    missing = [l.name for l in a.layers if l.name not in times]
+    missing = [layer.name for layer in a.layers if layer.name not in times]
     if missing:
         raise ShufflecalcError(f"the profiler recorded no range for layer(s) {', '.join(missing[:3])}")
-    attributed = sum(times[l.name] for l in a.layers)
+    attributed = sum(times[layer.name] for layer in a.layers)
     macs, memory = a.macs, a.memory_access
-    layers = [{"name": l.name, "op": l.op, "class": l.op_class, "time_ms": round(times[l.name], 6),
-               "time_share": _share(times[l.name], attributed), "macs": l.macs, "macs_share": _share(l.macs, macs),
-               "memory_access": l.memory_access, "memory_access_share": _share(l.memory_access, memory)}
-              for l in a.layers]
+    layers = [{"name": layer.name, "op": layer.op, "class": layer.op_class, "time_ms": round(times[layer.name], 6),
+               "time_share": _share(times[layer.name], attributed),
+               "macs": layer.macs, "macs_share": _share(layer.macs, macs),
+               "memory_access": layer.memory_access, "memory_access_share": _share(layer.memory_access, memory)}
+              for layer in a.layers]
     class_time: dict[str, float] = {}
-    for l in a.layers:
-        class_time[l.op_class] = class_time.get(l.op_class, 0.0) + times[l.name]
+    for layer in a.layers:
+        class_time[layer.op_class] = class_time.get(layer.op_class, 0.0) + times[layer.name]
     by_class = [{"class": k, "layers": t.layers, "time_ms": round(class_time[k], 6),
                  "time_share": _share(class_time[k], attributed), "macs": t.macs, "macs_share": _share(t.macs, macs),
                  "memory_access": t.memory_access, "memory_access_share": _share(t.memory_access, memory)}

@@ -287,7 +287,8 @@ def junit_report(result: CheckResult) -> str:
     for key, value in counts.items():
         suite.set(key, str(value))
     suite.set("errors", "0")
-    root = ET.Element("testsuites", name="shufflecalc check", **{k: str(v) for k, v in counts.items()}, errors="0")
+    attrs = {"name": "shufflecalc check", **{k: str(v) for k, v in counts.items()}, "errors": "0"}
+    root = ET.Element("testsuites", attrs)
     root.append(suite)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

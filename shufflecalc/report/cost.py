@@ -35,7 +35,9 @@ def compare_by_metric(analyses: Sequence[Analysis]) -> Tabular:
     columns = [Column("metric", "metric (batch 1)", justify="left"), Column("m0", names[0], "count")]
     for i, name in enumerate(names[1:], 1):
         columns += [Column(f"m{i}", name, "count"), Column(f"r{i}", f"{name} / {names[0]}", "ratio")]
-    rows: list[dict[str, Any]] = [{"metric": "input", **{f"m{i}": shape_text(a.graph.input) for i, a in enumerate(analyses)}}]
+    rows: list[dict[str, Any]] = [
+        {"metric": "input", **{f"m{i}": shape_text(a.graph.input) for i, a in enumerate(analyses)}}
+    ]
     first = analyses[0]
     for m in METRICS:
         row: dict[str, Any] = {"metric": HEADERS[m]}
@@ -90,12 +92,14 @@ def show_table(a: Analysis, by: str = "layer") -> Tabular:
         Column("memory_access", HEADERS["memory_access"], "count"),
     ]
     if by == "layer":
-        columns = [Column("name", "layer", justify="left"), Column("op", "op", justify="left"), Column("output", "output", "shape"), *metric_cols]
+        columns = [Column("name", "layer", justify="left"), Column("op", "op", justify="left"),
+                   Column("output", "output", "shape"), *metric_cols]
         rows = [
-            {"name": l.name, "op": l.op, "output": l.out, "macs": l.macs, "share": 100 * l.macs / total,
-             "params": l.params, "activations": l.activations, "fvcore_flops": l.fvcore_flops,
-             "memory_access": l.memory_access}
-            for l in a.layers
+            {"name": layer.name, "op": layer.op, "output": layer.out,
+             "macs": layer.macs, "share": 100 * layer.macs / total,
+             "params": layer.params, "activations": layer.activations, "fvcore_flops": layer.fvcore_flops,
+             "memory_access": layer.memory_access}
+            for layer in a.layers
         ]
     else:
         groups = a.breakdown(by)

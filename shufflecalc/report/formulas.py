@@ -33,7 +33,7 @@ DIFF_NOTE = "difference = engine - formula, exact; engine: the sum over the unit
 
 def zero_note(units: tuple[UnitCheck, ...]) -> str:
     """The kinds of layer in these units that no formula counts and that have no MACs."""
-    ops = dict.fromkeys(l.op for u in units for l in u.others if not l.macs)
+    ops = dict.fromkeys(layer.op for u in units for layer in u.others if not layer.macs)
     return f"in no formula, with 0 MACs: {', '.join(ops)}." if ops else "every layer of these units is in the formula."
 
 
@@ -167,9 +167,10 @@ def formula_json(ev: Evaluation) -> dict[str, Any]:
     ratio = ev.ratio
     data["ratio_to_baseline"] = None if ratio is None else exact_json(ratio)
     data["ratio_to_baseline_float"] = _ratio_value(ratio)
-    if b is not None and b.ratio_text:
+    closed = ev.closed_ratio  # set wherever the baseline has a ratio_text (catalog.FORMULAS)
+    if b is not None and b.ratio_text and closed is not None:
         data["ratio_closed_form"] = {"text": b.ratio_text, "substituted": substitute(b.ratio_template, v),
-                                     "value": exact_json(ev.closed_ratio)}
+                                     "value": exact_json(closed)}
     data["comparisons"] = [
         {"formula": c.formula.name, "title": c.formula.title, "text": c.formula.text, "macs": exact_json(c.macs),
          "ratio": None if c.ratio is None else exact_json(c.ratio), "ratio_float": _ratio_value(c.ratio)}
@@ -183,7 +184,8 @@ def formula_json(ev: Evaluation) -> dict[str, Any]:
 
 def _unit_row(u: UnitCheck) -> dict[str, Any]:
     b = u.block
-    return {"unit": b.name, "block": f"{b.op} s{b.args['stride']}", "formula": u.formula.name, "symbols": u.symbols_text,
+    return {"unit": b.name, "block": f"{b.op} s{b.args['stride']}", "formula": u.formula.name,
+            "symbols": u.symbols_text,
             "formula_macs": u.formula_macs, "engine_macs": u.engine_macs, "difference": u.difference,
             "why": "; ".join(u.short)}
 
@@ -225,7 +227,7 @@ def unit_detail(u: UnitCheck, e: Explanation) -> tuple[Tabular, Tabular]:
     b, f = u.block, u.formula
     by_layer = {p.layer.name: p for p in u.parts}
     extras = {x.layer.name: x for x in u.extras}
-    rows = []
+    rows: list[dict[str, Any]] = []
     for layer in u.layers:
         p = by_layer.get(layer.name)
         if p is None:

@@ -114,7 +114,9 @@ def profile_table(doc: dict[str, Any], by: str = "class") -> Tabular:
     first = [Column("class", "operator class", justify="left"), Column("layers", "layers", "count")]
     if by == "layer":
         first = [Column("name", "layer", justify="left"), Column("class", "operator class", justify="left")]
-    columns = [*first, Column("time", "time ms"), Column("time_share", "% of time", "percent"), Column("macs_share", "% of MACs", "percent"), Column("memory_access_share", "% of memory access", "percent")]
+    columns = [*first, Column("time", "time ms"), Column("time_share", "% of time", "percent"),
+               Column("macs_share", "% of MACs", "percent"),
+               Column("memory_access_share", "% of memory access", "percent")]
     items = doc["by_class"] if by == "class" else doc["layers"]
     rows = [{**item, "time": ms(item["time_ms"]), "time_share": 100 * item["time_share"],
              "macs_share": 100 * item["macs_share"], "memory_access_share": 100 * item["memory_access_share"]}

@@ -90,8 +90,7 @@ def render_plot(data: PlotData, kind: str, fmt: str) -> bytes:
         from matplotlib.figure import Figure
     except ImportError as exc:  # installed but broken
         raise MissingDependency(f"{INSTALL_HINT} ({exc})") from None
-    rc = {"svg.hashsalt": "shufflecalc", "font.size": 10, "axes.grid": True, "grid.alpha": 0.3}
-    with matplotlib.rc_context(rc):
+    with matplotlib.rc_context({"svg.hashsalt": "shufflecalc", "font.size": 10, "axes.grid": True, "grid.alpha": 0.3}):
         fig = Figure(figsize=(8.5, 5.5), dpi=120, layout="constrained")
         ax = fig.add_subplot()
         {"scatter": _scatter, "lines": _lines, "latency": _latency}[kind](ax, data.points, data.macs_label)
@@ -242,7 +241,7 @@ def from_analyses(labels: Sequence[str], analyses: Sequence[Any], title: str = "
                   latency_ms: Sequence[float] | None = None) -> PlotData:
     """Models of `compare`, one point each (`analyses` are `cost.Analysis`), with their median latency when measured
     (`compare --latency`)."""
-    latencies = latency_ms or [None] * len(analyses)
+    latencies: Sequence[float | None] = latency_ms or [None] * len(analyses)
     return PlotData(title, [PlotPoint(label, a.name, dict(a.config), a.macs, a.params, latency_ms=lat)
                             for label, a, lat in zip(labels, analyses, latencies, strict=False)])
 

@@ -110,7 +110,8 @@ def to_text(t: Tabular) -> str:
 
     def cells(values: list[str], bar: str) -> str:
         parts = [
-            f" {v.ljust(w) if c.justify != 'right' else v.rjust(w)} " for v, w, c in zip(values, widths, t.columns, strict=False)
+            f" {v.ljust(w) if c.justify != 'right' else v.rjust(w)} "
+            for v, w, c in zip(values, widths, t.columns, strict=False)
         ]
         return bar + bar.join(parts) + bar
 

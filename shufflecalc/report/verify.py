@@ -15,6 +15,8 @@ from shufflecalc.analysis.cost import CONVENTIONS, HEADERS, config_text
 from shufflecalc.report.render import Column, Tabular, shape_text
 
 if TYPE_CHECKING:
+    from typing_extensions import TypeIs
+
     from shufflecalc.bridge.verify import LayerCheck, Outcome, Verification
 
 ANALYTIC_FVCORE = "fvcore flops (analytic)"  # shufflecalc's count in fvcore's convention
@@ -41,7 +43,7 @@ def _n(value: Any, exact: bool) -> Any:
     return value
 
 
-def _measured(o: Outcome) -> bool:
+def _measured(o: Outcome) -> TypeIs[Verification]:
     """A `Verification` (a `Problem` carries only a message)."""
     return hasattr(o, "layers")
 
@@ -154,7 +156,9 @@ def layers_table(outcomes: Sequence[Outcome], exact: bool = False) -> Tabular:
                 "fvcore_treatment": fvcore_treatment(layer), "result": "PASS" if layer.ok else "FAIL",
             }
             rows.append({k: _n(v, exact) for k, v in row.items()})
-    title = "per layer" if many else f"per layer: {verified[0].name} {config_text(verified[0].config)}" if verified else ""
+    title = (
+        "per layer" if many else f"per layer: {verified[0].name} {config_text(verified[0].config)}" if verified else ""
+    )
     return Tabular(title, columns, rows)
 
 
@@ -249,7 +253,7 @@ def outcome_json(o: Outcome, layers: bool = False) -> dict[str, Any]:
     if not _measured(o):
         data["message"] = o.message
         return data
-    v: Verification = o  # type: ignore[assignment]
+    v = o
     data.update({
         "input": list(v.input), "output": list(v.output), "torch_output": list(v.torch_output),
         "analytic": {"macs": v.macs, "flops": v.flops, "fvcore_flops": v.fvcore_flops, "params": v.params,

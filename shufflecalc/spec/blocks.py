@@ -100,7 +100,9 @@ def _residual_unit(names: tuple[str, str, str]) -> Callable[[Mapping[str, Any], 
             branch_out = out - c_in
         for value, what in ((mid, "bottleneck channels"), (branch_out, "branch output channels")):
             if value % groups:
-                raise LayerError(f"{what} {value} (out={out}, input {c_in}) are not divisible by groups={groups}", "out")
+                raise LayerError(
+                    f"{what} {value} (out={out}, input {c_in}) are not divisible by groups={groups}", "out"
+                )
         if c_in % groups1:
             raise LayerError(f"input channels {c_in} are not divisible by groups={groups1}", "groups")
         prims = [

@@ -41,7 +41,8 @@ class Numbers(NamedTuple):
 
 
 class Layer(NamedTuple):
-    """One primitive layer with its shapes and its cost (see `ops` for the conventions). A named tuple: cheap to make."""
+    """One primitive layer with its shapes and its cost (see `ops` for the conventions). A named tuple: cheap to
+    make."""
 
     name: str
     op: str
@@ -254,7 +255,7 @@ class _Builder:
         value = raw
         if isinstance(raw, str):
             if arg.type is str and arg.choices is not None:
-                value = self._choice(arg, raw, path)
+                value = self._choice(arg.choices, raw, path)
             else:
                 value = self._expr(raw, path)
         if arg.type is int:
@@ -278,14 +279,14 @@ class _Builder:
             raise self.spec.error(path, f"must be one of {', '.join(map(str, arg.choices))}, got {value!r}")
         return value
 
-    def _choice(self, arg: Arg, raw: str, path: tuple) -> Any:
+    def _choice(self, choices: tuple[Any, ...], raw: str, path: tuple) -> Any:
         """A string argument with fixed choices: one of them, or the name of a parameter or define value holding one
         (the value is then checked against the choices by the caller); any other text is a wrong choice."""
-        if raw in arg.choices:
+        if raw in choices:
             return raw
         if raw in self.env and not isinstance(self.env[raw], UserFunction):
             return self.env[raw]
-        raise self.spec.error(path, f"must be one of {', '.join(map(str, arg.choices))}, got {raw!r}")
+        raise self.spec.error(path, f"must be one of {', '.join(map(str, choices))}, got {raw!r}")
 
     def _args(self, schema: dict[str, Arg], raw: Mapping[str, Any], path: tuple, skip: set[str]) -> dict[str, Any]:
         values: dict[str, Any] = {}
@@ -383,7 +384,9 @@ class _Builder:
         self.segment_sums.append(sums)
         self.count += sums.layers
 
-    def _block(self, name: str, op: str, args: dict[str, Any], source: tuple[str, Shape], raw: Mapping, path: tuple) -> None:
+    def _block(
+        self, name: str, op: str, args: dict[str, Any], source: tuple[str, Shape], raw: Mapping, path: tuple
+    ) -> None:
         in_name, in_shape = source
         if len(in_shape) != 3:
             raise self.spec.error(path, f"a {op} block needs a C x H x W input")
@@ -400,7 +403,9 @@ class _Builder:
     def _stage(self, raw: Mapping[str, Any], path: tuple) -> None:
         for key in raw:
             if key not in STAGE_KEYS:
-                raise self.spec.error((*path, key), f"unknown key '{key}' in a stage (expected: {', '.join(sorted(STAGE_KEYS))})")
+                raise self.spec.error(
+                    (*path, key), f"unknown key '{key}' in a stage (expected: {', '.join(sorted(STAGE_KEYS))})"
+                )
         name = raw["stage"]
         self._check_name(name, (*path, "stage"))
         repeat = self._value(Arg(int, minimum=1), raw.get("repeat", 1), (*path, "repeat"))
@@ -414,7 +419,9 @@ class _Builder:
         if not isinstance(op, str):
             raise self.spec.error((*path, "unit", "op"), f"op must be a block type (a string), got {op!r}")
         if op not in BLOCKS:
-            raise self.spec.error((*path, "unit", "op"), f"unknown block type '{op}' (known: {', '.join(sorted(BLOCKS))})")
+            raise self.spec.error(
+                (*path, "unit", "op"), f"unknown block type '{op}' (known: {', '.join(sorted(BLOCKS))})"
+            )
         schema = BLOCKS[op].args
         if "stride" not in schema:
             raise self.spec.error((*path, "unit", "op"), f"{op} has no stride and cannot form a stage")
@@ -424,7 +431,11 @@ class _Builder:
         if not isinstance(first, dict):
             raise self.spec.error((*path, "first"), "first must be a mapping of arguments for the first unit")
         unit_args = self._args(schema, unit, (*path, "unit"), {"op"})
-        first_args = {k: self._value(schema[k], v, (*path, "first", k)) for k, v in first.items() if self._known(schema, k, (*path, "first", k))}
+        first_args = {
+            k: self._value(schema[k], v, (*path, "first", k))
+            for k, v in first.items()
+            if self._known(schema, k, (*path, "first", k))
+        }
         for i in range(repeat):
             args = {**unit_args, **(first_args if i == 0 else {}), "stride": stride if i == 0 else 1}
             self._block(f"{name}.unit{i}", op, args, self.last, {**unit, **(first if i == 0 else {})}, (*path, "unit"))

@@ -145,16 +145,17 @@ def _params(doc: Document, raw: Any) -> dict[str, Param]:
             if key in decl:
                 if ptype not in (int, float):
                     raise doc.error((*path, key), f"'{key}' applies to int and float parameters only")
-                bounds[key] = _coerce(decl[key], ptype, lambda m: doc.error((*path, key), m))
+                bounds[key] = _coerce(decl[key], ptype, lambda m, where=(*path, key): doc.error(where, m))
         choices = None
         if "choices" in decl:
             if not isinstance(decl["choices"], list) or not decl["choices"]:
                 raise doc.error((*path, "choices"), "choices must be a non-empty list")
             choices = tuple(
-                _coerce(c, ptype, lambda m, i=i: doc.error((*path, "choices", i), m)) for i, c in enumerate(decl["choices"])
+                _coerce(c, ptype, lambda m, where=(*path, "choices", i): doc.error(where, m))
+                for i, c in enumerate(decl["choices"])
             )
         param = Param(name, ptype, None, choices, bounds.get("min"), bounds.get("max"), str(decl.get("help", "")))
-        default = check_value(param, decl["default"], lambda m: doc.error((*path, "default"), m))
+        default = check_value(param, decl["default"], lambda m, where=(*path, "default"): doc.error(where, m))
         params[name] = Param(name, ptype, default, choices, param.min, param.max, param.help)
     return params
 

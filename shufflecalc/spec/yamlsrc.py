@@ -93,8 +93,9 @@ class _Converter:
                     raise ShufflecalcError(
                         f"duplicate key '{key}'", file=self.doc.file, line=key_node.start_mark.line + 1, path=path
                     )
-                self.doc.lines[path + (key,)] = key_node.start_mark.line + 1
-                result[key] = self.convert(value_node, (*path, key))
+                key_path = (*path, key)
+                self.doc.lines[key_path] = key_node.start_mark.line + 1
+                result[key] = self.convert(value_node, key_path)
             return result
         if isinstance(node, yaml.SequenceNode):
             return [self.convert(child, (*path, i)) for i, child in enumerate(node.value)]

@@ -107,7 +107,7 @@ def test_the_issue_example_loads_relative_to_the_budget_file(budget_file, tmp_pa
     shuffle, tiny = budgets.entries
     assert shuffle.spec.name == "shufflenet" and dict(shuffle.overrides) == {"g": 3, "width": 1.0}
     assert shuffle.config["resolution"] == 224 and shuffle.label == "shufflenet g=3 width=1.0"
-    assert [(l.key, l.metric, l.bound, l.value, l.line) for l in shuffle.limits] == [
+    assert [(limit.key, limit.metric, limit.bound, limit.value, limit.line) for limit in shuffle.limits] == [
         ("max_macs", "macs", "max", 150_000_000, 4),
         ("max_params", "params", "max", 2_000_000, 5),
         ("max_activations", "activations", "max", 3_000_000, 6),
@@ -116,12 +116,13 @@ def test_the_issue_example_loads_relative_to_the_budget_file(budget_file, tmp_pa
     latency = tiny.limits[-1]
     assert (latency.key, latency.metric, latency.value, latency.device, latency.batch, latency.line) == (
         "max_latency_ms", "latency_ms", 40.0, "cpu", 1, 11)
-    assert [l.value for l in tiny.limits[:3]] == [300_000, 320_000, 20_000_000]
+    assert [limit.value for limit in tiny.limits[:3]] == [300_000, 320_000, 20_000_000]
 
 
 def test_latency_shorthand_and_defaults(budget_file) -> None:
-    budgets = load_budgets(budget_file("budgets:\n  - model: mobilenet\n    max_latency_ms: 12.5\n"
-                                       "  - model: shufflenet\n    max_latency_ms: {value: 3, batch: 8, device: cuda}\n"))
+    budgets = load_budgets(budget_file(
+        "budgets:\n  - model: mobilenet\n    max_latency_ms: 12.5\n"
+        "  - model: shufflenet\n    max_latency_ms: {value: 3, batch: 8, device: cuda}\n"))
     a, b = (e.limits[0] for e in budgets.entries)
     assert (a.value, a.device, a.batch) == (12.5, "cpu", 1)
     assert (b.value, b.device, b.batch) == (3.0, "cuda", 8)
@@ -186,7 +187,7 @@ def test_invalid_budget_files(budget_file, text: str, where: str, message: str) 
 
 
 def test_missing_budget_file(tmp_path: Path) -> None:
-    with pytest.raises(ShufflecalcError, match="nothere.yaml: no such file"):
+    with pytest.raises(ShufflecalcError, match=r"nothere\.yaml: no such file"):
         load_budgets(tmp_path / "nothere.yaml")
 
 
@@ -317,4 +318,5 @@ def test_measure_latency_of_a_real_model(budget_file) -> None:
     assert slow.status == FAIL and slow.value > 0.000001
     if not torch.cuda.is_available():
         assert (cuda.status, cuda.reason) == (SKIP, "cuda is not available")
-    assert f"torch {torch.__version__}" in result.latency_method and "median of `shufflecalc bench`" in result.latency_method
+    assert f"torch {torch.__version__}" in result.latency_method
+    assert "median of `shufflecalc bench`" in result.latency_method

@@ -21,7 +21,7 @@ def test_mobilenet_exact() -> None:
     assert a.macs - a.classifier.macs == 567_716_352
     assert a.classifier.macs == 1_024_000
     assert a.params == 4_231_976  # with BN gamma/beta, FC with bias
-    bn_params = sum(l.params for l in a.layers if l.op == "batchnorm")
+    bn_params = sum(layer.params for layer in a.layers if layer.op == "batchnorm")
     assert a.params - bn_params == 4_210_088  # without BN
     assert a.flops == 2 * a.macs
 
@@ -56,10 +56,10 @@ def test_mobilenet_table7_resolution(resolution: int, mmacs: int) -> None:
 def test_mobilenet_table3_layer() -> None:
     """Table 3: one 14x14x512 depthwise-separable layer is 52.3M MACs / 0.27M params (conv weights only)."""
     a = analyze("mobilenet")
-    block = [l for l in a.layers if l.block == "block7" and l.op == "conv2d"]
-    assert [l.in_shapes[0] for l in block] == [(512, 14, 14), (512, 14, 14)]
-    assert sum(l.macs for l in block) == 52_283_392
-    assert round(sum(l.params for l in block) / M, 2) == 0.27
+    block = [layer for layer in a.layers if layer.block == "block7" and layer.op == "conv2d"]
+    assert [layer.in_shapes[0] for layer in block] == [(512, 14, 14), (512, 14, 14)]
+    assert sum(layer.macs for layer in block) == 52_283_392
+    assert round(sum(layer.params for layer in block) / M, 2) == 0.27
 
 
 # --- ShuffleNet v1 (Zhang et al. 2018) -----------------------------------------------------------------------------
@@ -128,16 +128,16 @@ def test_authors_conv1_width_rule() -> None:
 
 def test_stage2_first_unit_is_ungrouped_and_units_follow_the_paper() -> None:
     a = analyze("shufflenet", g=3)
-    by_name = {l.name: l for l in a.layers}
+    by_name = {layer.name: layer for layer in a.layers}
     assert by_name["stage2.unit0.gconv1"].attrs["groups"] == 1
     assert by_name["stage3.unit0.gconv1"].attrs["groups"] == 3
     assert by_name["stage2.unit0.gconv2"].out == (216, 28, 28)  # out - in = 240 - 24
-    assert [l.name.rsplit(".", 1)[1] for l in a.layers if l.block == "stage3.unit1"] == [
+    assert [layer.name.rsplit(".", 1)[1] for layer in a.layers if layer.block == "stage3.unit1"] == [
         "gconv1", "bn1", "relu1", "shuffle", "dwconv", "bn2", "gconv2", "bn3", "add", "relu"]
-    assert [l.name.rsplit(".", 1)[1] for l in a.layers if l.block == "stage3.unit0"] == [
+    assert [layer.name.rsplit(".", 1)[1] for layer in a.layers if layer.block == "stage3.unit0"] == [
         "gconv1", "bn1", "relu1", "shuffle", "dwconv", "bn2", "gconv2", "bn3", "shortcut", "concat", "relu"]
     no_shuffle = analyze("shufflenet", g=3, shuffle=False)
-    assert not any(l.op == "channel_shuffle" for l in no_shuffle.layers)
+    assert not any(layer.op == "channel_shuffle" for layer in no_shuffle.layers)
     assert no_shuffle.macs == a.macs
 
 
@@ -165,14 +165,14 @@ def test_breakdowns_count_their_layers() -> None:
 def test_fvcore_convention_by_hand() -> None:
     """macs + 2 per BN output element + 1 per global-pool input element."""
     a = analyze("mobilenet")
-    bn = sum(2 * l.out[0] * l.out[1] * l.out[2] for l in a.layers if l.op == "batchnorm")
+    bn = sum(2 * layer.out[0] * layer.out[1] * layer.out[2] for layer in a.layers if layer.op == "batchnorm")
     assert a.fvcore_flops == a.macs + bn + 1024 * 7 * 7
 
 
 def test_memory_access_shufflenet_v2_formula() -> None:
     """ShuffleNet V2: a 1x1 conv has MAC = hw(c1 + c2) + c1*c2 (g=1), hw(c1 + c2) + c1*c2/g grouped."""
     a = analyze("shufflenet", g=3)
-    layer = next(l for l in a.layers if l.name == "stage3.unit1.gconv1")
+    layer = next(candidate for candidate in a.layers if candidate.name == "stage3.unit1.gconv1")
     c1, h, w = layer.in_shapes[0]
     c2 = layer.out[0]
     assert layer.memory_access == h * w * (c1 + c2) + c1 * c2 // 3
@@ -227,7 +227,7 @@ def test_torchvision_macs_exact() -> None:
 
 
 def test_resnet50_layers_by_hand() -> None:
-    by_name = {l.name: l for l in analyze("resnet50").layers}
+    by_name = {layer.name: layer for layer in analyze("resnet50").layers}
     assert by_name["conv1.conv"].macs == 64 * 3 * 7 * 7 * 112 * 112  # 118,013,952
     assert by_name["layer1.unit0.conv2"].macs == 64 * 64 * 9 * 56 * 56
     assert by_name["layer1.unit0.downsample"].params == 64 * 256  # projection: channels 64 -> 256
@@ -238,7 +238,7 @@ def test_resnet50_layers_by_hand() -> None:
 
 
 def test_resnext_grouped_conv_by_hand() -> None:
-    layer = next(l for l in analyze("resnext50_32x4d").layers if l.name == "layer1.unit0.conv2")
+    layer = next(candidate for candidate in analyze("resnext50_32x4d").layers if candidate.name == "layer1.unit0.conv2")
     assert layer.op_class == "grouped conv" and layer.out == (128, 56, 56)  # int(64 * 4 / 64) * 32 = 128
     assert layer.macs == 128 * (128 // 32) * 9 * 56 * 56
 
@@ -246,7 +246,7 @@ def test_resnext_grouped_conv_by_hand() -> None:
 def test_mobilenet_v2_width_rule() -> None:
     """make_divisible(c * width, 8), last conv make_divisible(1280 * max(1, width), 8); 0.35: 32 -> 16, 16 -> 8."""
     a = analyze("mobilenet_v2", width=0.35)
-    by_name = {l.name: l for l in a.layers}
+    by_name = {layer.name: layer for layer in a.layers}
     assert by_name["conv1.conv"].out[0] == 16 and by_name["stage1.unit0.project"].out[0] == 8
     assert by_name["stage7.unit0.project"].out[0] == 112 and by_name["conv_last.conv"].out[0] == 1280
     assert by_name["stage1.unit0.dw"].in_shapes[0][0] == 16 and "stage1.unit0.expand" not in by_name
@@ -257,17 +257,17 @@ def test_shufflenet_v2_unit_costs_by_hand() -> None:
     """ShuffleNet V2 1x, stage 3 (232 channels, 14x14): a stride-1 unit is two 116x116 1x1 convs and a 3x3 depthwise
     conv on half the channels; the split, concat and shuffle cost nothing."""
     a = analyze("shufflenet_v2")
-    unit = [l for l in a.layers if l.block == "stage3.unit1"]
-    assert sum(l.macs for l in unit) == 2 * 116 * 116 * 14 * 14 + 116 * 9 * 14 * 14
-    assert {l.op for l in unit if l.macs == 0 and l.op not in ("batchnorm", "relu")} == {"split", "concat",
-                                                                                            "channel_shuffle"}
+    unit = [layer for layer in a.layers if layer.block == "stage3.unit1"]
+    assert sum(layer.macs for layer in unit) == 2 * 116 * 116 * 14 * 14 + 116 * 9 * 14 * 14
+    free = {layer.op for layer in unit if layer.macs == 0 and layer.op not in ("batchnorm", "relu")}
+    assert free == {"split", "concat", "channel_shuffle"}
     assert a.layers[-2].op == "mean" and a.layers[-2].fvcore_flops == 0  # x.mean([2, 3]): fvcore counts nothing
 
 
 def test_mobilenet_v3_se_and_hardswish_costs() -> None:
     """fvcore: SE's adaptive avg-pool counts 1 per input element, its fc convs their MACs; hardswish, hardsigmoid
     and the product count 0. MACs: the fc convs (with bias, not counted) count like any 1x1 conv at 1x1."""
-    by_name = {l.name: l for l in analyze("mobilenet_v3_large").layers}
+    by_name = {layer.name: layer for layer in analyze("mobilenet_v3_large").layers}
     assert by_name["block4.se_pool"].fvcore_flops == 72 * 28 * 28 and by_name["block4.se_pool"].macs == 0
     assert by_name["block4.se_fc1"].macs == 72 * 24 and by_name["block4.se_fc1"].params == 72 * 24 + 24
     assert by_name["block4.se_fc2"].params == 24 * 72 + 72
@@ -307,18 +307,18 @@ def test_memory_access_of_views_is_zero(write_spec) -> None:
         "pool": 4 * 4 * 4 + 4,  # reads 4x4x4, writes 4x1x1
         "fc": 4 + 10 + 4 * 10 + 10,  # reads 4, writes 10, weights 40 and bias 10
     }
-    assert {l.name: l.memory_access for l in a.layers} == by_hand
+    assert {layer.name: layer.memory_access for layer in a.layers} == by_hand
     assert a.memory_access == sum(by_hand.values())
 
 
 def test_shufflenet_v2_splits_move_no_memory() -> None:
     a = analyze("shufflenet_v2")
-    splits = [l for l in a.layers if l.op == "split"]
+    splits = [layer for layer in a.layers if layer.op == "split"]
     assert len(splits) == 2 * (3 + 7 + 3)  # two halves in every stride-1 unit; stages of 4, 8 and 4 units
-    assert all(l.memory_access == 0 for l in splits)
+    assert all(split.memory_access == 0 for split in splits)
     # the layers that read the halves count that traffic: the right branch's 1x1 conv (58 channels at 28x28,
     # input + output + weights) and the concat (both halves in, 116 channels out)
-    layers = {l.name: l for l in a.layers}
+    layers = {layer.name: layer for layer in a.layers}
     conv, concat = layers["stage2.unit1.branch2_pw1"], layers["stage2.unit1.concat"]
     assert conv.inputs == ("stage2.unit1.split1",) and conv.memory_access == 58 * 784 * 2 + 58 * 58
     assert concat.inputs[0] == "stage2.unit1.split0" and concat.memory_access == 2 * 58 * 784 + 116 * 784

@@ -140,7 +140,7 @@ def test_table_and_json_of_a_multi_model_sweep() -> None:
     assert data["rows"][1]["config"]["width"] == 0.5 and data["rows"][1]["error"] is None
 
 
-# --- the command -------------------------------------------------------------------------------------------------------
+# --- the command ------------------------------------------------------------------------------------------------------
 
 
 def test_sweep_csv_every_g_and_width(cli) -> None:

@@ -20,14 +20,14 @@ def test_model_matches_the_graph(spec: str, config: dict) -> None:
     assert sum(p.numel() for p in model.parameters()) == a.params
     modules = dict(model.named_modules())
     shapes: dict[str, tuple] = {}
-    hooks = [modules[l.name].register_forward_hook(
-        lambda m, i, o, name=l.name: shapes.__setitem__(name, tuple(o.shape[1:]))) for l in a.layers]
+    hooks = [modules[layer.name].register_forward_hook(
+        lambda m, i, o, name=layer.name: shapes.__setitem__(name, tuple(o.shape[1:]))) for layer in a.layers]
     with torch.inference_mode():
         y = model(torch.randn(2, *a.graph.input))
     for h in hooks:
         h.remove()
     assert tuple(y.shape) == (2, *a.graph.output)
-    assert shapes == {l.name: l.out for l in a.layers}
+    assert shapes == {layer.name: layer.out for layer in a.layers}
 
 
 def test_channel_shuffle_module_is_torch_channelshuffle() -> None:
@@ -73,14 +73,14 @@ def test_model_matches_fvcore_and_torch_layer_by_layer(spec: str, config: dict) 
     assert sum(p.numel() for p in model.parameters()) == a.params
     modules = dict(model.named_modules())
     shapes: dict[str, tuple] = {}
-    hooks = [modules[l.name].register_forward_hook(
-        lambda m, i, o, name=l.name: shapes.__setitem__(name, tuple(o.shape[1:]))) for l in a.layers]
+    hooks = [modules[layer.name].register_forward_hook(
+        lambda m, i, o, name=layer.name: shapes.__setitem__(name, tuple(o.shape[1:]))) for layer in a.layers]
     x = torch.randn(1, *a.graph.input)
     with torch.inference_mode():
         model(x)
     for h in hooks:
         h.remove()
-    assert shapes == {l.name: l.out for l in a.layers}
+    assert shapes == {layer.name: layer.out for layer in a.layers}
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -88,7 +88,8 @@ def test_model_matches_fvcore_and_torch_layer_by_layer(spec: str, config: dict) 
         assert fa.total() == a.fvcore_flops
         by_module = fa.by_module()
         unsupported = set(fa.unsupported_ops())
-    assert {l.name: by_module[l.name] for l in a.layers} == {l.name: l.fvcore_flops for l in a.layers}
+    assert {layer.name: by_module[layer.name] for layer in a.layers} == {
+        layer.name: layer.fvcore_flops for layer in a.layers}
     declared = {op for kind in KINDS.values() if kind.fvcore == "unsupported" for op in kind.aten}
     assert unsupported <= declared
 

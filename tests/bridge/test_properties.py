@@ -223,7 +223,8 @@ def stage(draw, net: Net) -> None:
     oh, ow = size(h, 3, stride, 1), size(w, 3, stride, 1)
     stride_text = "" if stride == 2 and draw(st.booleans()) else f", stride: {stride}"  # the default stride is 2
     first_text = f", first: {_flow(**first)}" if first else ""
-    net.lines.append(f"  - {{stage: {name}, repeat: {repeat}{stride_text}, unit: {_flow(op=kind, **args)}{first_text}}}")
+    net.lines.append(f"  - {{stage: {name}, repeat: {repeat}{stride_text}, "
+                     f"unit: {_flow(op=kind, **args)}{first_text}}}")
     net.shape, net.current = (args["out"], oh, ow), name
 
 

@@ -56,7 +56,8 @@ def test_the_spec_covers_every_layer_kind(every_kind: str) -> None:
 @pytest.mark.parametrize("spec, config", [("mobilenet", {"width": 0.5, "resolution": 128}),
                                           ("shufflenet", {"g": 3, "resolution": 96})])
 def test_measurements_are_fvcore_and_torch_themselves(spec: str, config: dict) -> None:
-    """The measured numbers verify() reports equal plain fvcore / FlopCounterMode / numel on a separately built model."""
+    """The measured numbers verify() reports equal plain fvcore / FlopCounterMode / numel on a separately built
+    model."""
     result = v.verify(spec, config)
     model = build_model(spec, config)
     x = torch.randn(1, *result.input)

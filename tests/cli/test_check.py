@@ -1,4 +1,5 @@
-"""The check command: exit codes, error lines, baselines, formats, the project's own budgets, independence from torch."""
+"""The check command: exit codes, error lines, baselines, formats, the project's own budgets, independence from
+torch."""
 
 from __future__ import annotations
 
@@ -133,7 +134,8 @@ def test_write_baseline_destination_is_checked_before_the_check(cli, budget, tmp
     path = budget(shuffle_budget("max_macs: lots"))  # invalid: an error only once the check reads it
     missing = tmp_path / "nosuchdir" / "base.json"
     r = cli("check", path, "--write-baseline", str(missing))
-    assert r.exit_code == 2 and r.stderr == f"shufflecalc: error: {missing}: directory {missing.parent} does not exist\n"
+    assert r.exit_code == 2
+    assert r.stderr == f"shufflecalc: error: {missing}: directory {missing.parent} does not exist\n"
     out = tmp_path / "report.json"
     r = cli("check", path, "--write-baseline", str(out), "--output", str(out))
     assert r.exit_code == 2 and "the same file as --output" in r.stderr
@@ -158,7 +160,8 @@ def test_baseline_threshold_exactly(cli, budget, tmp_path: Path, increase: str, 
     # baseline 85,912,920 MACs = 137,460,672 * 5 / 8: today's value is exactly 60% more
     base = _baseline_with(tmp_path, macs=SHUFFLE_MACS * 5 // 8)
     assert SHUFFLE_MACS * 5 // 8 * 8 == SHUFFLE_MACS * 5
-    r = cli("check", budget(shuffle_budget("max_macs: 1G")), "--baseline", base, "--max-increase", increase, "-f", "json")
+    path = budget(shuffle_budget("max_macs: 1G"))
+    r = cli("check", path, "--baseline", base, "--max-increase", increase, "-f", "json")
     assert r.exit_code == code, r.stdout
     deltas = {d["metric"]: d for d in r.json()["models"][0]["baseline"]}
     assert deltas["macs"] == {"metric": "macs", "baseline": 85_912_920, "value": SHUFFLE_MACS, "delta": 51_547_752,
@@ -174,7 +177,7 @@ def test_baseline_failures_in_table_and_github(cli, budget, tmp_path: Path) -> N
     assert "baseline" in r.stdout and "1 grew more than 2%" in r.stdout
     # 1,864,728 - 1,800,000 = 64,728 = 3.596%
     r = cli("check", path, "--baseline", base, "--max-increase", "2%", "-f", "github")
-    (line,) = [l for l in r.stdout.splitlines() if l.startswith("::error")]
+    (line,) = [candidate for candidate in r.stdout.splitlines() if candidate.startswith("::error")]
     assert line == (f"::error file={path},line=2,title=grew over baseline%3A params::shufflenet g=3: params grew "
                     "+64%2C728 (+3.60%25) over the baseline 1%2C800%2C000 to 1%2C864%2C728, more than the allowed 2%25"
                     .replace("%2C", ","))
@@ -298,8 +301,8 @@ def test_latency_flag_times_the_models(cli, budget) -> None:
     assert skipped.exit_code == 0 and "SKIP (needs --latency)" in skipped.stdout
     r = cli("check", path, "--latency", "-f", "json")
     assert r.exit_code == 0
-    (limit,) = [l for l in r.json()["models"][0]["limits"] if l["metric"] == "latency_ms"]
+    (limit,) = [candidate for candidate in r.json()["models"][0]["limits"] if candidate["metric"] == "latency_ms"]
     assert limit["status"] == "PASS" and 0 < limit["value"] < 60000 and limit["batch"] == 1
     assert "median of `shufflecalc bench`" in r.json()["latency_method"]
-    tight = cli("check", budget(open(path).read().replace("60000", "0.000001")), "--latency")
+    tight = cli("check", budget(Path(path).read_text().replace("60000", "0.000001")), "--latency")
     assert tight.exit_code == 1 and "FAIL" in tight.stdout

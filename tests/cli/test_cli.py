@@ -31,7 +31,7 @@ def test_compare_headline_json(cli) -> None:
     layer = shuf["layers"][4]
     assert layer["name"] == "stage2.unit0.gconv1"
     assert {"name", "op", "input", "output", "macs", "params", "activations"} <= set(layer)
-    assert sum(l["macs"] for l in shuf["layers"]) == shuf["macs"]
+    assert sum(layer["macs"] for layer in shuf["layers"]) == shuf["macs"]
 
 
 def test_json_is_byte_identical_across_runs() -> None:
@@ -57,7 +57,7 @@ def test_show_layers_and_breakdowns(cli) -> None:
     r = cli("show", "shufflenet", "--g", "8", "-f", "csv")
     rows = list(csv.DictReader(io.StringIO(r.stdout)))
     a = analyze("shufflenet", g=8)
-    assert [row["name"] for row in rows] == [l.name for l in a.layers]
+    assert [row["name"] for row in rows] == [layer.name for layer in a.layers]
     assert sum(int(row["macs"]) for row in rows) == a.macs
     for by in ("block", "stage", "class"):
         r = cli("show", "mobilenet", "--by", by, "-f", "csv")
@@ -96,7 +96,8 @@ def test_bad_input_exits_2_with_one_line(cli, args: list[str], message: str) -> 
 
 
 def test_bad_spec_file_points_at_the_line(cli, write_spec) -> None:
-    path = write_spec("input: [24, 8, 8]\nlayers:\n  - stage: s\n    unit: {op: shufflenet_unit, out: 250, groups: 3}\n")
+    path = write_spec(
+        "input: [24, 8, 8]\nlayers:\n  - stage: s\n    unit: {op: shufflenet_unit, out: 250, groups: 3}\n")
     r = cli("compare", path)
     assert r.exit_code == 2
     assert f"{path}:4 layers[0].unit.out: bottleneck channels 62" in r.stderr
@@ -259,5 +260,6 @@ def test_compare_timing_defaults_match_its_signature() -> None:
     from shufflecalc.cli import analytic
 
     params = inspect.signature(analytic.compare_command).parameters
-    names = ("device", "batch", "dtype", "channels_last", "threads", "cuda_graph", "compile_", "min_time", "peak_tflops")
+    names = (
+        "device", "batch", "dtype", "channels_last", "threads", "cuda_graph", "compile_", "min_time", "peak_tflops")
     assert tuple(params[n].default for n in names) == analytic.TIMING_DEFAULTS

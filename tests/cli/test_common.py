@@ -164,7 +164,9 @@ def test_output_options_are_declared_by_the_command(tmp_path) -> None:
 
     @app.command("quiet")
     @common.boundary
-    def quiet(fmt: common.FormatOpt = None, output_file: common.OutputOpt = None, force: common.ForceOpt = False) -> None:
+    def quiet(
+        fmt: common.FormatOpt = None, output_file: common.OutputOpt = None, force: common.ForceOpt = False
+    ) -> None:
         """Prints nothing: nothing to write."""
         with common.Out(fmt, output_file, force):
             pass

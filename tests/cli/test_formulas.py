@@ -99,7 +99,8 @@ def test_explain_table_and_json(cli) -> None:
     assert "gconv1 groups 1 ≠ 3; gconv2 output channels 216 ≠ 24" in lines["stage2.unit0"]
     data = cli("explain", "shufflenet", "--g", "3", "-f", "json").json()
     units = {u["name"]: u for u in data["units"]}
-    assert len(units) == 16 and units["stage3.unit0"]["formula_macs"] == units["stage3.unit0"]["engine_macs"] == 9_619_680
+    assert len(units) == 16
+    assert units["stage3.unit0"]["formula_macs"] == units["stage3.unit0"]["engine_macs"] == 9_619_680
     assert units["stage2.unit0"]["difference"] == 6_021_120 and not units["stage2.unit0"]["equal"]
     assert data["total"]["engine_macs"] == sum(u["engine_macs"] for u in data["units"])
     assert data["model_macs"] == 137_460_672
@@ -135,8 +136,9 @@ def test_explain_layer(cli) -> None:
     assert "stage2.unit0.gconv1 is a layer of stage2.unit0." in r.stdout
     data = cli("explain", "shufflenet", "--layer", "stage2.unit0", "-f", "json").json()
     (unit,) = data["units"]
-    assert [l["name"].split(".")[-1] for l in unit["layers"] if l["in_formula"]] == ["gconv1", "dwconv", "gconv2"]
-    assert all(l["engine_macs"] == 0 for l in unit["layers"] if not l["in_formula"])
+    in_formula = [layer["name"].split(".")[-1] for layer in unit["layers"] if layer["in_formula"]]
+    assert in_formula == ["gconv1", "dwconv", "gconv2"]
+    assert all(layer["engine_macs"] == 0 for layer in unit["layers"] if not layer["in_formula"])
 
 
 def test_explain_groups_study(cli) -> None:
@@ -150,7 +152,8 @@ def test_explain_groups_study(cli) -> None:
 
 
 @pytest.mark.parametrize("args, message", [
-    (["formula", "dwsep", "--K", "3", "--M", "512"], "dwsep needs --K, --M, --N, --Iw, --Ih (missing: --N, --Iw, --Ih)"),
+    (["formula", "dwsep", "--K", "3", "--M", "512"],
+     "dwsep needs --K, --M, --N, --Iw, --Ih (missing: --N, --Iw, --Ih)"),
     (["formula", "conv", *EXAMPLE[:-2], "--g", "three"], "--g 'three': expected a positive whole number"),
     (["formula", "unit-b", *EXAMPLE[2:], "--K", "5"], "unit-b is written for a 3x3 depthwise conv"),
     (["formula", "unit-z", *EXAMPLE], "unknown formula 'unit-z'"),

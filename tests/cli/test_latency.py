@@ -64,7 +64,8 @@ def test_compare_latency(cli) -> None:
     r = cli("compare", "mobilenet", "shufflenet", "--g", "3", "--latency", *FAST)
     assert r.exit_code == 0, r.stderr
     assert "median latency, batch 1 (ms)" in r.stdout and "throughput, batch 1 (images/s)" in r.stdout
-    line = next(l for l in r.stdout.splitlines() if l.startswith("shufflenet vs mobilenet, batch 1: "))
+    line = next(candidate for candidate in r.stdout.splitlines()
+                if candidate.startswith("shufflenet vs mobilenet, batch 1: "))
     ratio = mob["macs"] / shuf["macs"]
     assert f"{ratio:.2f}x fewer MACs, " in line and ("faster" in line or "slower" in line)
 
@@ -88,7 +89,7 @@ def test_profile(cli, by: str) -> None:
     if by == "class":
         assert sum(int(x["macs"]) for x in rows) == a.macs
     else:
-        assert [x["name"] for x in rows] == [l.name for l in a.layers]
+        assert [x["name"] for x in rows] == [layer.name for layer in a.layers]
     r = cli(*args)
     assert r.exit_code == 0 and "% of MACs" in r.stdout and "% of memory access" in r.stdout and "% of time" in r.stdout
 

@@ -244,7 +244,8 @@ def test_bad_values(given_values: dict, message: str) -> None:
 
 
 def test_missing_symbols_unknown_formula_and_kernel() -> None:
-    with pytest.raises(ShufflecalcError, match=re.escape("unit-b needs --M, --N, --Iw, --Ih, --g (missing: --Ih, --g)")):
+    message = "unit-b needs --M, --N, --Iw, --Ih, --g (missing: --Ih, --g)"
+    with pytest.raises(ShufflecalcError, match=re.escape(message)):
         evaluate("unit-b", {"M": 1, "N": 1, "Iw": 1})
     with pytest.raises(ShufflecalcError, match="unknown formula 'unit-d'"):
         evaluate("unit-d", EXAMPLE)

@@ -44,7 +44,7 @@ def grid(spec_name: str) -> Iterator[dict[str, Any]]:
 def check_consistent(u: UnitCheck) -> None:
     """No violated assumption means equal; every difference, unit or layer, comes with its reasons. (Not the converse:
     two factors can differ and cancel, e.g. twice the channels at half the positions; the reasons are shown anyway.)"""
-    assert u.engine_macs == sum(l.macs for l in u.layers)
+    assert u.engine_macs == sum(layer.macs for layer in u.layers)
     assert sum(p.formula_macs for p in u.parts) == u.formula_macs  # the terms add up to the closed form
     if not u.reasons:
         assert u.formula_macs == u.engine_macs, u.block.name
@@ -56,7 +56,7 @@ def check_consistent(u: UnitCheck) -> None:
             assert p.layer.macs == p.formula_macs, p.layer.name
     # a layer outside the formula with MACs (projection shortcut, SE conv) is a reason with its exact MACs; the rest
     # (BN, activations, shuffle, split, add, pooling, concat, SE's product) have none
-    assert [x.layer for x in u.extras] == [l for l in u.others if l.macs]
+    assert [x.layer for x in u.extras] == [layer for layer in u.others if layer.macs]
     for x in u.extras:
         assert f"{x.layer.macs:,} MACs" in x.reason and x.reason in u.reasons and x.short in u.short
     assert u.difference == sum(p.difference for p in u.parts) + sum(x.layer.macs for x in u.extras)
@@ -211,7 +211,7 @@ def test_mobilenet_v3_small_se_unit_by_hand() -> None:
     assert u.engine_macs == 3_033_984 and u.difference == 4_608
     assert u.short == ("se_fc1 (SE) +2,304", "se_fc2 (SE) +2,304")
     assert "1x1 conv 96 -> 24 of the squeeze-and-excitation, on the pooled 1x1 map: 24·96 = 2,304 MACs" in u.reasons[0]
-    zero = {l.op for l in u.others if not l.macs}
+    zero = {layer.op for layer in u.others if not layer.macs}
     assert {"hardswish", "hardsigmoid", "global_avgpool", "mul"} <= zero
     # block2 lists 72 hidden channels on 16 inputs: t = 9/2, and no SE: equal (test_formulas.py: 5,475,456)
     u = unit("mobilenet_v3_small", "block2")
@@ -376,7 +376,7 @@ def test_layer_selects_one_unit() -> None:
         explain("shufflenet", layer="stage3.unit9")
     message = str(err.value)
     assert "did you mean stage3.unit7" in message and "units: stage2.unit0-3, stage3.unit0-7, stage4.unit0-3" in message
-    with pytest.raises(ShufflecalcError, match="'conv1.conv' is in no unit that a formula covers"):
+    with pytest.raises(ShufflecalcError, match=r"'conv1\.conv' is in no unit that a formula covers"):
         explain("shufflenet", layer="conv1.conv")
     with pytest.raises(ShufflecalcError, match="'fc' is in no unit"):
         explain("shufflenet", layer="fc")

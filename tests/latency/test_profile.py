@@ -18,10 +18,10 @@ ENV = {"device": "cpu"}
 
 def test_attribute_by_hand() -> None:
     # every layer 1 ms except the 1x1 group convolutions, 3 ms each
-    times = {l.name: 3.0 if l.op_class == "grouped 1x1 conv" else 1.0 for l in A.layers}
+    times = {layer.name: 3.0 if layer.op_class == "grouped 1x1 conv" else 1.0 for layer in A.layers}
     doc = attribute("shufflenet", A, times, 200.0, ENV, batch=2, iterations=5)
     n_layers = len(A.layers)
-    n_gconv = sum(l.op_class == "grouped 1x1 conv" for l in A.layers)
+    n_gconv = sum(layer.op_class == "grouped 1x1 conv" for layer in A.layers)
     total = n_layers + 2 * n_gconv
     assert doc["attributed_ms"] == total and doc["coverage"] == round(total / 200.0, 6)
     first = doc["by_class"][0]
@@ -35,11 +35,11 @@ def test_attribute_by_hand() -> None:
         assert row["memory_access_share"] == round(t.memory_access / A.memory_access, 6)
     assert sum(r["layers"] for r in doc["by_class"]) == n_layers
     assert sum(r["macs"] for r in doc["by_class"]) == A.macs
-    assert [l["name"] for l in doc["layers"]] == [l.name for l in A.layers]
+    assert [row["name"] for row in doc["layers"]] == [layer.name for layer in A.layers]
 
 
 def test_attribute_needs_every_layer() -> None:
-    times = {l.name: 1.0 for l in A.layers[1:]}
+    times = {layer.name: 1.0 for layer in A.layers[1:]}
     with pytest.raises(ShufflecalcError, match=A.layers[0].name):
         attribute("shufflenet", A, times, 10.0, ENV, 1, 1)
 
@@ -58,8 +58,8 @@ def test_annotation_is_off_by_default_and_changes_nothing() -> None:
 def test_cpu_profile_adds_up() -> None:
     doc = profile_model("shufflenet", A, BenchOptions(device="cpu", batches=(2,), threads=1), iterations=3)
     assert doc["time_source"].startswith("CPU time") and doc["batch"] == 2 and doc["iterations"] == 3
-    assert {l["name"] for l in doc["layers"]} == {l.name for l in A.layers}
-    assert all(l["time_ms"] > 0 for l in doc["layers"])
+    assert {row["name"] for row in doc["layers"]} == {layer.name for layer in A.layers}
+    assert all(row["time_ms"] > 0 for row in doc["layers"])
     assert sum(c["time_ms"] for c in doc["by_class"]) == pytest.approx(doc["attributed_ms"], rel=1e-6)
     assert sum(c["time_share"] for c in doc["by_class"]) == pytest.approx(1.0, abs=1e-5)
     # the layer ranges lie inside the forward range and cover most of it (the rest: Python between layers)
@@ -71,6 +71,6 @@ def test_cpu_profile_adds_up() -> None:
 def test_cuda_profile_attributes_kernel_time() -> None:
     doc = profile_model("shufflenet", A, BenchOptions(device="cuda", batches=(8,)), iterations=3)
     assert doc["time_source"] == "CUDA kernel time"
-    assert all(l["time_ms"] > 0 for l in doc["layers"] if l["class"] != "other")
+    assert all(row["time_ms"] > 0 for row in doc["layers"] if row["class"] != "other")
     # every kernel runs inside some layer's range: layers account for (nearly) all the forward's kernel time
     assert doc["coverage"] == pytest.approx(1.0, abs=0.02)

@@ -26,7 +26,8 @@ from shufflecalc.report.budget import (
     text_report,
 )
 
-# ShuffleNet 1x g=3: 137,460,672 MACs and 1,864,728 params (tests/analysis/test_cost.py); MobileNet 568,740,352 / 4,231,976.
+# ShuffleNet 1x g=3: 137,460,672 MACs and 1,864,728 params (tests/analysis/test_cost.py); MobileNet 568,740,352 /
+# 4,231,976.
 TEXT = """\
 budgets:
   - model: mobilenet
@@ -59,7 +60,8 @@ def test_junit_xml_structure(result) -> None:
         ("shufflenet g=3", "min_macs", "8"), ("shufflenet g=3", "max_params", "9"),
     ]
     assert all(c.get("file") == result.file for c in cases)
-    failures = {c.get("name") + " " + c.get("classname"): c.find("failure") for c in cases if c.find("failure") is not None}
+    failures = {c.get("name") + " " + c.get("classname"): c.find("failure")
+                for c in cases if c.find("failure") is not None}
     assert set(failures) == {"max_params mobilenet", "min_macs shufflenet g=3"}
     assert failures["max_params mobilenet"].get("message") == (
         "mobilenet: params 4,231,976 exceeds max_params 4,000,000 by 5.80%")  # 231,976 / 4,000,000 = 5.7994%
@@ -87,7 +89,8 @@ def test_junit_baseline_testcases(result, tmp_path: Path) -> None:
     assert [(c.get("classname"), c.get("name"), c.get("line")) for c in failing] == [
         ("shufflenet g=3", "baseline params", "6")]
     assert failing[0].find("failure").get("message") == (
-        "shufflenet g=3: params grew +10 (+0.00054%) over the baseline 1,864,718 to 1,864,728, more than the allowed 0%")
+        "shufflenet g=3: params grew +10 (+0.00054%) over the baseline 1,864,718 to 1,864,728, "
+        "more than the allowed 0%")
     assert root.get("failures") == "3"
 
 
@@ -117,7 +120,7 @@ def test_markdown_summary(result) -> None:
     md = markdown_report(result)
     assert md.startswith("### shufflecalc budget check: ❌ 2 checks failed\n")
     assert "- mobilenet: params 4,231,976 exceeds max_params 4,000,000 by 5.80%" in md
-    rows = [l for l in md.splitlines() if l.startswith("| ")]
+    rows = [line for line in md.splitlines() if line.startswith("| ")]
     assert rows[0] == "| model | line | budget | value | limit | headroom | result |" and len(rows) == 6
     assert "| shufflenet g=3 | 8 | min_macs | 137.46M | 140M | -1.8% | ❌ FAIL |" in rows
 
@@ -125,7 +128,8 @@ def test_markdown_summary(result) -> None:
 def test_markdown_all_passing(tmp_path: Path) -> None:
     path = tmp_path / "b.yaml"
     path.write_text("budgets:\n  - model: mobilenet\n    max_macs: 1G\n")
-    assert markdown_report(check(load_budgets(path))).startswith("### shufflecalc budget check: ✅ all 1 limit within budget")
+    report = markdown_report(check(load_budgets(path)))
+    assert report.startswith("### shufflecalc budget check: ✅ all 1 limit within budget")
 
 
 def test_csv_has_exact_integers(result) -> None:

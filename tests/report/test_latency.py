@@ -22,10 +22,12 @@ def _row(i: int, model: str, batch: int, median: float) -> dict:
     a = analyze(model, g=3) if model == "shufflenet" else analyze(model)
     return {"model": model, "model_index": i, "config": dict(a.config), "batch": batch, "device": "cuda",
             "mode": "cuda-graph", "memory_format": "contiguous", "dtype": "float32", "macs": a.macs, "flops": a.flops,
-            "samples": 1000, "median_ms": median, "p90_ms": median * 1.1, "p99_ms": median * 1.2, "min_ms": median * 0.9,
+            "samples": 1000, "median_ms": median, "p90_ms": median * 1.1, "p99_ms": median * 1.2,
+            "min_ms": median * 0.9,
             "mean_ms": median * 1.05, "p25_ms": median, "p75_ms": median, "max_ms": median * 2, "iqr_over_median": 0.02,
             "throughput_ips": batch / (median / 1000), "achieved_gflops": a.flops * batch / median / 1e6,
-            "wall_median_ms": median * 1.01, "launch_median_ms": 0.02, "peak_tflops": 494.7, "peak": "H100 SXM tf32 tensor",
+            "wall_median_ms": median * 1.01, "launch_median_ms": 0.02, "peak_tflops": 494.7,
+            "peak": "H100 SXM tf32 tensor",
             "peak_fraction": a.flops * batch / (median / 1000) / 494.7e12, "warnings": []}
 
 
@@ -43,7 +45,7 @@ def test_cuda_bench_table() -> None:
     text = to_text(bench_table(DOC))
     for header in ("% of peak", "wall ms", "launch ms", "median ms"):
         assert header in text
-    row = next(l for l in text.splitlines() if l.startswith("│ mobilenet  │     8"))
+    row = next(line for line in text.splitlines() if line.startswith("│ mobilenet  │     8"))
     # 2 x 568,740,352 x 8 FLOPs in 1 ms = 9,099.8 GFLOP/s = 1.84% of 494.7 TFLOP/s
     assert "9,099.8" in row and "1.8%" in row and "8,000.0" in row and "1.010" in row
     assert "% of peak: achieved FLOP/s over a peak of 494.7 TFLOP/s (H100 SXM tf32 tensor)." in text

@@ -68,7 +68,8 @@ def test_resnet_bottleneck_widths_and_projection() -> None:
 
 def _conv_bn(c_in: int, c_out: int, k: int, stride: int = 1, groups: int = 1, act: Any = None,
              eps: float = 1e-5) -> nn.Sequential:
-    layers = [nn.Conv2d(c_in, c_out, k, stride, (k - 1) // 2, groups=groups, bias=False), nn.BatchNorm2d(c_out, eps=eps)]
+    layers = [nn.Conv2d(c_in, c_out, k, stride, (k - 1) // 2, groups=groups, bias=False),
+              nn.BatchNorm2d(c_out, eps=eps)]
     return nn.Sequential(*layers, *([act()] if act else []))
 
 
@@ -122,11 +123,13 @@ class RefBottleneck(nn.Module):
     def __init__(self, c_in: int, planes: int, stride: int, groups: int, width_per_group: int) -> None:
         super().__init__()
         width = int(planes * (width_per_group / 64.0)) * groups
-        self.body = nn.Sequential(_conv_bn(c_in, width, 1, act=nn.ReLU), _conv_bn(width, width, 3, stride, groups, nn.ReLU),
+        self.body = nn.Sequential(_conv_bn(c_in, width, 1, act=nn.ReLU),
+                                  _conv_bn(width, width, 3, stride, groups, nn.ReLU),
                                   _conv_bn(width, planes * 4, 1))
         self.downsample = None
         if stride != 1 or c_in != planes * 4:
-            self.downsample = nn.Sequential(nn.Conv2d(c_in, planes * 4, 1, stride, bias=False), nn.BatchNorm2d(planes * 4))
+            self.downsample = nn.Sequential(nn.Conv2d(c_in, planes * 4, 1, stride, bias=False),
+                                            nn.BatchNorm2d(planes * 4))
 
     def forward(self, x: Any) -> Any:
         identity = x if self.downsample is None else self.downsample(x)
@@ -161,7 +164,8 @@ CASES = [
      lambda: RefInvertedResidual(40, 120, 40, 5, 1, nn.Hardswish, True, 1e-3, True)),
     ("inverted_residual", (16, 9, 9), "op: inverted_residual, out: 16, hidden: 16, se: true, act: relu, stride: 2",
      lambda: RefInvertedResidual(16, 16, 16, 3, 2, nn.ReLU, True, 1e-5, False)),
-    ("shufflenet_v2_unit", (24, 9, 9), "op: shufflenet_v2_unit, out: 48, stride: 2", lambda: RefShuffleV2Unit(24, 48, 2)),
+    ("shufflenet_v2_unit", (24, 9, 9), "op: shufflenet_v2_unit, out: 48, stride: 2",
+     lambda: RefShuffleV2Unit(24, 48, 2)),
     ("shufflenet_v2_unit", (48, 9, 9), "op: shufflenet_v2_unit, out: 48", lambda: RefShuffleV2Unit(48, 48, 1)),
     ("resnet_bottleneck", (64, 9, 9), "op: resnet_bottleneck, planes: 16", lambda: RefBottleneck(64, 16, 1, 1, 64)),
     ("resnet_bottleneck", (32, 9, 9), "op: resnet_bottleneck, planes: 16, stride: 2",

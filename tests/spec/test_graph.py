@@ -24,8 +24,9 @@ def test_sums_are_named_totals_of_the_layers(write_spec) -> None:
     assert g.sums.activations == 4 * 64 + 10
     assert g.sums.layers == 5 == len(g.layers)
     assert g.sums == Totals(
-        sum(l.macs for l in g.layers), sum(l.fvcore_flops for l in g.layers), sum(l.params for l in g.layers),
-        sum(l.activations for l in g.layers), sum(l.memory_access for l in g.layers), len(g.layers),
+        sum(layer.macs for layer in g.layers), sum(layer.fvcore_flops for layer in g.layers),
+        sum(layer.params for layer in g.layers), sum(layer.activations for layer in g.layers),
+        sum(layer.memory_access for layer in g.layers), len(g.layers),
     )
 
 
@@ -35,7 +36,7 @@ def test_segments_hold_named_entries_and_numbers() -> None:
     assert segment.prefix == "stage2.unit0." and segment.source == "maxpool"
     entry = segment.entries[0]
     assert isinstance(entry.numbers, Numbers)
-    layer = next(l for l in g.layers if l.name == "stage2.unit0." + entry.name)
+    layer = next(candidate for candidate in g.layers if candidate.name == "stage2.unit0." + entry.name)
     assert (layer.op, layer.out, layer.macs, layer.params) == (
         entry.op, entry.numbers.out, entry.numbers.macs, entry.numbers.params)
     assert g.sums.layers == len(g.layers) == sum(len(s.entries) for s in g.segments)

@@ -174,7 +174,8 @@ SINGLE_INPUT = [
     ("conv2d", {"out": 4, "kernel": 3}, (4, 6, 6)), ("batchnorm", {}, (4, 6, 6)), ("relu", {}, (4, 6, 6)),
     ("relu6", {}, (4, 6, 6)), ("hardswish", {}, (4, 6, 6)), ("hardsigmoid", {}, (4, 6, 6)), ("sigmoid", {}, (4, 6, 6)),
     ("dropout", {"p": 0.5}, (4, 6, 6)), ("maxpool", {"kernel": 2}, (4, 6, 6)), ("avgpool", {"kernel": 2}, (4, 6, 6)),
-    ("global_avgpool", {}, (4, 6, 6)), ("mean", {}, (4, 6, 6)), ("flatten", {}, (4, 1, 1)), ("linear", {"out": 3}, (4,)),
+    ("global_avgpool", {}, (4, 6, 6)), ("mean", {}, (4, 6, 6)), ("flatten", {}, (4, 1, 1)),
+    ("linear", {"out": 3}, (4,)),
     ("channel_shuffle", {"groups": 2}, (4, 6, 6)), ("split", {"parts": 2, "index": 1}, (4, 6, 6)),
 ]
 

@@ -34,7 +34,7 @@ layers:
 def test_user_spec_has_the_power_of_builtins(write_spec) -> None:
     path = write_spec(GOOD)
     a = analyze(path, g=2)
-    names = [l.name for l in a.layers]
+    names = [layer.name for layer in a.layers]
     assert names[:3] == ["stem.conv", "stem.bn", "stem.relu"]
     assert "stage1.unit1.shuffle" in names and "stage1.unit0.shortcut" in names
     assert a.graph.output == (10,)
@@ -51,7 +51,7 @@ def test_primitive_residual_with_named_inputs(write_spec) -> None:
         "  - {op: concat, name: cat, inputs: [res, input]}\n"
     )
     a = analyze(path)
-    assert [l.out for l in a.layers] == [(8, 9, 9), (8, 9, 9), (8, 9, 9), (16, 9, 9)]
+    assert [layer.out for layer in a.layers] == [(8, 9, 9), (8, 9, 9), (8, 9, 9), (16, 9, 9)]
     assert a.layers[3].inputs == ("res", "input")
 
 
@@ -123,8 +123,10 @@ BAD = [
      "my.yaml:3 layers[0].expand: expand 0.01 of 24 input channels leaves no hidden channels"),
     ("input: [6, 8, 8]\nlayers:\n  - {op: split, name: s, parts: 4, index: 0}\n", {},
      "my.yaml:3 layers[0].parts: 6 channels are not divisible into parts=4 (in s)"),
-    ("input: [6, 8, 8]\nlayers:\n  - {op: split, name: s}\n", {}, "my.yaml:3 layers[0]: missing required argument 'index'"),
-    ("input: [6, 8, 8]\nlayers:\n  - {op: mul, inputs: [input]}\n", {}, "my.yaml:3 layers[0]: mul needs two or more inputs"),
+    ("input: [6, 8, 8]\nlayers:\n  - {op: split, name: s}\n", {},
+     "my.yaml:3 layers[0]: missing required argument 'index'"),
+    ("input: [6, 8, 8]\nlayers:\n  - {op: mul, inputs: [input]}\n", {},
+     "my.yaml:3 layers[0]: mul needs two or more inputs"),
     ("input: [64, 8, 8]\nlayers:\n  - {op: resnet_bottleneck, planes: 16, width_per_group: 2}\n", {},
      "my.yaml:3 layers[0].width_per_group: planes 16 with width_per_group 2 leave no channels"),
     # work without bound: an exploding recursion, a huge repeat, too many layers in all
@@ -190,6 +192,6 @@ def test_a_string_choice_may_name_a_parameter_or_define(write_spec) -> None:
         "  - {op: conv_bn_act, name: x, out: 8, act: a}\n  - {op: conv_bn_act, name: y, out: 8, act: b}\n"
         "  - {op: conv_bn_act, name: z, out: 8, act: none}\n"
     )
-    assert [l.name for l in analyze(path).layers] == ["x.conv", "x.bn", "x.relu", "y.conv", "y.bn", "y.relu6",
+    assert [layer.name for layer in analyze(path).layers] == ["x.conv", "x.bn", "x.relu", "y.conv", "y.bn", "y.relu6",
                                                       "z.conv", "z.bn"]
-    assert [l.op for l in analyze(path, a="hardswish").layers][2] == "hardswish"
+    assert [layer.op for layer in analyze(path, a="hardswish").layers][2] == "hardswish"
