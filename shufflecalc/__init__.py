@@ -8,17 +8,36 @@ Python API::
     a.to_dict()                                  # the JSON the CLI prints
     model = shufflecalc.build_model("shufflenet", g=3)   # the same network in torch (needs the torch extra)
 
-Nothing here imports torch; the torch-backed features import it when called.
+Nothing here imports torch; the torch-backed features import it when called. The names below are imported on first
+use, so that the console script starts (and a Ctrl-C during its start is handled) before the engine loads.
 """
 
 from __future__ import annotations
 
-from shufflecalc.analysis.cost import CONVENTIONS, Analysis, analyze
-from shufflecalc.errors import ShufflecalcError
-from shufflecalc.spec.graph import Graph, expand
-from shufflecalc.spec.load import builtin_names, load_spec
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from shufflecalc.analysis.cost import CONVENTIONS, Analysis, analyze
+    from shufflecalc.errors import ShufflecalcError
+    from shufflecalc.spec.graph import Graph, expand
+    from shufflecalc.spec.load import builtin_names, load_spec
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "CONVENTIONS": "shufflecalc.analysis.cost", "Analysis": "shufflecalc.analysis.cost",
+    "analyze": "shufflecalc.analysis.cost", "ShufflecalcError": "shufflecalc.errors", "Graph": "shufflecalc.spec.graph",
+    "expand": "shufflecalc.spec.graph", "builtin_names": "shufflecalc.spec.load", "load_spec": "shufflecalc.spec.load",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'shufflecalc' has no attribute {name!r}")
 
 
 def build_model(spec, overrides=None, **params):

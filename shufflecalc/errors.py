@@ -15,6 +15,14 @@ from collections.abc import Sequence
 YamlPath = tuple  # a path into a YAML document: keys (str) and list indices (int)
 
 
+def one_line(text: str) -> str:
+    """`text` safe to print as one terminal line: newlines, tabs and other control or invisible format characters
+    (an escape sequence, a NUL, a bidirectional override) are shown escaped (``\\n``, ``\\x1b``, ``\\u202e``)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def format_path(path: Sequence[object]) -> str:
     """Render a YAML path as ``layers[3].unit.out``."""
     text = ""
@@ -50,7 +58,7 @@ class ShufflecalcError(Exception):
         if self.path:
             where.append(self.path)
         prefix = " ".join(where)
-        return f"{prefix}: {self.message}" if prefix else self.message
+        return one_line(f"{prefix}: {self.message}" if prefix else self.message)
 
 
 class MissingDependency(ShufflecalcError):
