@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -24,7 +25,9 @@ METRIC_HEADERS: dict[str, str] = {
     "macs_without_classifier": "MACs without FC",
     "params_without_classifier": "params without FC",
 }
-MAX_CONFIGURATIONS = 1_000_000
+# A sweep must finish in well under a minute: the slowest built-in spec analyzes ~700 configurations per second cold.
+MAX_CONFIGURATIONS = 20_000
+MAX_LAYER_EVALUATIONS = 5_000_000  # configurations x layers per configuration, over the whole sweep
 _RANGE = re.compile(r"^\s*([^:]+):([^:]+):([^:]+)\s*$")
 
 
@@ -115,19 +118,39 @@ def plan(specs: Sequence[Spec], axes: Sequence[Mapping[str, Sequence[Any]]]) -> 
 def evaluate(point: Point) -> Row:
     """Analyze one configuration: every metric of `cost.ALL_METRICS`; a `ShufflecalcError` becomes the row's
     reason."""
+    return _evaluate(point)[0]
+
+
+def _evaluate(point: Point) -> tuple[Row, int]:
+    """The row, and the number of layers the configuration has (0 when invalid)."""
     spec = point.spec
     try:
         a = analyze(spec, point.values)
     except ShufflecalcError as exc:
-        return Row(spec.name, spec.source, dict(point.values), None, None, str(exc))
+        return Row(spec.name, spec.source, dict(point.values), None, None, str(exc)), 0
     typed = {name: a.config[name] for name in point.values}
-    return Row(spec.name, spec.source, typed, dict(a.config), a.metrics())
+    return Row(spec.name, spec.source, typed, dict(a.config), a.metrics()), len(a.graph.layers)
 
 
-def run(points: Iterable[Point]) -> Iterator[Row]:
-    """Evaluate points one by one (a generator, so that the caller can show progress)."""
+def run(points: Sequence[Point]) -> Iterator[Row]:
+    """Evaluate points one by one (a generator, so that the caller can show progress).
+
+    The size of the work is checked up front, per spec, from its first valid configuration: a sweep whose
+    configurations times layers exceed `MAX_LAYER_EVALUATIONS` is refused before it runs for minutes."""
+    per_spec = Counter(id(p.spec) for p in points)
+    sized: set[int] = set()
     for point in points:
-        yield evaluate(point)
+        row, layers = _evaluate(point)
+        key = id(point.spec)
+        if layers and key not in sized:
+            sized.add(key)
+            work = layers * per_spec[key]
+            if work > MAX_LAYER_EVALUATIONS:
+                raise ShufflecalcError(
+                    f"the sweep is too large: {per_spec[key]:,} configurations of {point.spec.name} x {layers:,} "
+                    f"layers each is more than {MAX_LAYER_EVALUATIONS:,} layer evaluations; sweep fewer values"
+                )
+        yield row
 
 
 # --- the result -----------------------------------------------------------------------------------------------------

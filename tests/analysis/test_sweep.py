@@ -226,3 +226,32 @@ def test_sweep_of_a_thousand_configurations(cli) -> None:
     row = next(x for x in rows if (x["g"], x["width"], x["resolution"]) == ("3", "1.0", "224"))
     assert int(row["macs"]) == 137_460_672
     assert r.stderr == ""  # no progress bar when stderr is not a terminal
+
+
+def test_a_sweep_that_cannot_finish_in_a_minute_is_refused_up_front(cli, monkeypatch) -> None:
+    """Too many configurations, or configurations times layers beyond MAX_LAYER_EVALUATIONS: one line, exit 2, before
+    the work (the first one used to run for 22 minutes at 6 GB)."""
+    from shufflecalc.analysis import sweep
+
+    r = cli("sweep", "mobilenet", "--resolution", "32:1000030:1")
+    assert r.exit_code == 2 and r.stdout == "" and r.stderr.count("\n") == 1
+    assert f"more than {sweep.MAX_CONFIGURATIONS:,} values" in r.stderr
+    monkeypatch.setattr(sweep, "MAX_LAYER_EVALUATIONS", 10_000)
+    layers = len(analyze("resnet50", resolution=64).graph.layers)
+    r = cli("sweep", "resnet50", "--resolution", "64:163:1")  # 100 configurations
+    assert r.exit_code == 2 and r.stdout == "" and r.stderr.count("\n") == 1
+    assert f"100 configurations of resnet50 x {layers:,} layers each is more than 10,000" in r.stderr
+    assert 100 * layers > 10_000
+
+
+def test_the_size_check_counts_each_spec_by_its_own_layers(monkeypatch) -> None:
+    from shufflecalc.analysis import sweep
+
+    monkeypatch.setattr(sweep, "MAX_LAYER_EVALUATIONS", 100)
+    small = load_spec("mobilenet")
+    layers = len(analyze("mobilenet").graph.layers)
+    fits = plan([small], [{"resolution": ["224"]}])
+    assert len(list(run(fits))) == 1 and layers <= 100
+    too_many = plan([small], [{"resolution": [str(r) for r in range(200, 200 + 100 // layers + 1)]}])
+    with pytest.raises(ShufflecalcError, match="layer evaluations"):
+        list(run(too_many))
