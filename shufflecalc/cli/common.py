@@ -224,24 +224,31 @@ FILE_EXISTS = "file exists; use --force to overwrite it"
 
 
 def check_writable(path: Path, force: bool = False) -> None:
-    """Refuse early (before any work) to overwrite an existing file without --force."""
-    if path.is_dir():
-        raise ShufflecalcError(f"{path}: is a directory")
-    if path.exists() and not force:
-        raise ShufflecalcError(f"{path}: {FILE_EXISTS}")
-    if not path.parent.is_dir():
-        raise ShufflecalcError(f"{path}: directory {path.parent} does not exist")
+    """Refuse early (before any work) what cannot be written: an existing file without --force, a directory, a
+    missing or unwritable directory, a name the file system cannot hold."""
+    try:
+        if path.is_dir():
+            raise ShufflecalcError(f"{path}: is a directory")
+        if path.exists() and not force:
+            raise ShufflecalcError(f"{path}: {FILE_EXISTS}")
+        if not path.parent.is_dir():
+            raise ShufflecalcError(f"{path}: directory {path.parent} does not exist")
+    except OSError as exc:  # a name too long, a component that is a file, ...
+        raise ShufflecalcError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    if not os.access(path.parent, os.W_OK):
+        raise ShufflecalcError(f"{path}: cannot write (directory {path.parent} is not writable)")
 
 
 def write_file(path: Path, data: str | bytes, force: bool = False, note: str = "") -> None:
     """Write atomically (a temporary file in the same directory, then a link or rename), never replacing an existing
-    file unless `force`; say so on stderr (with `note` after the name)."""
+    file unless `force`; say so on stderr (with `note` after the name). Any failure is one error naming the file."""
     import tempfile
 
     check_writable(path, force)
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:100]}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
             f.write(raw)
         os.chmod(tmp, 0o666 & ~_umask())
@@ -259,7 +266,7 @@ def write_file(path: Path, data: str | bytes, force: bool = False, note: str = "
     except OSError as exc:
         raise ShufflecalcError(f"{path}: cannot write ({exc.strerror or exc})") from None
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
     print(f"shufflecalc: wrote {path}{note}", file=sys.stderr)
 

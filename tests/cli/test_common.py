@@ -228,3 +228,27 @@ def test_output_collects_everything_a_command_prints(tmp_path) -> None:
     shuffle = tmp_path / "shuffle.txt"
     assert run_cli("shuffle", "--g", "3", "--channels", "9", "-o", str(shuffle)).exit_code == 0
     assert "A1 B1 C1 A2 B2 C2 A3 B3 C3" in shuffle.read_text()
+
+
+@pytest.mark.parametrize("target, message", [
+    ("/proc/shufflecalc-test.json", "cannot write"),  # the kernel's file system: mkstemp fails
+    ("/tmp/" + "a" * 300 + ".json", "cannot write (File name too long)"),
+    ("{file}/x.json", "does not exist"),  # a component that is a file
+])
+def test_output_that_cannot_be_written_is_one_line(cli, tmp_path, target: str, message: str) -> None:
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    r = cli("show", "mobilenet", "--output", target.format(file=a_file))
+    assert r.exit_code == 2 and r.stdout == "" and r.stderr.count("\n") == 1 and message in r.stderr, r.stderr
+
+
+def test_output_into_an_unwritable_directory_is_refused_before_the_work(cli, tmp_path, monkeypatch) -> None:
+    import os
+
+    from shufflecalc.cli import common
+
+    real = os.access
+    monkeypatch.setattr(common.os, "access", lambda p, mode: False if str(p) == str(tmp_path) else real(p, mode))
+    r = cli("show", "mobilenet", "--output", str(tmp_path / "x.json"))
+    assert r.exit_code == 2 and r.stderr.strip().endswith(f"(directory {tmp_path} is not writable)")
+    assert not (tmp_path / "x.json").exists()
