@@ -9,7 +9,8 @@ Conventions:
 
 - every value is in MACs (multiply-accumulates, bias excluded), the papers' "FLOPs" / "mult-adds", for one image;
 - arithmetic is exact: values are `fractions.Fraction`; a formula that does not come out whole (``IwIh/4`` on an odd
-  feature map, ``M/g`` with M not divisible by g) is reported as an exact fraction, never rounded;
+  feature map, ``tM`` channels that are not whole) is reported as an exact fraction, never rounded; channels that a
+  group conv cannot split into g equal groups are an error, as in the engine;
 - symbols: K filter size, M input channels, N output channels (conv, dwsep, gconv, inverted residual) or bottleneck
   channels (the units), t an inverted residual's expansion ratio, Iw x Ih the feature map (input) width and height,
   g groups.
@@ -270,6 +271,7 @@ def evaluate(name: str, given: Mapping[str, Any]) -> Evaluation:
             f"{name} needs {', '.join('--' + s for s in f.symbols)} (missing: {', '.join('--' + s for s in missing)})"
         )
     _check_kernel(f, values)
+    _check_groups(f, values)
     used = {s: values[s] for s in f.symbols}
     macs = f.compute(used)
     baseline = None
@@ -291,13 +293,18 @@ def evaluate(name: str, given: Mapping[str, Any]) -> Evaluation:
     return Evaluation(f, used, unused, macs, parts, baseline, tuple(notes), tuple(comparisons))
 
 
+def _check_groups(f: Formula, v: Values) -> None:
+    """Channels a grouped conv of the formula splits into g groups must divide evenly, as the engine requires."""
+    if "g" not in f.symbols or "g" not in v:
+        return
+    for s in f.grouped:
+        if s in v and v[s] % v["g"]:
+            raise ShufflecalcError(f"{f.name}: --{s} {v[s]} is not divisible by --g {v['g']}: a group conv splits its "
+                                   "channels into g equal groups")
+
+
 def _notes(f: Formula, v: Values) -> list[str]:
     notes = []
-    if "g" in v:
-        for s in f.grouped:
-            if v[s] % v["g"]:
-                notes.append(f"{s} = {v[s]} is not divisible by g = {v['g']}: no group conv has these shapes; the "
-                             f"formula's value is given exactly")
     if "t" in v and (F(v["t"]) * v["M"]).denominator != 1:
         notes.append(f"tM = {number_text(v['t'])}·{v['M']} = {F(v['t']) * v['M']} is not a whole number of "
                      f"channels; the formula's value is given exactly")

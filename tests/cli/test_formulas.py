@@ -46,10 +46,14 @@ def test_formula_every_name(cli, name: str, macs: int, baseline: int | None) -> 
 
 
 def test_formula_fraction_and_list(cli) -> None:
-    r = cli("formula", "unit-c", "--M", "240", "--N", "61", "--Iw", "7", "--Ih", "7", "--g", "3", "-f", "json")
-    assert r.json()["macs"] == "1222501/4"
-    assert "1,222,501/4 (≈ 305,625.25)" in cli("formula", "unit-c", "--M", "240", "--N", "61", "--Iw", "7", "--Ih",
+    r = cli("formula", "unit-c", "--M", "240", "--N", "63", "--Iw", "7", "--Ih", "7", "--g", "3", "-f", "json")
+    assert r.json()["macs"] == "1262583/4"
+    assert "1,262,583/4 (≈ 315,645.75)" in cli("formula", "unit-c", "--M", "240", "--N", "63", "--Iw", "7", "--Ih",
                                                 "7", "--g", "3").stdout
+    refused = cli("formula", "gconv", "--K", "3", "--M", "10", "--N", "10", "--g", "3", "--Iw", "7", "--Ih", "7")
+    assert (refused.exit_code, refused.stdout) == (2, "")
+    assert refused.stderr == ("shufflecalc: error: gconv: --M 10 is not divisible by --g 3: a group conv splits its "
+                              "channels into g equal groups\n")
     listing = cli("formula", "-f", "json").json()
     assert [f["name"] for f in listing["formulas"]] == [
         "conv", "dwsep", "gconv", "unit-a", "unit-b", "unit-c", "resnet-unit", "resnext-unit", "inverted-residual",

@@ -90,16 +90,26 @@ def test_shufflenet_stage3_unit_by_hand() -> None:
 
 
 def test_non_integers_are_exact() -> None:
-    ev = evaluate("unit-c", {"M": 240, "N": 61, "Iw": 7, "Ih": 7, "g": 3})
-    # 61*240*49/3 + 9*61*49/4 + 240*61*49/12 = 239,120 + 26,901/4 + 59,780
-    assert ev.macs == 239_120 + Fraction(26_901, 4) + 59_780
+    ev = evaluate("unit-c", {"M": 240, "N": 63, "Iw": 7, "Ih": 7, "g": 3})
+    # 63*240*49/3 + 9*63*49/4 + 240*63*49/12 = 246,960 + 27,783/4 + 61,740
+    assert ev.macs == 246_960 + Fraction(27_783, 4) + 61_740
     assert ev.macs.denominator == 4
-    assert exact_json(ev.macs) == "1222501/4"
-    assert exact_text(ev.macs) == "1,222,501/4 (≈ 305,625.25)"
+    assert exact_json(ev.macs) == "1262583/4"
+    assert exact_text(ev.macs) == "1,262,583/4 (≈ 315,645.75)"
     assert any("Iw·Ih/4 = 49/4 is not whole" in n for n in ev.notes)
-    assert any("N = 61 is not divisible by g = 3" in n for n in ev.notes)
     assert exact_json(Fraction(10, 2)) == 5 and exact_text(52_283_392) == "52,283,392"
 
+
+
+@pytest.mark.parametrize("name, values, message", [
+    ("gconv", {"K": 3, "M": 10, "N": 12, "Iw": 7, "Ih": 7, "g": 3}, "gconv: --M 10 is not divisible by --g 3"),
+    ("gconv", {"K": 3, "M": 12, "N": 10, "Iw": 7, "Ih": 7, "g": 3}, "gconv: --N 10 is not divisible by --g 3"),
+    ("unit-c", {"M": 240, "N": 61, "Iw": 7, "Ih": 7, "g": 3}, "unit-c: --N 61 is not divisible by --g 3"),
+])
+def test_channels_that_do_not_split_into_groups_are_an_error(name: str, values: dict, message: str) -> None:
+    """As the engine refuses a conv2d whose channels do not divide by its groups (tests/spec/test_layers.py)."""
+    with pytest.raises(ShufflecalcError, match=message):
+        evaluate(name, values)
 
 
 def test_resnet_and_resnext_units_by_hand() -> None:
@@ -127,10 +137,9 @@ def test_resnet_and_resnext_units_by_hand() -> None:
 @settings(max_examples=60, deadline=None)
 @given(c=st.integers(1, 2000), m=st.integers(1, 2000), g=st.integers(1, 64), size=st.integers(1, 60))
 def test_shufflenet_unit_costs_least(c: int, m: int, g: int, size: int) -> None:
-    """The paper's claim: at the same c, m, g (g <= m), ShuffleNet <= ResNeXt <= ResNet; all equal only at g = 1 for
-    the first two (then unit-b is unit (a), which has a depthwise 3x3: 9m <= 9m²)."""
-    if g > m:
-        g = m
+    """The paper's claim: at the same c, m, g (channels that split into g groups), ShuffleNet <= ResNeXt <= ResNet;
+    all equal only at g = 1 for the first two (then unit-b is unit (a), which has a depthwise 3x3: 9m <= 9m²)."""
+    c, m = c * g, m * g
     v = {"M": c, "N": m, "Iw": size, "Ih": size, "g": g}
     b, x, r = (evaluate(n, v).macs for n in ("unit-b", "resnext-unit", "resnet-unit"))
     assert b <= x <= r
@@ -187,8 +196,16 @@ def test_fixed_kernel_and_bad_ratios() -> None:
 
 positive = st.integers(min_value=1, max_value=2000)
 ratios = st.one_of(st.integers(1, 12), st.fractions(min_value=Fraction(1, 10), max_value=12, max_denominator=40))
-symbols = st.fixed_dictionaries({"K": st.integers(1, 11), "M": positive, "N": positive, "t": ratios,
-                                 "Iw": st.integers(1, 300), "Ih": st.integers(1, 300), "g": st.integers(1, 64)})
+
+
+def _symbols(g: int) -> st.SearchStrategy[dict[str, Any]]:
+    """Symbol values with channels that split into g groups (other values are refused, as by the engine)."""
+    grouped = st.integers(1, max(1, 2000 // g)).map(lambda k: k * g)
+    return st.fixed_dictionaries({"K": st.integers(1, 11), "M": grouped, "N": grouped, "t": ratios,
+                                  "Iw": st.integers(1, 300), "Ih": st.integers(1, 300), "g": st.just(g)})
+
+
+symbols = st.integers(1, 64).flatmap(_symbols)
 
 
 @settings(max_examples=60, deadline=None)
