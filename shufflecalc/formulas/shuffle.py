@@ -16,6 +16,9 @@ from typing import Any
 
 from shufflecalc.errors import ShufflecalcError
 
+MAX_CHANNELS = 100_000  # the shuffle prints its channels: more is not a readable answer
+MAX_DIGITS = len(str(MAX_CHANNELS))
+
 
 @dataclass(frozen=True)
 class Shuffle:
@@ -70,14 +73,18 @@ def make_shuffle(groups: Any, channels: Any) -> Shuffle:
         if value is None:
             raise ShufflecalcError(f"--{name} is required (shuffle --g 3 --channels 9)")
         text = str(value).strip()
-        if isinstance(value, bool) or not text.isascii() or not text.isdigit() or int(text) < 1:
-            raise ShufflecalcError(f"--{name} {value!r}: expected a positive whole number")
-        values[name] = int(text)
+        digits = text.lstrip("0")
+        if isinstance(value, bool) or not text.isascii() or not text.isdigit() or not digits:
+            shown = repr(value) if len(text) <= 40 else repr(text[:40]) + "..."
+            raise ShufflecalcError(f"--{name} {shown}: expected a positive whole number")
+        if len(digits) > MAX_DIGITS:  # before int(): Python refuses to convert more than 4,300 digits
+            raise ShufflecalcError(f"--{name}: at most {MAX_CHANNELS:,}, got a {len(digits)}-digit number")
+        values[name] = int(digits)
     g, c = values["g"], values["channels"]
     if c % g:
         raise ShufflecalcError(f"--channels {c} is not divisible by --g {g}: the shuffle reshapes to (g, channels/g)")
-    if c > 100_000:
-        raise ShufflecalcError(f"--channels {c}: at most 100,000 channels")
+    if c > MAX_CHANNELS:
+        raise ShufflecalcError(f"--channels {c}: at most {MAX_CHANNELS:,} channels")
     return Shuffle(g, c)
 
 

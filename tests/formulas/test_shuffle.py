@@ -71,3 +71,18 @@ def test_a_wrong_shuffle_fails_the_check(monkeypatch) -> None:
     result = check_torch(make_shuffle(3, 9))
     assert not result.ok and not result.is_permutation and not result.equals_nn
     assert check_torch(make_shuffle(1, 9)).ok  # with one group the identity is right
+
+
+@pytest.mark.parametrize("channels, message", [
+    ("9" * 5000, "--channels: at most 100,000, got a 5000-digit number"),  # past Python's int-string limit
+    ("99999999999999999999", "--channels: at most 100,000, got a 20-digit number"),
+    ("0", "--channels '0': expected a positive whole number"),
+])
+def test_channels_are_bounded_before_conversion(channels: str, message: str) -> None:
+    with pytest.raises(ShufflecalcError) as exc:
+        make_shuffle("3", channels)
+    assert str(exc.value) == message
+
+
+def test_leading_zeros_are_a_plain_number() -> None:
+    assert make_shuffle("3", "000000000000000000000000012").channels == 12
