@@ -3,7 +3,8 @@
 Spellings (the same in a budget file and a table file):
 - a unit: ``1``, ``K`` or ``k`` (10^3), ``M`` (10^6), ``G`` (10^9): powers of 1000, never 1024;
 - a count: an integer (``1500``), or a decimal number with an optional unit (``150M``, ``2.0M``, ``150k``,
-  ``1.5 G``). YAML numbers are taken as written: ``2.1`` is the decimal 2.1, not its nearest binary float.
+  ``1.5 G``). YAML numbers are taken as written: ``2.1`` is the decimal 2.1, not its nearest binary float;
+- a count is a whole number from 0 to `MAX_COUNT` (10**18, that is 1,000,000,000G); NaN and infinity are not counts.
 
 Everything is exact (`fractions.Fraction`); no float arithmetic touches a count.
 """
@@ -19,7 +20,8 @@ from typing import Any
 
 UNITS: dict[str, int] = {"1": 1, "K": 10**3, "k": 10**3, "M": 10**6, "G": 10**9}
 UNIT_NAMES = "1, K (or k), M, G"
-_COUNT_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([KkMG]?)\s*$")
+MAX_COUNT = 10**18  # the largest count a budget limit or a table's published value may be
+_COUNT_RE = re.compile(r"^\s*([0-9]{1,30}(?:\.[0-9]{1,30})?)\s*([KkMG]?)\s*$")  # longer is never a valid count
 
 
 def unit_factor(unit: Any) -> int | None:
@@ -54,7 +56,7 @@ def parse_count(value: Any, fail: Callable[[str], Exception]) -> int:
     """A count in human units, exactly: 150M -> 150_000_000, '2.0M' -> 2_000_000, 1500 -> 1500, '150k' -> 150_000.
 
     `fail(message)` builds the exception to raise (so that it can name the file, line and key)."""
-    shown = repr(value)
+    shown = shown_value(value)
     number = exact(value)
     if number is None and isinstance(value, str) and (m := _COUNT_RE.match(value)):
         number = Fraction(Decimal(m.group(1))) * UNITS[m.group(2) or "1"]
@@ -63,9 +65,21 @@ def parse_count(value: Any, fail: Callable[[str], Exception]) -> int:
                    "1000), such as 150M or 2.5G")
     if number < 0:
         raise fail(f"{shown} is negative: a count is at least 0")
+    if number > MAX_COUNT:
+        raise fail(f"{shown} is too large: a count is at most 10**18 (1,000,000,000G)")
     if number.denominator != 1:
         raise fail(f"{shown} is not a whole number ({float(number):,} after scaling): counts are integers")
     return int(number)
 
 
-__all__ = ["UNITS", "UNIT_NAMES", "exact", "parse_count", "unit_factor", "unit_name"]
+def shown_value(value: Any, width: int = 40) -> str:
+    """`value` as written in a message: its repr, text cut to `width` characters (``'99999...'``)."""
+    if isinstance(value, int) and value.bit_length() > 128:  # repr() of a 5,000-digit int raises ValueError
+        return f"an integer of {value.bit_length()} bits"
+    if isinstance(value, str):
+        return repr(value if len(value) <= width else value[:width] + "...")
+    text = repr(value)
+    return text if len(text) <= width else text[:width] + "..."
+
+
+__all__ = ["MAX_COUNT", "UNITS", "UNIT_NAMES", "exact", "parse_count", "shown_value", "unit_factor", "unit_name"]

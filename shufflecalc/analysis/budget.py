@@ -15,7 +15,10 @@ Conventions:
   exactly 2,000,000, and a limit that is not a whole number is an error;
 - a value equal to its limit passes; headroom is ``(limit - value) / limit`` for ``max_`` limits and
   ``(value - limit) / limit`` for ``min_`` limits, in percent (negative: exceeded);
-- against a baseline, a metric fails when ``value > baseline * (1 + max_increase)``, computed with exact fractions.
+- against a baseline, a metric fails when ``value > baseline * (1 + max_increase)``, computed with exact fractions;
+- every count (a limit, a baseline's value) is a whole number from 0 to `units.MAX_COUNT` (10**18); a latency limit is
+  a positive finite number of milliseconds; a baseline is a JSON file of at most `yamlsrc.MAX_FILE_BYTES` (1 MiB)
+  without NaN or Infinity, read like every YAML file (`yamlsrc.read_text_file`: a regular file only, never a FIFO).
 
 Nothing here imports torch: latency limits are timed by the `LatencyMeter` given to `check`
 (`shufflecalc.latency.budget.BenchLatency`).
@@ -37,8 +40,8 @@ from typing import Any, Protocol
 from shufflecalc.analysis.cost import ALL_METRICS, Analysis, analyze
 from shufflecalc.errors import ShufflecalcError
 from shufflecalc.spec.load import Spec, builtin_names, check_value, format_value, load_spec, resolve_config
-from shufflecalc.spec.yamlsrc import Document, load_file
-from shufflecalc.units import parse_count
+from shufflecalc.spec.yamlsrc import Document, load_file, read_text_file
+from shufflecalc.units import MAX_COUNT, parse_count, shown_value
 
 LATENCY_KEY = "max_latency_ms"
 # the optional keys of a latency limit, with their defaults ("value" is required)
@@ -140,7 +143,7 @@ def _spec(doc: Document, path: tuple, model: Any, base: Path) -> Spec:
         raise doc.error(path, "'model' must be a built-in spec name or a spec path")
     if model.endswith((".yaml", ".yml")) or "/" in model or os.sep in model:
         file = base / model
-        if not file.is_file():
+        if not file.exists():  # anything else (a directory, a FIFO) is refused by the reader, with its reason
             raise doc.error(path, f"unknown spec '{model}': no such file {file} "
                                   "(paths are relative to the budget file)")
         return load_spec(str(file))
@@ -187,13 +190,14 @@ def _latency(doc: Document, path: tuple, raw: Any) -> Limit:
         raise doc.error(path, "missing 'value' (milliseconds)")
     value = spec["value"]
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise doc.error((*path, "value"), f"cannot read {value!r} as milliseconds: expected a positive number")
+        raise doc.error((*path, "value"), f"cannot read {shown_value(value)} as milliseconds: expected a positive "
+                        "number")
     device = spec.get("device", LATENCY_KEYS["device"])
     if device not in DEVICES:
-        raise doc.error((*path, "device"), f"device must be one of {', '.join(DEVICES)}, got {device!r}")
+        raise doc.error((*path, "device"), f"device must be one of {', '.join(DEVICES)}, got {shown_value(device)}")
     batch = spec.get("batch", LATENCY_KEYS["batch"])
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise doc.error((*path, "batch"), f"batch must be a positive integer, got {batch!r}")
+        raise doc.error((*path, "batch"), f"batch must be a positive integer, got {shown_value(batch)}")
     return Limit(LATENCY_KEY, "latency_ms", "max", float(value), doc.line(path), device, batch)
 
 
@@ -361,16 +365,17 @@ def compare_values(values: Mapping[str, int], base: Mapping[str, int], max_incre
 
 def load_baseline(path: str) -> Baseline:
     """Read a JSON report with a "models" list (compare --format json, check --format json, --write-baseline)."""
+    text = read_text_file(path, path, "baseline file")
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ShufflecalcError(f"{path}: no such baseline file") from None
+        data = json.loads(text, parse_constant=_json_constant, parse_int=_json_int, parse_float=_json_float)
     except json.JSONDecodeError as exc:
         raise ShufflecalcError(f"not valid JSON: {exc.msg}", file=path, line=exc.lineno) from None
+    except _JsonNumberError as exc:
+        raise ShufflecalcError(f"not a baseline report: {exc}", file=path) from None
     except RecursionError:
         raise ShufflecalcError(f"{path}: the JSON is nested too deeply to be a baseline report") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ShufflecalcError(f"{path}: cannot read the baseline ({exc})") from None
+    except ValueError as exc:  # pragma: no cover - the parse_* hooks above catch what the json module lets through
+        raise ShufflecalcError(f"not valid JSON: {exc}", file=path) from None
     models = data.get("models") if isinstance(data, dict) else None
     if not isinstance(models, list):
         raise ShufflecalcError(f"{path}: a baseline is a JSON report with a \"models\" list (from compare --format "
@@ -383,10 +388,32 @@ def load_baseline(path: str) -> Baseline:
         for name, value in m["config"].items():
             if isinstance(value, (dict, list)):
                 raise ShufflecalcError(f"{where}.config.{name}: expected a parameter value (a number, string, "
-                                       f"boolean or null), got {value!r}")
+                                       f"boolean or null), got {shown_value(value)}")
         values = {k: m[k] for k in ALL_METRICS if k in m}
         for k, v in values.items():
-            if isinstance(v, bool) or not isinstance(v, int):
-                raise ShufflecalcError(f"{where}.{k}: expected an integer, got {v!r}")
+            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= MAX_COUNT:
+                raise ShufflecalcError(f"{where}.{k}: expected a count (an integer from 0 to 10**18), got "
+                                       f"{shown_value(v)}")
         result.setdefault(model_key(m["name"], m["config"]), values)
     return Baseline(path, result)
+
+
+class _JsonNumberError(ValueError):
+    """A number in a baseline that no report writes: NaN, Infinity, or one too large to be a count."""
+
+
+def _json_constant(text: str) -> Any:
+    raise _JsonNumberError(f"{text} is not a finite number")
+
+
+def _json_int(text: str) -> int:
+    if len(text.lstrip("-")) > len(str(MAX_COUNT)):  # before int(), which refuses 4,300 digits with a ValueError
+        raise _JsonNumberError(f"the integer {shown_value(text)} is too large: a count is at most 10**18")
+    return int(text)
+
+
+def _json_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _JsonNumberError(f"{shown_value(text)} is not a finite number")
+    return value

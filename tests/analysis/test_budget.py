@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -173,8 +174,25 @@ B = "budgets:\n  - model: mobilenet\n"  # line 2 is the model
      "cannot read -1 as milliseconds"),
     (B + "    max_latency_ms: {value: 3, threads: 1}\n", ":3 budgets[0].max_latency_ms.threads",
      "unknown key 'threads' (a latency limit has device, batch and value)"),
+    # hostile numbers: one clean line at the limit's line
+    (B + "    max_macs: 1e400\n", ":3 budgets[0].max_macs", "cannot read '1e400' as a count"),
+    (B + "    max_macs: 1.0e+400\n", ":3 budgets[0].max_macs", "'1.0e+400' is not a finite number"),
+    (B + "    max_macs: .nan\n", ":3 budgets[0].max_macs", "'.nan' is not a finite number"),
+    (B + "    max_macs: -.inf\n", ":3 budgets[0].max_macs", "'-.inf' is not a finite number"),
+    (B + "    max_macs: " + "9" * 5000 + "\n", ":3 budgets[0].max_macs", "is too large"),
+    (B + "    max_macs: 99999999999999999999\n", ":3 budgets[0].max_macs", "is too large"),
+    (B + "    max_macs: 2000000000G\n", ":3 budgets[0].max_macs",
+     "'2000000000G' is too large: a count is at most 10**18 (1,000,000,000G)"),
+    (B + "    max_macs: " + "9" * 400 + ".5M\n", ":3 budgets[0].max_macs", "cannot read '999"),
+    (B + "    max_macs: -5\n", ":3 budgets[0].max_macs", "-5 is negative"),
+    (B + "    max_macs: 1:30\n", ":3 budgets[0].max_macs", "'1:30' is a YAML 1.1 base-60 number (90)"),
+    (B + "    max_macs: 010\n", ":3 budgets[0].max_macs", "'010' has a leading zero"),
+    (B + "    max_latency_ms: .inf\n", ":3 budgets[0].max_latency_ms", "'.inf' is not a finite number"),
+    (B + "    max_latency_ms: {value: 3, batch: 99999999999999999999}\n", ":3 budgets[0].max_latency_ms.batch",
+     "is too large"),
     # YAML itself
     (B + "    max_macs: [1G\n", ":4", "malformed YAML"),
+    (B + "    max_macs: !!int abc\n", ":3 budgets[0].max_macs", "cannot read 'abc' as an integer"),
     (B + "    max_macs: 1G\n    max_macs: 2G\n", ":4 budgets[0]", "duplicate key 'max_macs'"),
     (B + "    max_macs: !!python/object:os.system 1G\n", ":3 budgets[0].max_macs", "unsupported YAML tag"),
 ])
@@ -184,6 +202,25 @@ def test_invalid_budget_files(budget_file, text: str, where: str, message: str) 
         load_budgets(path)
     assert str(exc.value).startswith(path + where + ": "), str(exc.value)
     assert message in str(exc.value)
+
+
+def test_merge_keys_share_limits(budget_file) -> None:
+    budgets = load_budgets(budget_file("budgets:\n  - &m {model: mobilenet, max_macs: 1G, max_params: 5M}\n"
+                                       "  - {<<: *m, config: {width: 0.5}, max_macs: 200M}\n"))
+    assert [(limit.key, limit.value) for limit in budgets.entries[1].limits] == [
+        ("max_macs", 200_000_000), ("max_params", 5_000_000)]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs mkfifo")
+def test_a_fifo_is_refused_as_a_budget_file_a_spec_and_a_baseline(budget_file, tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(ShufflecalcError, match=r"fifo\.yaml: not a regular file \(a FIFO\)$"):
+        load_budgets(fifo)
+    with pytest.raises(ShufflecalcError, match=r"fifo\.yaml: not a regular file \(a FIFO\)$"):
+        load_budgets(budget_file("budgets:\n  - {model: fifo.yaml, max_macs: 1G}\n"))
+    with pytest.raises(ShufflecalcError, match=r"fifo\.yaml: not a regular file \(a FIFO\)$"):
+        load_baseline(str(fifo))
 
 
 def test_missing_budget_file(tmp_path: Path) -> None:
@@ -284,10 +321,21 @@ def test_baseline_from_compare_json_matches_name_and_config(tmp_path: Path, budg
     ("{", "base.json:1: not valid JSON"),
     ('{"specs": []}', 'a baseline is a JSON report with a "models" list'),
     ('{"models": [{"name": "x"}]}', 'models[0]: expected an object with "name" and "config"'),
-    ('{"models": [{"name": "x", "config": {}, "macs": "1M"}]}', "models[0].macs: expected an integer, got '1M'"),
+    ('{"models": [{"name": "x", "config": {}, "macs": "1M"}]}',
+     "models[0].macs: expected a count (an integer from 0 to 10**18), got '1M'"),
     ('{"models": [{"name": "x", "config": {"g": [3]}}]}', "models[0].config.g: expected a parameter value"),
     ('{"models": [{"name": "x", "config": {"g": {"a": 1}}}]}', "models[0].config.g: expected a parameter value"),
     ('{"models": ' + "[" * 100_000 + "]" * 100_000 + "}", "base.json: the JSON is nested too deeply"),
+    ('{"models": [{"name": "x", "config": {}, "macs": ' + "9" * 5000 + "}]}", "base.json: not a baseline report: "
+     "the integer '" + "9" * 40 + "...' is too large: a count is at most 10**18"),
+    ('{"models": [{"name": "x", "config": {}, "macs": 1000000000000000001}]}',
+     "models[0].macs: expected a count (an integer from 0 to 10**18), got 1000000000000000001"),
+    ('{"models": [{"name": "x", "config": {}, "macs": -1}]}', "models[0].macs: expected a count"),
+    ('{"models": [{"name": "x", "config": {}, "params": true}]}', "models[0].params: expected a count"),
+    ('{"models": [{"name": "x", "config": {}, "params": 1.5}]}', "models[0].params: expected a count"),
+    ('{"models": [{"name": "x", "config": {"width": NaN}}]}', "base.json: not a baseline report: NaN is not a finite"),
+    ('{"models": [{"name": "x", "config": {}, "macs": -Infinity}]}', "not a baseline report: -Infinity is not a"),
+    ('{"models": [{"name": "x", "config": {"width": 1e400}}]}', "not a baseline report: '1e400' is not a finite"),
 ])
 def test_invalid_baselines(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "base.json"
@@ -297,6 +345,11 @@ def test_invalid_baselines(tmp_path: Path, text: str, message: str) -> None:
     assert message in str(exc.value)
     with pytest.raises(ShufflecalcError, match="no such baseline file"):
         load_baseline(str(tmp_path / "none.json"))
+    with pytest.raises(ShufflecalcError, match="is a directory, not a baseline file"):
+        load_baseline(str(tmp_path))
+    (tmp_path / "big.json").write_text('{"models": []}' + " " * (1 << 20))
+    with pytest.raises(ShufflecalcError, match=r"big\.json: too large \(1,048,590 bytes\): the limit is 1,048,576"):
+        load_baseline(str(tmp_path / "big.json"))
 
 
 # --- latency -----------------------------------------------------------------------------------------------------

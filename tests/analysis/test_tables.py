@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 
 import pytest
 
@@ -201,8 +202,8 @@ def test_user_table_with_a_spec_next_to_it(table_dir, cli) -> None:
     (GOOD.replace("unit: M", "unit: 1.0"), ":3 metrics[0].unit", "unit must be one of 1, K (or k), M, G, got 1.0"),
     (GOOD.replace("unit: M", "unit: true"), ":3 metrics[0].unit", "unit must be one of 1, K (or k), M, G, got True"),
     (GOOD.replace("unit: M", "unit: [M]"), ":3 metrics[0].unit", "unit must be one of 1, K (or k), M, G, got ['M']"),
-    (GOOD.replace("{macs: 0.2}", "{macs: .inf}"), ":7 rows[0].published.macs", "must be a positive finite number"),
-    (GOOD.replace("{macs: 0.2}", "{macs: .nan}"), ":7 rows[0].published.macs", "must be a positive finite number"),
+    (GOOD.replace("{macs: 0.2}", "{macs: .inf}"), ":7 rows[0].published.macs", "'.inf' is not a finite number"),
+    (GOOD.replace("{macs: 0.2}", "{macs: .nan}"), ":7 rows[0].published.macs", "'.nan' is not a finite number"),
     (GOOD.replace("unit: M", "unit: 1").replace("{macs: 0.2}", "{macs: 0.1}"), ":7 rows[0].published.macs",
      "0.1 at unit 1 rounds to 0"),
     (GOOD.replace("published: {macs:", "published: {params:"), ":7 rows[0].published.params",
@@ -214,6 +215,16 @@ def test_user_table_with_a_spec_next_to_it(table_dir, cli) -> None:
     (GOOD.split("rows:")[0], ":1", "missing required key 'rows'"),
     (GOOD + "  - {model: shufflenet, extra: 1}\n", ":9 rows[2].extra", "unknown key 'extra'"),
     ("metrics: [\n", ":2", "malformed YAML"),
+    # hostile numbers and text: one clean line at their line
+    (GOOD.replace("{macs: 0.2}", "{macs: 1.0e+999}"), ":7 rows[0].published.macs", "'1.0e+999' is not a finite"),
+    (GOOD.replace("{macs: 0.2}", "{macs: " + "9" * 5000 + "}"), ":7 rows[0].published.macs", "is too large"),
+    (GOOD.replace("{macs: 0.2}", "{macs: 4000000000000}"), ":7 rows[0].published.macs",
+     "a published value must be at most 10**18 after scaling: 4000000000000 at unit M is 4e+18"),
+    (GOOD.replace("{macs: 0.2}", "{macs: !!float x}"), ":7 rows[0].published.macs", "cannot read 'x' as a number"),
+    (GOOD.replace("{note: hello}", "{note: .nan}"), ":7 rows[0].context.note", "'.nan' is not a finite number"),
+    (GOOD.replace("{note: hello}", "{note: 1:30}"), ":7 rows[0].context.note", "base-60 number"),
+    (GOOD.replace("{note: hello}", '{note: "\\e[31mred"}'), ":7 rows[0].context.note",
+     "text must not hold the control character \\x1b"),
 ])
 def test_invalid_table_files(table_dir, cli, text: str, where: str, message: str) -> None:
     path = table_dir / "bad.yaml"
@@ -224,6 +235,14 @@ def test_invalid_table_files(table_dir, cli, text: str, where: str, message: str
     assert message in str(exc.value)
     r = cli("table", str(path))
     assert r.exit_code == 2 and r.stdout == "" and r.stderr.count("\n") == 1 and message in r.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs mkfifo")
+def test_a_fifo_is_refused_as_a_table(table_dir, cli) -> None:
+    fifo = table_dir / "fifo.yaml"
+    os.mkfifo(fifo)
+    r = cli("table", str(fifo))
+    assert (r.exit_code, r.stdout, r.stderr) == (2, "", f"shufflecalc: error: {fifo}: not a regular file (a FIFO)\n")
 
 
 def test_published_values_are_exact_and_rounded_half_up(table_dir) -> None:
