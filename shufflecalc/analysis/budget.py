@@ -40,7 +40,7 @@ from typing import Any, Protocol
 from shufflecalc.analysis.cost import ALL_METRICS, Analysis, analyze
 from shufflecalc.errors import ShufflecalcError
 from shufflecalc.spec.load import Spec, builtin_names, check_value, format_value, load_spec, resolve_config
-from shufflecalc.spec.yamlsrc import Document, load_file, read_text_file
+from shufflecalc.spec.yamlsrc import Document, check_file_name, load_file, read_text_file
 from shufflecalc.units import MAX_COUNT, parse_count, shown_value
 
 LATENCY_KEY = "max_latency_ms"
@@ -141,6 +141,10 @@ def _entry(doc: Document, i: int, item: Any, base: Path) -> Entry:
 def _spec(doc: Document, path: tuple, model: Any, base: Path) -> Spec:
     if not isinstance(model, str) or not model.strip():
         raise doc.error(path, "'model' must be a built-in spec name or a spec path")
+    try:
+        check_file_name(model, "spec")
+    except ShufflecalcError as exc:
+        raise doc.error(path, exc.message) from None
     if model.endswith((".yaml", ".yml")) or "/" in model or os.sep in model:
         file = base / model
         if not file.exists():  # anything else (a directory, a FIFO) is refused by the reader, with its reason

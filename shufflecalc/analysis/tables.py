@@ -22,7 +22,7 @@ from shufflecalc.analysis.cost import ALL_METRICS, analyze, config_text
 from shufflecalc.analysis.sweep import METRIC_HEADERS
 from shufflecalc.errors import ShufflecalcError
 from shufflecalc.spec.load import Spec, builtin_dir, load_spec, resolve_config
-from shufflecalc.spec.yamlsrc import Document, load_file
+from shufflecalc.spec.yamlsrc import Document, check_file_name, load_file
 from shufflecalc.units import MAX_COUNT, UNIT_NAMES, exact, shown_value, unit_factor, unit_name
 
 TABLE_KEYS = {"name", "title", "description", "reference", "notes", "metrics", "context", "rows"}
@@ -95,6 +95,7 @@ def builtin_tables() -> list[str]:
 def load_table(ref: str | Path) -> TableDef:
     """Load and validate a built-in table by name, or a table file by path."""
     text = str(ref)
+    check_file_name(text, "table")
     path = Path(text)
     if path.suffix in (".yaml", ".yml") or path.exists() or "/" in text:
         if not path.exists():

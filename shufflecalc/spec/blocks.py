@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shufflecalc.spec.expr import make_divisible
-from shufflecalc.spec.layers import Arg, LayerError, Shape
+from shufflecalc.spec.layers import MAX_CHANNELS, MAX_EPS, MAX_RATIO, MAX_WINDOW, Arg, LayerError, Shape
 
 IN = ""  # the block's input, as a Prim input reference
 
@@ -257,14 +257,15 @@ def _resnet_bottleneck(a: Mapping[str, Any], shape: Shape) -> list[Prim]:
     return [*prims, Prim("add", "add", {}, ("bn3", shortcut)), Prim("relu", "relu", {})]
 
 
-_OUT = Arg(int, required=True, minimum=1, help="output channels")
-_STRIDE = Arg(int, 1, minimum=1)
-_EPS = Arg(float, 1e-5, minimum=0, help="batchnorm epsilon")
+_OUT = Arg(int, required=True, minimum=1, help="output channels", maximum=MAX_CHANNELS)
+_STRIDE = Arg(int, 1, minimum=1, maximum=MAX_WINDOW)
+_KERNEL = Arg(int, 3, minimum=1, help="depthwise kernel size", maximum=MAX_WINDOW)
+_EPS = Arg(float, 1e-5, minimum=0, help="batchnorm epsilon", maximum=MAX_EPS)
 _UNIT_ARGS = {
     "out": _OUT,
     "stride": _STRIDE,
-    "kernel": Arg(int, 3, minimum=1, help="depthwise kernel size"),
-    "bottleneck": Arg(float, 0.25, minimum=0, help="bottleneck channels as a fraction of out"),
+    "kernel": _KERNEL,
+    "bottleneck": Arg(float, 0.25, minimum=0, help="bottleneck channels as a fraction of out", maximum=MAX_RATIO),
 }
 
 BLOCKS: dict[str, BlockKind] = {
@@ -274,10 +275,10 @@ BLOCKS: dict[str, BlockKind] = {
             "conv_bn_act",
             {
                 "out": _OUT,
-                "kernel": Arg(int, 3, minimum=1),
+                "kernel": Arg(int, 3, minimum=1, maximum=MAX_WINDOW),
                 "stride": _STRIDE,
-                "padding": Arg(int, None, minimum=0),
-                "groups": Arg(int, 1, minimum=1),
+                "padding": Arg(int, None, minimum=0, maximum=MAX_WINDOW),
+                "groups": Arg(int, 1, minimum=1, maximum=MAX_CHANNELS),
                 "act": Arg(str, "relu", choices=ACTS),
                 "eps": _EPS,
             },
@@ -286,7 +287,8 @@ BLOCKS: dict[str, BlockKind] = {
         ),
         BlockKind(
             "dwsep",
-            {"out": _OUT, "stride": _STRIDE, "kernel": Arg(int, 3, minimum=1), "act": Arg(str, "relu", choices=ACTS)},
+            {"out": _OUT, "stride": _STRIDE, "kernel": Arg(int, 3, minimum=1, maximum=MAX_WINDOW),
+             "act": Arg(str, "relu", choices=ACTS)},
             _dwsep,
             "MobileNet's depthwise-separable block: KxK depthwise conv, BN, ReLU, 1x1 conv, BN, ReLU",
         ),
@@ -301,7 +303,7 @@ BLOCKS: dict[str, BlockKind] = {
             "shufflenet_unit",
             {
                 **_UNIT_ARGS,
-                "groups": Arg(int, 1, minimum=1, help="groups of both pointwise convolutions"),
+                "groups": Arg(int, 1, minimum=1, help="groups of both pointwise convolutions", maximum=MAX_CHANNELS),
                 "shuffle": Arg(bool, True, help="channel shuffle after the first pointwise conv"),
                 "pw1_grouped": Arg(bool, True, help="false: the first pointwise conv is not grouped"),
             },
@@ -312,7 +314,8 @@ BLOCKS: dict[str, BlockKind] = {
         BlockKind(
             "squeeze_excitation",
             {
-                "squeeze": Arg(int, required=True, minimum=1, help="channels of the squeeze (fc1) layer"),
+                "squeeze": Arg(int, required=True, minimum=1, help="channels of the squeeze (fc1) layer",
+                               maximum=MAX_CHANNELS),
                 "act": Arg(str, "relu", choices=ACTS),
                 "scale_act": Arg(str, "sigmoid", choices=SCALE_ACTS),
             },
@@ -325,12 +328,15 @@ BLOCKS: dict[str, BlockKind] = {
             {
                 "out": _OUT,
                 "stride": _STRIDE,
-                "kernel": Arg(int, 3, minimum=1, help="depthwise kernel size"),
-                "expand": Arg(float, 6.0, minimum=0, help="expansion ratio t: hidden = int(round(in * t))"),
-                "hidden": Arg(int, None, minimum=1, help="hidden (expanded) channels; replaces expand"),
+                "kernel": _KERNEL,
+                "expand": Arg(float, 6.0, minimum=0, help="expansion ratio t: hidden = int(round(in * t))",
+                              maximum=MAX_RATIO),
+                "hidden": Arg(int, None, minimum=1, help="hidden (expanded) channels; replaces expand",
+                              maximum=MAX_CHANNELS),
                 "act": Arg(str, "relu6", choices=ACTS),
                 "se": Arg(bool, False, help="squeeze-and-excitation after the depthwise conv"),
-                "se_channels": Arg(int, None, minimum=1, help="default make_divisible(hidden // 4, 8)"),
+                "se_channels": Arg(int, None, minimum=1, help="default make_divisible(hidden // 4, 8)",
+                                   maximum=MAX_CHANNELS),
                 "se_scale": Arg(str, "hardsigmoid", choices=SCALE_ACTS),
                 "eps": _EPS,
             },
@@ -340,18 +346,19 @@ BLOCKS: dict[str, BlockKind] = {
         ),
         BlockKind(
             "shufflenet_v2_unit",
-            {"out": _OUT, "stride": _STRIDE, "kernel": Arg(int, 3, minimum=1, help="depthwise kernel size")},
+            {"out": _OUT, "stride": _STRIDE, "kernel": _KERNEL},
             _shufflenet_v2_unit,
             "ShuffleNetV2: channel split (stride 1) or two branches (stride 2), concat, channel shuffle (2 groups)",
         ),
         BlockKind(
             "resnet_bottleneck",
             {
-                "planes": Arg(int, required=True, minimum=1, help="output channels / expansion"),
+                "planes": Arg(int, required=True, minimum=1, help="output channels / expansion", maximum=MAX_CHANNELS),
                 "stride": _STRIDE,
-                "groups": Arg(int, 1, minimum=1, help="groups of the 3x3 conv (ResNeXt's cardinality)"),
-                "width_per_group": Arg(int, 64, minimum=1),
-                "expansion": Arg(int, 4, minimum=1),
+                "groups": Arg(int, 1, minimum=1, help="groups of the 3x3 conv (ResNeXt's cardinality)",
+                              maximum=MAX_CHANNELS),
+                "width_per_group": Arg(int, 64, minimum=1, maximum=int(MAX_RATIO) * 64),
+                "expansion": Arg(int, 4, minimum=1, maximum=int(MAX_RATIO)),
             },
             _resnet_bottleneck,
             "ResNet-50's bottleneck: 1x1 conv, BN, ReLU, 3x3 conv (grouped for ResNeXt), BN, ReLU, 1x1 conv, BN, add "

@@ -2,10 +2,13 @@
 
 Expressions are strings such as ``"max(int(64 * width), 8)"`` or ``"stage_out[g][1] * width"``. They are parsed with
 Python's `ast` module and compiled into closures over a whitelist of node types; nothing is ever passed to `eval` or
-`exec`. Sizes are bounded (text length, node count, nesting depth, magnitude of numbers, exponents, nested calls),
-and so is the work of one evaluation: every call of a spec's own function spends its body's node count from a budget
-of `MAX_STEPS` shared by the whole evaluation (the calls it makes included). An expression has no loops, so this
-bounds the time any expression takes: a spec cannot make the tool hang or exhaust memory.
+`exec`. Sizes are bounded (text length, node count, nesting depth, magnitude of numbers, exponents, nested calls, the
+digits of `round`, the lists and strings a built-in function accepts), and so is the work: every evaluation of an
+expression (a spec's own function's body included, at each call) spends its node count from a `Budget` of
+`MAX_STEPS`, and built-in functions and comparisons spend the size of their arguments. `graph.expand` gives one
+budget to the whole expansion of a spec, shared by all its evaluations; `evaluate` alone gives each evaluation its
+own. An expression has no loops, so this bounds the time a spec's expressions take: a spec cannot make the tool hang
+or exhaust memory. Names starting with ``__`` are not allowed (the evaluator's own state lives under such names).
 
 Values are int, float, bool, str, and lists / dicts of those (lookup tables). ``/`` is true division (a float),
 ``//`` floor division. Built-in functions: int (truncates), float, round (half away from zero), floor, ceil, min,
@@ -18,6 +21,7 @@ from __future__ import annotations
 import ast
 import math
 import operator
+import reprlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -29,7 +33,12 @@ MAX_DEPTH = 40
 MAX_ABS_INT = 2**62
 MAX_EXPONENT = 64
 MAX_CALL_DEPTH = 16
-MAX_STEPS = 10_000  # per evaluation: user-function calls, each counting the syntax nodes of its body
+MAX_STEPS = 100_000  # per spec expansion, all its evaluations together (the built-in specs spend at most 157)
+MAX_ITEMS = 10_000  # items of a list or table (nested ones counted) or characters of a string a built-in accepts
+MAX_ROUND_DIGITS = 15  # |ndigits| of round(x, ndigits)
+RESERVED_PREFIX = "__"  # names starting with it are the evaluator's own, never a spec's
+BUDGET = "__budget__"  # the environment key of the Budget
+DEPTH = "__depth__"  # the environment key of the call depth
 
 Env = Mapping[str, Any]
 Compiled = Callable[[Env], Any]
@@ -40,6 +49,10 @@ class ExprError(Exception):
 
 
 def _round(x: float, ndigits: int | None = None) -> float | int:
+    x = _num(x, "round")
+    if ndigits is not None and (type(ndigits) is not int or abs(ndigits) > MAX_ROUND_DIGITS):
+        raise ExprError(f"round(): ndigits must be a whole number from -{MAX_ROUND_DIGITS} to {MAX_ROUND_DIGITS}, "
+                        f"got {shown(ndigits)}")
     if ndigits is None:
         return math.floor(abs(x) + 0.5) * (1 if x >= 0 else -1)
     scale = 10**ndigits
@@ -83,13 +96,76 @@ BUILTINS: dict[str, Callable[..., Any]] = {
 }
 
 
-class _Budget:
-    """Steps left to one evaluation (see MAX_STEPS), shared by every call it makes through the environment."""
+class Budget:
+    """Steps left (see MAX_STEPS), shared through the environment (key BUDGET) by every evaluation that gets it."""
 
     __slots__ = ("left",)
 
     def __init__(self) -> None:
         self.left = MAX_STEPS
+
+    @property
+    def spent(self) -> int:
+        return MAX_STEPS - self.left
+
+    def spend(self, steps: int) -> None:
+        self.left -= steps
+        if self.left < 0:
+            raise ExprError(
+                f"evaluation too long (more than {MAX_STEPS:,} steps for the whole spec: a step is a node of an "
+                "expression evaluated, or an item a built-in function or comparison reads)"
+            )
+
+
+class _Scope(dict):
+    """The environment of one call of a spec function: its arguments, then the caller's environment."""
+
+    __slots__ = ("parent",)
+
+    def __init__(self, parent: Env) -> None:
+        super().__init__()
+        self.parent = parent
+
+    def __missing__(self, key: str) -> Any:
+        return self.parent[key]
+
+
+def _lookup(env: Env, name: str) -> Any:
+    try:
+        return env[name]
+    except KeyError:
+        return None
+
+
+def _budget(env: Env) -> Budget:
+    budget = env.get(BUDGET)
+    if not isinstance(budget, Budget):  # pragma: no cover - every guarded evaluation has one
+        raise ExprError("internal: evaluation without a budget")
+    return budget
+
+
+_SCALARS = (int, float, bool)
+_SIZED = (list, dict, str)
+
+
+def _size(value: Any, limit: int) -> int:
+    """The size of a value for the budget: 1 for a number, the characters of a string, the items of a list or table
+    (nested ones and keys counted). Counting stops once past `limit`."""
+    if type(value) in _SCALARS:
+        return 1
+    n = 0
+    stack = [value]
+    while stack and n <= limit:
+        v = stack.pop()
+        n += 1
+        if type(v) is str:
+            n += len(v)
+        elif type(v) is list:
+            stack.extend(v)
+        elif type(v) is dict:
+            stack.extend(v)
+            stack.extend(v.values())
+    return n
 
 
 @dataclass(frozen=True)
@@ -106,20 +182,26 @@ class UserFunction:
             raise ExprError(f"{self.name}() takes {len(self.args)} argument(s), got {len(values)}")
         if depth > MAX_CALL_DEPTH:
             raise ExprError(f"{self.name}(): calls nested too deeply")
-        budget = env.get("__budget__")
-        if not isinstance(budget, _Budget):
-            budget = _Budget()
-        budget.left -= getattr(self.body, "nodes", 1)
-        if budget.left < 0:
-            raise ExprError(
-                f"{self.name}(): evaluation too long (more than {MAX_STEPS:,} steps: each call of a function counts "
-                "the nodes of its expression)"
-            )
-        local = dict(env)
+        local = _Scope(env)  # no copy of the environment: a call costs the same however many names a spec defines
         local.update(zip(self.args, values, strict=False))
-        local["__depth__"] = depth + 1
-        local["__budget__"] = budget
-        return self.body(local)
+        local[DEPTH] = depth + 1
+        local[BUDGET] = _budget(env)
+        return self.body(local)  # the body's evaluation spends its nodes from the shared budget
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 60
+_REPR.maxlong = 40
+_REPR.maxlist = _REPR.maxdict = _REPR.maxtuple = 8
+_REPR.maxlevel = 3
+
+
+def shown(value: Any) -> str:
+    """`repr(value)` for a message, shortened: a long string, a long list or a huge number cannot flood it."""
+    try:
+        return _REPR.repr(value)
+    except ValueError:  # an integer too large to print
+        return "a very large number"
 
 
 def _describe(value: Any) -> str:
@@ -129,7 +211,7 @@ def _describe(value: Any) -> str:
         return "a list"
     if isinstance(value, dict):
         return "a table"
-    return f"{type(value).__name__} {value!r}"
+    return f"{type(value).__name__} {shown(value)}"
 
 
 def _check_number(value: Any) -> Any:
@@ -165,6 +247,7 @@ _CMPOPS: dict[type, Callable[[Any, Any], bool]] = {
     ast.In: lambda a, b: a in b,
     ast.NotIn: lambda a, b: a not in b,
 }
+_MEMBERSHIP = (_CMPOPS[ast.In], _CMPOPS[ast.NotIn])
 
 
 def _binop(fn: Callable[[Any, Any], Any], left: Compiled, right: Compiled) -> Compiled:
@@ -191,11 +274,27 @@ def _subscript(target: Compiled, index: Compiled) -> Compiled:
                 return table[key]
             if isinstance(key, float) and key.is_integer() and int(key) in table:
                 return table[int(key)]
-            keys = ", ".join(str(k) for k in table)
-            raise ExprError(f"{key} is not in the table (keys: {keys})")
+            keys = ", ".join(shown(k) if isinstance(k, str) else str(k) for k in list(table)[:20])
+            more = ", ..." if len(table) > 20 else ""
+            raise ExprError(f"{shown(key) if isinstance(key, str) else key} is not in the table (keys: {keys}{more})")
         raise ExprError(f"cannot index {_describe(table)}")
 
     return run
+
+
+def _spend_on(env: Env, values: Any, what: str) -> None:
+    """Spend the size of `values` (a list of arguments or operands) from the budget; refuse arguments over
+    MAX_ITEMS."""
+    cost = 0
+    for v in values:
+        if type(v) in _SCALARS:
+            cost += 1
+            continue
+        n = _size(v, MAX_ITEMS)
+        if n > MAX_ITEMS:
+            raise ExprError(f"{what}: {_describe(v)} is too large (more than {MAX_ITEMS:,} items or characters)")
+        cost += n
+    _budget(env).spend(cost)
 
 
 def _call(name: str, args: list[Compiled]) -> Compiled:
@@ -204,21 +303,29 @@ def _call(name: str, args: list[Compiled]) -> Compiled:
     def run(env: Env) -> Any:
         values = [a(env) for a in args]
         if builtin is not None:
+            _spend_on(env, values, f"{name}()")
             try:
                 return _check_number(builtin(*values))
             except ExprError:
                 raise
-            except (TypeError, ValueError) as exc:
+            except (TypeError, ValueError, OverflowError) as exc:
                 raise ExprError(f"{name}(): {exc}") from None
-        fn = env.get(name)
+        fn = _lookup(env, name)
         if not isinstance(fn, UserFunction):
             raise ExprError(f"unknown function '{name}'")
-        return fn(env, values, env.get("__depth__", 0))
+        return fn(env, values, _lookup(env, DEPTH) or 0)
 
     return run
 
 
+def _reserved(name: str) -> None:
+    if name.startswith(RESERVED_PREFIX):
+        raise ExprError(f"'{name}' is not allowed: names starting with '{RESERVED_PREFIX}' are reserved")
+
+
 def _name(name: str) -> Compiled:
+    _reserved(name)
+
     def run(env: Env) -> Any:
         try:
             value = env[name]
@@ -231,10 +338,20 @@ def _name(name: str) -> Compiled:
     return run
 
 
+def _spend_compare(env: Env, op: Callable[[Any, Any], bool], a: Any, b: Any) -> None:
+    """A comparison or membership test of strings, lists or tables spends their size (a table's membership test
+    only the key's: a lookup)."""
+    budget = _budget(env)
+    limit = max(budget.left, 0)
+    cost = _size(a, limit)
+    if not (type(b) is dict and op in _MEMBERSHIP):
+        cost += _size(b, limit)
+    budget.spend(cost)
+
+
 class _Compiler:
     def __init__(self) -> None:
         self.nodes = 0
-        self.calls = 0  # calls of functions other than the built-ins
 
     def compile(self, node: ast.AST, depth: int = 0) -> Compiled:
         self.nodes += 1
@@ -277,6 +394,8 @@ class _Compiler:
                 a = first(env)
                 for op, right in zip(ops, rest, strict=False):
                     b = right(env)
+                    if type(a) in _SIZED or type(b) in _SIZED:
+                        _spend_compare(env, op, a, b)
                     try:
                         if not op(a, b):
                             return False
@@ -294,8 +413,7 @@ class _Compiler:
         if isinstance(node, ast.Call):
             if not isinstance(node.func, ast.Name) or node.keywords:
                 raise ExprError("only calls of named functions with positional arguments are allowed")
-            if node.func.id not in BUILTINS:
-                self.calls += 1
+            _reserved(node.func.id)
             return _call(node.func.id, [self.compile(a, d) for a in node.args])
         if isinstance(node, (ast.List, ast.Tuple)):
             items = [self.compile(e, d) for e in node.elts]
@@ -315,17 +433,22 @@ def compile_expr(text: str) -> Compiled:
     except (ValueError, RecursionError, MemoryError):
         raise ExprError(f"invalid expression '{text}'") from None
     compiler = _Compiler()
-    fn = _guard(compiler.compile(tree.body), budgeted=compiler.calls > 0)
-    fn.nodes = compiler.nodes  # type: ignore[attr-defined]  # what one call of a function with this body spends
+    fn = _guard(compiler.compile(tree.body), compiler.nodes)
+    fn.nodes = compiler.nodes  # type: ignore[attr-defined]  # what one evaluation spends, before built-ins
     return fn
 
 
-def _guard(fn: Compiled, budgeted: bool) -> Compiled:
-    """Turn Python's arithmetic errors into ExprError; give an evaluation that calls functions its step budget."""
+def _guard(fn: Compiled, nodes: int) -> Compiled:
+    """Spend the expression's node count from the environment's budget (an environment without one, as `evaluate`
+    alone gets, is given a fresh one: that evaluation then has its own budget); turn Python's arithmetic errors into
+    ExprError."""
 
     def run(env: Env) -> Any:
-        if budgeted and not isinstance(env.get("__budget__"), _Budget):
-            env = {**env, "__budget__": _Budget()}
+        budget = env.get(BUDGET)
+        if budget is None:
+            budget = Budget()
+            env = {**env, BUDGET: budget}
+        budget.spend(nodes)  # at most every node is evaluated once: an expression has no loops
         try:
             return fn(env)
         except ExprError:
@@ -334,6 +457,8 @@ def _guard(fn: Compiled, budgeted: bool) -> Compiled:
             raise ExprError("division by zero") from None
         except (TypeError, ValueError, OverflowError) as exc:
             raise ExprError(str(exc)) from None
+        except RecursionError:
+            raise ExprError("values nested too deeply to compare") from None
 
     return run
 

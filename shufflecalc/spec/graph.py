@@ -7,6 +7,7 @@ No torch import anywhere on this path.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -15,14 +16,35 @@ from typing import Any, NamedTuple
 
 from shufflecalc.errors import ShufflecalcError
 from shufflecalc.spec.blocks import BLOCKS, IN
-from shufflecalc.spec.expr import BUILTINS, ExprError, UserFunction, compile_expr
-from shufflecalc.spec.layers import KINDS, Arg, LayerError, Shape
+from shufflecalc.spec.expr import (
+    BUDGET,
+    BUILTINS,
+    MAX_ABS_INT,
+    RESERVED_PREFIX,
+    Budget,
+    ExprError,
+    UserFunction,
+    compile_expr,
+    shown,
+)
+from shufflecalc.spec.layers import (
+    KINDS,
+    MAX_CHANNELS,
+    MAX_FEATURES,
+    MAX_SPATIAL,
+    MAX_WINDOW,
+    Arg,
+    LayerError,
+    Shape,
+    reserved_name,
+)
 from shufflecalc.spec.load import FUNC_RE, NAME_RE, Spec, format_value, load_spec, resolve_config
 from shufflecalc.spec.totals import Totals
 
 INPUT = "input"
 MAX_REPEAT = 1_000  # units in one stage
 MAX_LAYERS = 20_000  # primitive layers in one network
+MAX_NESTING = 32  # levels of lists and tables in one define value
 ENTRY_KEYS = {"op", "name", "inputs"}
 STAGE_KEYS = {"stage", "repeat", "stride", "unit", "first"}
 
@@ -146,7 +168,12 @@ def expand(spec: Spec | str, overrides: Mapping[str, Any] | None = None) -> Grap
 def _evaluate(op: str, attrs: tuple, in_shapes: tuple[Shape, ...]) -> tuple[Mapping[str, Any], Numbers]:
     kind = KINDS[op]
     full = {**kind.defaults, **dict(attrs)}
+    for key, value in attrs:  # a block's layers: their numbers are derived, not read (a spec's are checked already)
+        arg = kind.args.get(key)
+        if arg is not None and arg.maximum is not None and value is not None and value > arg.maximum:
+            raise LayerError(f"{key} {value} is above the maximum {_bound(arg.maximum)}", key)
     ev = kind.rule(full, in_shapes)
+    _check_shape(ev.out)
     out_n = prod(ev.out)
     activations = out_n if kind.counts_activations else 0
     memory = 0 if kind.view else sum(prod(s) for s in in_shapes) + out_n + ev.params
@@ -172,8 +199,49 @@ def _block_template(kind: str, args: tuple, in_shape: Shape) -> tuple[tuple[Entr
     return tuple(template), _sums(template)
 
 
+def _check_shape(shape: Shape) -> None:
+    """Every tensor is bounded: C <= MAX_CHANNELS, H and W <= MAX_SPATIAL, a flat one MAX_FEATURES."""
+    if len(shape) == 3:
+        c, h, w = shape
+        if c > MAX_CHANNELS:
+            raise LayerError(f"the output has {c:,} channels, more than the maximum {MAX_CHANNELS:,}")
+        if h > MAX_SPATIAL or w > MAX_SPATIAL:
+            raise LayerError(f"the output is {h}x{w}, larger than the maximum {MAX_SPATIAL:,} in height and width")
+    elif prod(shape) > MAX_FEATURES:
+        raise LayerError(f"the output has {prod(shape):,} elements, more than the maximum {MAX_FEATURES:,}")
+
+
+def _bound(value: float) -> str:
+    return f"{value:,}" if isinstance(value, int) else format_value(value)
+
+
+def _text(value: Any) -> str:
+    """A spec value as a message shows it: a string as written (shortened), anything else as `shown`."""
+    if isinstance(value, str):
+        return value if len(value) <= 60 else value[:57] + "..."
+    if isinstance(value, float) and abs(value) >= 1e16:
+        return repr(value)  # 1e+300, not its 301 digits
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**24:
+        try:
+            return f"{float(value):g}"  # 1e+40, not its 41 digits
+        except OverflowError:
+            return "a very large number"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return format_value(value)
+    return shown(value)
+
+
 def _sums(entries: list[Entry] | tuple[Entry, ...]) -> Totals:
     return Totals.of(e.numbers for e in entries)
+
+
+_INPUT_ARGS = (
+    Arg(int, minimum=1, maximum=MAX_CHANNELS),
+    Arg(int, minimum=1, maximum=MAX_SPATIAL),
+    Arg(int, minimum=1, maximum=MAX_SPATIAL),
+)
+_REPEAT = Arg(int, minimum=1, maximum=MAX_REPEAT)
+_STAGE_STRIDE = Arg(int, minimum=1, maximum=MAX_WINDOW)
 
 
 class _Builder:
@@ -181,6 +249,8 @@ class _Builder:
         self.spec = spec
         self.config = config
         self.env: dict[str, Any] = dict(config)
+        self.budget = Budget()  # one for the whole expansion: every expression evaluated spends from it
+        self.env[BUDGET] = self.budget
         self.segments: list[Segment] = []
         self.count = 0  # layers so far
         self.segment_sums: list[Totals] = []
@@ -206,7 +276,9 @@ class _Builder:
 
     def _check_new_name(self, name: Any, path: tuple) -> None:
         if not isinstance(name, str) or not NAME_RE.match(name):
-            raise self.spec.error(path, f"invalid name '{name}'")
+            raise self.spec.error(path, f"invalid name '{_text(name)}'")
+        if name.startswith(RESERVED_PREFIX):
+            raise self.spec.error(path, f"invalid name '{name}': names starting with '{RESERVED_PREFIX}' are reserved")
         if name in self.env or name in BUILTINS:
             raise self.spec.error(path, f"'{name}' is already defined")
 
@@ -219,6 +291,11 @@ class _Builder:
             name, arglist = match.group(1), match.group(2)
             args = tuple(a.strip() for a in arglist.split(",") if a.strip())
             self._check_new_name(name, path)
+            for arg in args:
+                if not NAME_RE.match(arg) or arg.startswith(RESERVED_PREFIX):
+                    raise self.spec.error(path, f"invalid argument name '{arg}' of {name}()")
+            if len(set(args)) != len(args):
+                raise self.spec.error(path, f"{name}() names an argument twice")
             if not isinstance(body, str):
                 raise self.spec.error(path, "a function body must be an expression string")
             try:
@@ -233,25 +310,36 @@ class _Builder:
         except ExprError as exc:
             raise self.spec.error(path, str(exc)) from None
 
-    def _literal(self, value: Any, path: tuple) -> Any:
+    def _literal(self, value: Any, path: tuple, depth: int = 0) -> Any:
         """A define value: strings are expressions; lists and tables are evaluated element by element."""
         if isinstance(value, str):
             return self._expr(value, path)
+        if depth >= MAX_NESTING and isinstance(value, (list, dict)):
+            raise self.spec.error(path, f"lists and tables nested too deeply (more than {MAX_NESTING} levels)")
         if isinstance(value, list):
-            return [self._literal(v, (*path, i)) for i, v in enumerate(value)]
+            return [self._literal(v, (*path, i), depth + 1) for i, v in enumerate(value)]
         if isinstance(value, dict):
-            return {k: self._literal(v, (*path, k)) for k, v in value.items()}
+            return {self._number(k, (*path, k)): self._literal(v, (*path, k), depth + 1) for k, v in value.items()}
         if value is None:
             raise self.spec.error(path, "a value is missing")
+        return self._number(value, path)
+
+    def _number(self, value: Any, path: tuple) -> Any:
+        """A number read from the spec: finite, and an integer within the evaluator's MAX_ABS_INT."""
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.spec.error(path, f"must be a finite number, got {value}")
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_ABS_INT:
+            raise self.spec.error(path, f"number too large (at most 2**62 in magnitude), got {_text(value)}")
         return value
 
     def _input(self, raw: Any) -> Shape:
         if not isinstance(raw, list) or len(raw) != 3:
             raise self.spec.error(("input",), "input must be [channels, height, width]")
-        shape = tuple(self._value(Arg(int, minimum=1), v, ("input", i)) for i, v in enumerate(raw))
-        return shape
+        return tuple(self._value(arg, v, ("input", i)) for i, (arg, v) in enumerate(zip(_INPUT_ARGS, raw, strict=True)))
 
     def _value(self, arg: Arg, raw: Any, path: tuple) -> Any:
+        """One argument's value (an expression is evaluated): of the argument's type, within its minimum and maximum
+        (a number is finite: NaN and infinity are refused), one of its choices."""
         value = raw
         if isinstance(raw, str):
             if arg.type is str and arg.choices is not None:
@@ -259,24 +347,32 @@ class _Builder:
             else:
                 value = self._expr(raw, path)
         if arg.type is int:
-            if isinstance(value, float) and value.is_integer():
+            if isinstance(value, float) and value.is_integer() and abs(value) <= MAX_ABS_INT:
                 value = int(value)
+            elif isinstance(value, float) and value.is_integer() and arg.maximum is not None:
+                raise self.spec.error(path, f"must be at most {_bound(arg.maximum)}, got {_text(value)}")
             if isinstance(value, bool) or not isinstance(value, int):
-                shown = raw if raw == value else f"{raw} = {format_value(value)}"
-                raise self.spec.error(path, f"must be a whole number, got {shown}")
+                text = _text(raw) if raw is value else f"{_text(raw)} = {_text(value)}"
+                raise self.spec.error(path, f"must be a whole number, got {text}")
         elif arg.type is float:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise self.spec.error(path, f"must be a number, got {value!r}")
+                raise self.spec.error(path, f"must be a number, got {shown(value)}")
+            if isinstance(value, float) and not math.isfinite(value):
+                raise self.spec.error(path, f"must be a finite number, got {value}")
+            if isinstance(value, int) and arg.maximum is not None and value > arg.maximum:
+                raise self.spec.error(path, f"must be at most {_bound(arg.maximum)}, got {_text(value)}")
             value = float(value)
         elif arg.type is bool:
             if not isinstance(value, bool):
-                raise self.spec.error(path, f"must be true or false, got {value!r}")
+                raise self.spec.error(path, f"must be true or false, got {shown(value)}")
         elif not isinstance(value, str):
-            raise self.spec.error(path, f"must be a string, got {value!r}")
+            raise self.spec.error(path, f"must be a string, got {shown(value)}")
         if arg.minimum is not None and value < arg.minimum:
-            raise self.spec.error(path, f"must be at least {format_value(arg.minimum)}, got {format_value(value)}")
+            raise self.spec.error(path, f"must be at least {format_value(arg.minimum)}, got {_text(value)}")
+        if arg.maximum is not None and value > arg.maximum:
+            raise self.spec.error(path, f"must be at most {_bound(arg.maximum)}, got {_text(value)}")
         if arg.choices is not None and value not in arg.choices:
-            raise self.spec.error(path, f"must be one of {', '.join(map(str, arg.choices))}, got {value!r}")
+            raise self.spec.error(path, f"must be one of {', '.join(map(str, arg.choices))}, got {shown(value)}")
         return value
 
     def _choice(self, choices: tuple[Any, ...], raw: str, path: tuple) -> Any:
@@ -284,9 +380,9 @@ class _Builder:
         (the value is then checked against the choices by the caller); any other text is a wrong choice."""
         if raw in choices:
             return raw
-        if raw in self.env and not isinstance(self.env[raw], UserFunction):
+        if raw in self.env and not raw.startswith(RESERVED_PREFIX) and not isinstance(self.env[raw], UserFunction):
             return self.env[raw]
-        raise self.spec.error(path, f"must be one of {', '.join(map(str, choices))}, got {raw!r}")
+        raise self.spec.error(path, f"must be one of {', '.join(map(str, choices))}, got {shown(raw)}")
 
     def _args(self, schema: dict[str, Arg], raw: Mapping[str, Any], path: tuple, skip: set[str]) -> dict[str, Any]:
         values: dict[str, Any] = {}
@@ -319,7 +415,7 @@ class _Builder:
             raise self.spec.error(path, "missing 'op' (a layer kind or block type) or 'stage'")
         op = raw["op"]
         if not isinstance(op, str):
-            raise self.spec.error((*path, "op"), f"op must be a layer kind or block type (a string), got {op!r}")
+            raise self.spec.error((*path, "op"), f"op must be a layer kind or block type (a string), got {shown(op)}")
         name = raw.get("name", f"{op}_{path[-1]}")
         self._check_name(name, (*path, "name") if "name" in raw else path)
         inputs = self._inputs(raw, path)
@@ -336,7 +432,10 @@ class _Builder:
 
     def _check_name(self, name: Any, path: tuple) -> None:
         if not isinstance(name, str) or not NAME_RE.match(name):
-            raise self.spec.error(path, f"invalid layer name {name!r} (letters, digits and _)")
+            raise self.spec.error(path, f"invalid layer name {shown(name)} (letters, digits and _)")
+        why = reserved_name(name)
+        if why is not None:
+            raise self.spec.error(path, f"layer name '{name}' is reserved ({why}: torch could not build the layer)")
         if name in self.outputs:
             raise self.spec.error(path, f"duplicate layer name '{name}'")
 
@@ -351,7 +450,7 @@ class _Builder:
         resolved = []
         for i, n in enumerate(names):
             if not isinstance(n, str):
-                raise self.spec.error((*path, "inputs", i), f"an input is the name of an earlier layer, got {n!r}")
+                raise self.spec.error((*path, "inputs", i), f"an input is the name of an earlier layer, got {shown(n)}")
             if n not in self.outputs:
                 raise self.spec.error((*path, "inputs", i), f"undefined layer '{n}' (inputs name earlier layers)")
             resolved.append(self.outputs[n])
@@ -408,16 +507,14 @@ class _Builder:
                 )
         name = raw["stage"]
         self._check_name(name, (*path, "stage"))
-        repeat = self._value(Arg(int, minimum=1), raw.get("repeat", 1), (*path, "repeat"))
-        if repeat > MAX_REPEAT:
-            raise self.spec.error((*path, "repeat"), f"must be at most {MAX_REPEAT:,}, got {repeat}")
-        stride = self._value(Arg(int, minimum=1), raw.get("stride", 2), (*path, "stride"))
+        repeat = self._value(_REPEAT, raw.get("repeat", 1), (*path, "repeat"))
+        stride = self._value(_STAGE_STRIDE, raw.get("stride", 2), (*path, "stride"))
         unit = raw.get("unit")
         if not isinstance(unit, dict) or "op" not in unit:
             raise self.spec.error((*path, "unit"), "a stage needs 'unit: {op: <block type>, ...}'")
         op = unit["op"]
         if not isinstance(op, str):
-            raise self.spec.error((*path, "unit", "op"), f"op must be a block type (a string), got {op!r}")
+            raise self.spec.error((*path, "unit", "op"), f"op must be a block type (a string), got {shown(op)}")
         if op not in BLOCKS:
             raise self.spec.error(
                 (*path, "unit", "op"), f"unknown block type '{op}' (known: {', '.join(sorted(BLOCKS))})"

@@ -29,6 +29,33 @@ from typing import Any
 Shape = tuple[int, ...]
 Attrs = Mapping[str, Any]
 
+# Bounds of every number a layer or block takes, and of every tensor a layer produces (docs/spec-format.md).
+MAX_CHANNELS = 2**20  # channels: out, hidden, planes, squeeze, se_channels; groups, parts; a C x H x W tensor's C
+MAX_WINDOW = 2**12  # kernel, stride, padding, dilation
+MAX_SPATIAL = 2**16  # height and width of every C x H x W tensor, the input's included
+MAX_FEATURES = MAX_CHANNELS * MAX_SPATIAL**2  # elements of a flat tensor (the flatten of the largest C x H x W)
+MAX_RATIO = 1024.0  # ratios: bottleneck, expand; expansion, width_per_group
+MAX_EPS = 1.0  # batchnorm epsilon
+
+# Layer and stage names that cannot be module names in torch: every public attribute of torch.nn.Module and of the
+# torch builder's GraphModule (tests/bridge/test_builder.py checks this list against the installed torch). Names
+# starting with "_" are refused as well: torch keeps its own state under them.
+# Names a module's own code assigns as attributes while it runs: nn.Module.train() sets `training` on every module,
+# the builder's GraphModule sets `graph`, `output_name` and `annotate`. A submodule under such a name makes that
+# assignment fail (torch refuses to replace a child module by a value), so `bench` and `profile` crashed. Every
+# other attribute name (`half`, `eval`, `forward`, ...) is fine: the builder registers modules in `_modules` directly
+# and calls them from its plan (tests/bridge/test_builder.py builds and runs each one).
+RESERVED_NAMES = frozenset({"training", "graph", "output_name", "annotate"})
+
+
+def reserved_name(name: str) -> str | None:
+    """Why `name` cannot name a layer or stage (a module in torch), or None if it can."""
+    if name.startswith("_"):
+        return "names starting with '_' are reserved"
+    if name in RESERVED_NAMES:
+        return "torch assigns an attribute of that name on modules"
+    return None
+
 
 class LayerError(Exception):
     """Invalid arguments or input shapes for a layer; `arg` names the offending argument, if one does."""
@@ -40,7 +67,8 @@ class LayerError(Exception):
 
 @dataclass(frozen=True)
 class Arg:
-    """One argument of a layer or block kind. `type` is int, float, bool or str; `minimum` bounds numbers."""
+    """One argument of a layer or block kind. `type` is int, float, bool or str; `minimum` and `maximum` bound
+    numbers (both required for a number: no spec value is unbounded)."""
 
     type: type
     default: Any = None
@@ -48,6 +76,11 @@ class Arg:
     minimum: float | None = None
     choices: tuple[Any, ...] | None = None
     help: str = ""
+    maximum: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.type in (int, float) and (self.minimum is None or self.maximum is None):
+            raise TypeError("a number argument needs a minimum and a maximum")
 
 
 @dataclass(frozen=True)
@@ -286,9 +319,9 @@ def _torch_local(name: str) -> Callable[[Attrs, tuple[Shape, ...], Any], Any]:
 
 _POS = 1
 _POOL_ARGS = {
-    "kernel": Arg(int, required=True, minimum=1),
-    "stride": Arg(int, None, minimum=1, help="defaults to the kernel size, as in PyTorch"),
-    "padding": Arg(int, 0, minimum=0),
+    "kernel": Arg(int, required=True, minimum=1, maximum=MAX_WINDOW),
+    "stride": Arg(int, None, minimum=1, help="defaults to the kernel size, as in PyTorch", maximum=MAX_WINDOW),
+    "padding": Arg(int, 0, minimum=0, maximum=MAX_WINDOW),
     "ceil_mode": Arg(bool, False),
 }
 
@@ -298,12 +331,12 @@ KINDS: dict[str, LayerKind] = {
         LayerKind(
             "conv2d",
             {
-                "out": Arg(int, required=True, minimum=_POS, help="output channels"),
-                "kernel": Arg(int, required=True, minimum=1, help="square kernel size"),
-                "stride": Arg(int, 1, minimum=1),
-                "padding": Arg(int, None, minimum=0, help="default (dilation * (kernel - 1)) // 2"),
-                "dilation": Arg(int, 1, minimum=1),
-                "groups": Arg(int, 1, minimum=1),
+                "out": Arg(int, required=True, minimum=_POS, help="output channels", maximum=MAX_CHANNELS),
+                "kernel": Arg(int, required=True, minimum=1, help="square kernel size", maximum=MAX_WINDOW),
+                "stride": Arg(int, 1, minimum=1, maximum=MAX_WINDOW),
+                "padding": Arg(int, None, minimum=0, help="default (dilation * (kernel - 1)) // 2", maximum=MAX_WINDOW),
+                "dilation": Arg(int, 1, minimum=1, maximum=MAX_WINDOW),
+                "groups": Arg(int, 1, minimum=1, maximum=MAX_CHANNELS),
                 "bias": Arg(bool, False),
             },
             _conv2d,
@@ -315,7 +348,7 @@ KINDS: dict[str, LayerKind] = {
         ),
         LayerKind(
             "batchnorm",
-            {"affine": Arg(bool, True), "eps": Arg(float, 1e-5, minimum=0)},
+            {"affine": Arg(bool, True), "eps": Arg(float, 1e-5, minimum=0, maximum=MAX_EPS)},
             _batchnorm,
             _batchnorm_torch,
             "counted",
@@ -335,7 +368,8 @@ KINDS: dict[str, LayerKind] = {
         LayerKind("sigmoid", {}, _elementwise("elementwise"), _module("Sigmoid"), "unsupported", ("aten::sigmoid",)),
         LayerKind(
             "dropout",
-            {"p": Arg(float, 0.5, minimum=0, help="drop probability (training only; the identity in eval mode)")},
+            {"p": Arg(float, 0.5, minimum=0, maximum=1.0,
+                       help="drop probability (training only; the identity in eval mode)")},
             _elementwise("other"),
             _dropout_torch,
             "ignored",
@@ -361,7 +395,7 @@ KINDS: dict[str, LayerKind] = {
         LayerKind("flatten", {}, _flatten, _module("Flatten"), "ignored", ("aten::flatten",), view=True),
         LayerKind(
             "linear",
-            {"out": Arg(int, required=True, minimum=_POS), "bias": Arg(bool, True)},
+            {"out": Arg(int, required=True, minimum=_POS, maximum=MAX_CHANNELS), "bias": Arg(bool, True)},
             _linear,
             _linear_torch,
             "counted",
@@ -370,7 +404,7 @@ KINDS: dict[str, LayerKind] = {
         ),
         LayerKind(
             "channel_shuffle",
-            {"groups": Arg(int, required=True, minimum=1)},
+            {"groups": Arg(int, required=True, minimum=1, maximum=MAX_CHANNELS)},
             _channel_shuffle,
             _channel_shuffle_torch,
             "ignored",
@@ -386,8 +420,9 @@ KINDS: dict[str, LayerKind] = {
         LayerKind(
             "split",
             {
-                "parts": Arg(int, 2, minimum=1, help="number of equal channel groups"),
-                "index": Arg(int, required=True, minimum=0, help="which group this layer outputs, from 0"),
+                "parts": Arg(int, 2, minimum=1, help="number of equal channel groups", maximum=MAX_CHANNELS),
+                "index": Arg(int, required=True, minimum=0, help="which group this layer outputs, from 0",
+                             maximum=MAX_CHANNELS),
             },
             _split,
             _split_torch,

@@ -7,6 +7,7 @@ The format is documented in docs/spec-format.md.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,13 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from shufflecalc.errors import ShufflecalcError
-from shufflecalc.spec.yamlsrc import Document, load_file
+from shufflecalc.spec.expr import MAX_ABS_INT, MAX_LENGTH, RESERVED_PREFIX, shown
+from shufflecalc.spec.yamlsrc import Document, check_file_name, load_file
 
 TOP_KEYS = {"name", "description", "reference", "params", "functions", "define", "input", "layers"}
 PARAM_KEYS = {"type", "default", "choices", "min", "max", "help"}
 PARAM_TYPES: dict[str, type] = {"int": int, "float": float, "bool": bool, "str": str}
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 FUNC_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\(\s*([A-Za-z0-9_,\s]*)\)\s*$")
+MAX_PARAM = MAX_ABS_INT  # magnitude of an int or float parameter value (and of min, max, choices): 2**62
+MAX_PARAM_TEXT = MAX_LENGTH  # characters of a str parameter value, or of a number written as text
 
 
 def builtin_dir() -> Path:
@@ -81,6 +85,7 @@ def format_value(value: Any) -> str:
 def load_spec(ref: str | Path) -> Spec:
     """Load a built-in spec by name, or a spec file by path."""
     text = str(ref)
+    check_file_name(text, "spec")
     path = Path(text)
     if path.suffix in (".yaml", ".yml") or path.is_file() or "/" in text or "\\" in text:
         if not path.exists():
@@ -128,7 +133,9 @@ def _params(doc: Document, raw: Any) -> dict[str, Param]:
     for name, decl in raw.items():
         path = ("params", name)
         if not isinstance(name, str) or not NAME_RE.match(name):
-            raise doc.error(path, f"invalid parameter name '{name}'")
+            raise doc.error(path, f"invalid parameter name {shown(name)}")
+        if name.startswith(RESERVED_PREFIX):
+            raise doc.error(path, f"invalid parameter name '{name}': names starting with '__' are reserved")
         if not isinstance(decl, dict):
             raise doc.error(path, "a parameter is declared as {type: int|float|bool|str, default: ...}")
         for key in decl:
@@ -146,6 +153,9 @@ def _params(doc: Document, raw: Any) -> dict[str, Param]:
                 if ptype not in (int, float):
                     raise doc.error((*path, key), f"'{key}' applies to int and float parameters only")
                 bounds[key] = _coerce(decl[key], ptype, lambda m, where=(*path, key): doc.error(where, m))
+        if "min" in bounds and "max" in bounds and bounds["min"] > bounds["max"]:
+            lo, hi = format_value(bounds["min"]), format_value(bounds["max"])
+            raise doc.error((*path, "max"), f"max {hi} is below min {lo}")
         choices = None
         if "choices" in decl:
             if not isinstance(decl["choices"], list) or not decl["choices"]:
@@ -155,6 +165,10 @@ def _params(doc: Document, raw: Any) -> dict[str, Param]:
                 for i, c in enumerate(decl["choices"])
             )
         param = Param(name, ptype, None, choices, bounds.get("min"), bounds.get("max"), str(decl.get("help", "")))
+        if choices is not None:  # every choice within min and max
+            unbounded = Param(name, ptype, None, None, param.min, param.max)
+            for i, c in enumerate(choices):
+                check_value(unbounded, c, lambda m, where=(*path, "choices", i): doc.error(where, m))
         default = check_value(param, decl["default"], lambda m, where=(*path, "default"): doc.error(where, m))
         params[name] = Param(name, ptype, default, choices, param.min, param.max, param.help)
     return params
@@ -164,6 +178,8 @@ def _coerce(value: Any, ptype: type, fail: Any) -> Any:
     """Convert a YAML or command-line value to the parameter type, or raise via `fail(message)`."""
     if isinstance(value, str) and ptype is not str:
         text = value.strip().lower()
+        if len(text) > MAX_PARAM_TEXT:
+            raise fail(f"{shown(value)} is not a valid {ptype.__name__} (more than {MAX_PARAM_TEXT:,} characters)")
         try:
             if ptype is bool:
                 if text in ("true", "yes", "on", "1"):
@@ -172,28 +188,37 @@ def _coerce(value: Any, ptype: type, fail: Any) -> Any:
                     return False
                 raise ValueError
             value = float(text) if ptype is float else int(text)
-        except ValueError:
-            raise fail(f"{value!r} is not a valid {ptype.__name__}") from None
+        except ValueError:  # not a number, or too many digits for Python's int()
+            raise fail(f"{shown(value)} is not a valid {ptype.__name__}") from None
     if ptype is bool:
         if not isinstance(value, bool):
-            raise fail(f"{value!r} is not a boolean (true or false)")
+            raise fail(f"{shown(value)} is not a boolean (true or false)")
         return value
+    if ptype in (int, float) and not isinstance(value, bool):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise fail(f"{value} is not a finite number")
+        if isinstance(value, (int, float)) and abs(value) > MAX_PARAM:
+            raise fail(f"{shown(value)} is too large (at most 2**62 in magnitude)")
     if ptype is int:
         if isinstance(value, float) and value.is_integer():
             return int(value)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise fail(f"{value!r} is not an integer")
+            raise fail(f"{shown(value)} is not an integer")
         return value
     if ptype is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise fail(f"{value!r} is not a number")
+            raise fail(f"{shown(value)} is not a number")
         return float(value)
     if not isinstance(value, str):
-        raise fail(f"{value!r} is not a string")
+        raise fail(f"{shown(value)} is not a string")
+    if len(value) > MAX_PARAM_TEXT:
+        raise fail(f"{shown(value)} is too long (more than {MAX_PARAM_TEXT:,} characters)")
     return value
 
 
 def check_value(param: Param, value: Any, fail: Any) -> Any:
+    """`value` converted to the parameter's type (finite and at most MAX_PARAM if a number, at most MAX_PARAM_TEXT
+    characters if a string), one of its choices, within its min and max; else `fail(message)` is raised."""
     value = _coerce(value, param.type, fail)
     if param.choices is not None and value not in param.choices:
         raise fail(f"{format_value(value)} is not one of {param.describe()}")

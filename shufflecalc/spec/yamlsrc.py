@@ -37,7 +37,7 @@ from typing import Any
 
 import yaml
 
-from shufflecalc.errors import ShufflecalcError, YamlPath
+from shufflecalc.errors import ShufflecalcError, YamlPath, one_line
 from shufflecalc.units import shown_value
 
 MAX_FILE_BYTES = 1 << 20  # 1 MiB: the built-in specs are under 3 KB
@@ -77,6 +77,16 @@ class Document:
 
 
 # --- reading files ----------------------------------------------------------------------------------------------------
+
+
+def check_file_name(text: str, what: str = "file") -> None:
+    """Refuse, as one error, a name no file can have: a NUL character, a component over 255 bytes or a path over
+    4,096 (Path.exists() raises for them instead of answering)."""
+    encoded = os.fsencode(text)
+    if b"\x00" in encoded:
+        raise ShufflecalcError(f"{one_line(text[:60])}: not a {what} name (it contains a NUL character)")
+    if len(encoded) > 4096 or any(len(os.fsencode(part)) > 255 for part in Path(text).parts):
+        raise ShufflecalcError(f"{one_line(text[:60])}...: not a {what} name (too long for a file name)")
 
 
 def read_text_file(path: str | Path, display: str | None = None, what: str = "file",

@@ -98,12 +98,54 @@ def test_model_matches_fvcore_and_torch_layer_by_layer(spec: str, config: dict) 
     assert counter.get_total_flops() == 2 * a.macs == a.flops
 
 
-def test_layer_names_that_shadow_module_attributes(write_spec) -> None:
-    """A layer may be called `half`, `eval` or `forward`: its module is still found by its name."""
-    path = write_spec("input: [4, 6, 6]\nlayers:\n  - {op: conv2d, name: half, out: 4, kernel: 3}\n"
-                      "  - {op: relu, name: eval}\n  - {op: add, name: forward, inputs: [half, eval]}\n")
-    model = shufflecalc.build_model(path)
-    modules = dict(model.named_modules())
-    assert isinstance(modules["half"], torch.nn.Conv2d) and "forward" in modules
-    assert model(torch.randn(1, 4, 6, 6)).shape == (1, 4, 6, 6)
-    assert sum(p.numel() for p in model.parameters()) == analyze(path).params
+def test_layer_names_torch_assigns_are_refused(write_spec) -> None:
+    """A layer called `training` (or `_plan`) passed `show` but broke `bench` and `profile` (model.eval() assigns
+    `training`): such a spec is refused where it is read, so every spec the engine accepts is one torch can build."""
+    from shufflecalc.errors import ShufflecalcError
+
+    for name in ("training", "graph", "output_name", "annotate", "_plan", "_modules"):
+        path = write_spec(f"input: [4, 6, 6]\nlayers:\n  - {{op: conv2d, name: {name}, out: 4, kernel: 3}}\n")
+        with pytest.raises(ShufflecalcError, match=f"layer name '{name}' is reserved"):
+            shufflecalc.build_model(path)
+
+
+def _public_attributes() -> list[str]:
+    from shufflecalc.bridge.builder import GraphModule
+
+    model = shufflecalc.build_model("mobilenet", width=0.25, resolution=32)
+    names = set(dir(torch.nn.Module)) | set(dir(GraphModule)) | set(vars(model)) | set(dir(torch.nn.Module()))
+    return sorted(n for n in names if not n.startswith("_"))
+
+
+def test_every_other_module_attribute_name_builds_and_runs(write_spec) -> None:
+    """The static list in the spec wing (it never imports torch) holds exactly the names that break a model: a layer
+    named like any other attribute of nn.Module or GraphModule (`half`, `eval`, `forward`, `state_dict`, ...) builds,
+    switches between train and eval, moves to channels-last, runs, and counts its parameters."""
+    from shufflecalc.spec.layers import RESERVED_NAMES
+
+    x = torch.randn(1, 4, 6, 6)
+    for name in _public_attributes():
+        if name in RESERVED_NAMES:
+            continue
+        path = write_spec(f"input: [4, 6, 6]\nlayers:\n  - {{op: conv2d, name: {name}, out: 4, kernel: 3}}\n"
+                          "  - {op: batchnorm, name: bn}\n", name=f"{name}.yaml")
+        model = shufflecalc.build_model(path)
+        model.train()
+        model.eval()
+        model = model.to(memory_format=torch.channels_last)
+        assert isinstance(dict(model.named_modules())[name], torch.nn.Conv2d), name
+        assert model(x).shape == (1, 4, 6, 6), name
+        assert sum(p.numel() for p in model.parameters()) == analyze(path).params, name
+
+
+def test_each_reserved_name_breaks_a_model_without_the_check() -> None:
+    """Why each name is on the list: registered as a child module, the assignment torch makes fails."""
+    from shufflecalc.bridge.builder import GraphModule
+    from shufflecalc.spec.layers import RESERVED_NAMES
+
+    for name in sorted(RESERVED_NAMES):
+        module = GraphModule.__new__(GraphModule)
+        torch.nn.Module.__init__(module)
+        module._modules[name] = torch.nn.ReLU()
+        with pytest.raises(TypeError, match="cannot assign"):
+            setattr(module, name, False)  # what train() / the builder assign: a bool, a graph, a name

@@ -42,7 +42,9 @@ def test_make_divisible(value: float, divisor: int, expected: int) -> None:
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("__import__('os')", "unknown function '__import__'"),
+        ("__import__('os')", "'__import__' is not allowed: names starting with '__' are reserved"),
+        ("__budget__", "'__budget__' is not allowed"),
+        ("__depth__ + 1", "'__depth__' is not allowed"),
         ("width.real", "'Attribute' is not allowed"),
         ("(lambda: 1)()", "only calls of named functions"),
         ("[x for x in table]", "'ListComp' is not allowed"),
@@ -79,23 +81,85 @@ def _functions(**bodies: str) -> dict:
 def test_exploding_recursion_is_stopped_by_the_step_budget() -> None:
     # 8 calls per level and 15 levels: 8**15 calls, each well inside the nesting limit of 16
     env = _functions(f="0 if x <= 0 else " + "+".join(["f(x-1)"] * 8))
-    with pytest.raises(ExprError, match=r"f\(\): evaluation too long \(more than 10,000 steps"):
+    with pytest.raises(ExprError, match=r"evaluation too long \(more than 100,000 steps"):
         evaluate("f(15) + 1", env)
     assert evaluate("f(2)", env) == 0  # 1 + 8 + 64 calls fit
 
 
-def test_the_step_budget_is_shared_by_one_evaluation() -> None:
-    from shufflecalc.spec.expr import MAX_STEPS
+def test_the_step_budget_is_shared_by_every_evaluation_that_gets_it() -> None:
+    from shufflecalc.spec.expr import BUDGET, MAX_STEPS, Budget
 
     f_body, g_body = "0 if x <= 0 else 1 + f(x - 1)", "+".join(["f(15)"] * 8)
     env = _functions(f=f_body, g=g_body)
-    # g(0) makes 1 call of g and 8 x 16 calls of f (linear recursion from 15 down to 0)
-    g_cost = compile_expr(g_body).nodes + 8 * 16 * compile_expr(f_body).nodes
-    assert g_cost < MAX_STEPS and evaluate("g(0)", env) == 8 * 15
-    terms = MAX_STEPS // g_cost + 1  # one g(0) fits, these together do not
-    assert terms <= 30
+    # "g(0)" spends its own nodes, one call of g and 8 x 16 calls of f (linear recursion from 15 down to 0)
+    cost = compile_expr("g(0)").nodes + compile_expr(g_body).nodes + 8 * 16 * compile_expr(f_body).nodes
+    budget = Budget()
+    assert evaluate("g(0)", {**env, BUDGET: budget}) == 8 * 15 and budget.spent == cost
+    # one budget given to many evaluations (as graph.expand gives one to a whole spec): they spend it together
+    shared = {**env, BUDGET: Budget()}
+    for _ in range(MAX_STEPS // cost):
+        assert evaluate("g(0)", shared) == 8 * 15
     with pytest.raises(ExprError, match="evaluation too long"):
-        evaluate("+".join(["g(0)"] * terms), env)
-    assert evaluate("+".join(["g(0)"] * (terms - 1)), env) == (terms - 1) * 8 * 15
-    for _ in range(terms):  # each evaluation starts with a full budget
+        evaluate("g(0)", shared)
+    for _ in range(MAX_STEPS // cost + 5):  # without one, each evaluation has a full budget of its own
         assert evaluate("g(0)", env) == 8 * 15
+
+
+@pytest.mark.parametrize("text", ["round(8, 10**8)", "round(8, -10**8)", "round(2.5, 16)", "round(2.5, 1.5)",
+                                  "round(2.5, [1])"])
+def test_round_digits_are_bounded(text: str) -> None:
+    # round(8, 10**8) computed 10**(10**8) for minutes
+    with pytest.raises(ExprError, match="ndigits must be a whole number from -15 to 15"):
+        evaluate(text, ENV)
+    assert evaluate("round(2.345, 2)", ENV) == 2.35 and evaluate("round(1234, -2)", ENV) == 1200
+
+
+BIG = {"big": list(range(150_000)), "text": "x" * 100_000, "rows": [list(range(100))] * 2000, "small": [3, 1, 2]}
+
+
+@pytest.mark.parametrize("text", ["max(big)", "min(text)", "min(rows)"])
+def test_builtins_refuse_huge_lists_and_strings(text: str) -> None:
+    assert evaluate("max(small) + max(rows[0])", BIG) == 3 + 99
+    with pytest.raises(ExprError, match=r"\(\): .* is too large \(more than 10,000 items or characters\)"):
+        evaluate(text, BIG)
+
+
+@pytest.mark.parametrize("text", ["big == big", "1 in big", "text == text", "'y' in text", "rows < rows"])
+def test_comparisons_spend_the_size_of_lists_and_strings(text: str) -> None:
+    # one comparison of a 150,000-item list is fine in itself; evaluated for each of 20,000 layers it was not
+    from shufflecalc.spec.expr import BUDGET, Budget
+
+    with pytest.raises(ExprError, match="evaluation too long"):
+        evaluate(text, {**BIG, BUDGET: Budget()})
+    budget = Budget()
+    assert evaluate("2 in small", {**BIG, BUDGET: budget}) is True
+    assert budget.spent == compile_expr("2 in small").nodes + 1 + 4  # the number, the list and its 3 items
+
+
+def test_a_table_lookup_spends_only_the_key() -> None:
+    from shufflecalc.spec.expr import BUDGET, Budget
+
+    budget = Budget()
+    table = {i: i for i in range(50_000)}
+    assert evaluate("7 in table", {"table": table, BUDGET: budget}) is True
+    assert budget.spent == compile_expr("7 in table").nodes + 1
+
+
+def test_a_function_call_does_not_copy_the_environment() -> None:
+    # a call used to copy the whole environment: 100,000 defines made every call cost 100,000
+    import time
+
+    env = {**_functions(f="x + 1"), **{f"d{i}": i for i in range(100_000)}}
+    start = time.perf_counter()
+    for _ in range(200):
+        assert evaluate("f(f(f(1)))", env) == 4
+    assert time.perf_counter() - start < 1.0
+
+
+def test_messages_show_huge_values_shortened() -> None:
+    with pytest.raises(ExprError) as info:
+        evaluate("float(text)", BIG)
+    assert len(str(info.value)) < 200
+    with pytest.raises(ExprError) as info:
+        evaluate("table[5]", {"table": {i: i for i in range(10, 5000)}})
+    assert len(str(info.value)) < 300 and str(info.value).endswith(", ...)")

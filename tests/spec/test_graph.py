@@ -40,3 +40,172 @@ def test_segments_hold_named_entries_and_numbers() -> None:
     assert (layer.op, layer.out, layer.macs, layer.params) == (
         entry.op, entry.numbers.out, entry.numbers.macs, entry.numbers.params)
     assert g.sums.layers == len(g.layers) == sum(len(s.entries) for s in g.segments)
+
+
+# --- hostile input: every number bounded, NaN and infinity refused, one step budget, reserved names -------------
+
+import math  # noqa: E402
+import time  # noqa: E402
+
+import pytest  # noqa: E402
+
+from shufflecalc.errors import ShufflecalcError  # noqa: E402
+from shufflecalc.spec.blocks import BLOCKS  # noqa: E402
+from shufflecalc.spec.layers import KINDS, MAX_CHANNELS, MAX_SPATIAL, MAX_WINDOW, RESERVED_NAMES  # noqa: E402
+
+
+def _error(write_spec, text: str, **overrides: object) -> str:
+    path = write_spec(text)
+    start = time.perf_counter()
+    with pytest.raises(ShufflecalcError) as info:
+        expand(path, overrides)
+    assert time.perf_counter() - start < 2.0
+    message = str(info.value).replace(path, "my.yaml")
+    assert "\n" not in message and len(message) < 300, message
+    return message
+
+
+def test_every_number_argument_has_a_maximum() -> None:
+    from shufflecalc.spec.layers import Arg
+
+    with pytest.raises(TypeError, match="needs a minimum and a maximum"):
+        Arg(int, minimum=1)
+    for kind in [*KINDS.values(), *BLOCKS.values()]:
+        for name, arg in kind.args.items():
+            if arg.type in (int, float):
+                assert arg.minimum is not None and arg.maximum is not None, (kind.name, name)
+                assert math.isfinite(arg.maximum), (kind.name, name)
+
+
+L = "input: [16, 8, 8]\nlayers:\n  - "
+
+
+@pytest.mark.parametrize("layer, expected", [
+    ("{op: conv2d, out: 1000000000000000000, kernel: 1}",
+     "my.yaml:3 layers[0].out: must be at most 1,048,576, got 1000000000000000000"),
+    ("{op: conv2d, out: '2 ** 40', kernel: 1}", "layers[0].out: must be at most 1,048,576, got 1099511627776"),
+    ("{op: linear, out: 2000000}", "layers[0].out: must be at most 1,048,576"),
+    ("{op: conv2d, out: 8, kernel: 5000}", "layers[0].kernel: must be at most 4,096, got 5000"),
+    ("{op: conv2d, out: 8, kernel: 1, stride: 10000}", "layers[0].stride: must be at most 4,096"),
+    ("{op: conv2d, out: 8, kernel: 1, padding: 100000}", "layers[0].padding: must be at most 4,096"),
+    ("{op: conv2d, out: 8, kernel: 1, dilation: 100000}", "layers[0].dilation: must be at most 4,096"),
+    ("{op: conv2d, out: 16, kernel: 1, groups: 2000000}", "layers[0].groups: must be at most 1,048,576"),
+    ("{op: split, parts: 2000000, index: 0}", "layers[0].parts: must be at most 1,048,576"),
+    ("{op: dropout, p: 1.5}", "layers[0].p: must be at most 1.0, got 1.5"),
+    ("{op: dropout, p: -0.5}", "layers[0].p: must be at least 0, got -0.5"),
+    ("{op: dropout, p: '1 / 3 * 6'}", "layers[0].p: must be at most 1.0, got 2.0"),
+    ("{op: batchnorm, eps: -1.0}", "layers[0].eps: must be at least 0"),
+    ("{op: batchnorm, eps: 10.0}", "layers[0].eps: must be at most 1.0"),
+    ("{op: bottleneck, out: 16, bottleneck: '1e300'}", "layers[0].bottleneck: must be at most 1024.0, got 1e+300"),
+    ("{op: bottleneck, out: 16, bottleneck: '2 ** 61'}", "layers[0].bottleneck: must be at most 1024.0"),
+    ("{op: inverted_residual, out: 16, expand: 5000.0}", "layers[0].expand: must be at most 1024.0, got 5000.0"),
+    ("{op: resnet_bottleneck, planes: 4, expansion: 100000}", "layers[0].expansion: must be at most 1,024"),
+    ("{op: squeeze_excitation, squeeze: 10000000}", "layers[0].squeeze: must be at most 1,048,576"),
+])
+def test_layer_and_block_numbers_are_bounded(write_spec, layer: str, expected: str) -> None:
+    assert expected in _error(write_spec, L + layer + "\n")
+
+
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf", "'1e308 * 10'", "n", "i"])
+@pytest.mark.parametrize("layer", ["{op: bottleneck, out: 16, bottleneck: V}", "{op: inverted_residual, out: 16, "
+                                   "expand: V}", "{op: batchnorm, eps: V}", "{op: dropout, p: V}",
+                                   "{op: conv2d, out: V, kernel: 1}"])
+def test_nan_and_infinity_are_errors_where_a_number_is_read(write_spec, layer: str, value: str) -> None:
+    # bottleneck: .inf crashed the block with OverflowError, .nan with ValueError; p and eps took them silently
+    defines = "define:\n  n: .nan\n  i: .inf\n" if value in ("n", "i") else ""
+    message = _error(write_spec, defines + L + layer.replace("V", value) + "\n")
+    assert "layers[0]." in message or "define." in message, message
+    assert "finite" in message or "whole number" in message, message
+
+
+@pytest.mark.parametrize("text, expected", [
+    # 1.0e+160 may be refused by the YAML reader already ("too large"), else here ("at most")
+    ("input: [3, 1.0e+160, 1.0e+160]\nlayers:\n  - {op: relu}\n", ("my.yaml:1 input[1]:",)),
+    ("input: [3, '1e160', 8]\nlayers:\n  - {op: relu}\n", ("my.yaml:1 input[1]: must be at most 65,536",)),
+    ("input: [3, '2 ** 17', 8]\nlayers:\n  - {op: relu}\n", ("my.yaml:1 input[1]: must be at most 65,536",)),
+    ("input: [3000000, 8, 8]\nlayers:\n  - {op: relu}\n", ("my.yaml:1 input[0]: must be at most 1,048,576",)),
+    ("input: [3, 8, 100000]\nlayers:\n  - {op: relu}\n", ("my.yaml:1 input[2]: must be at most 65,536",)),
+    ("define:\n  big: 10000000000000000000000\ninput: [3, 8, 8]\nlayers:\n  - {op: relu}\n",
+     ("my.yaml:2 define.big:", "too large")),
+    ("define:\n  t: {1: .nan}\ninput: [3, 8, 8]\nlayers:\n  - {op: relu}\n", ("my.yaml:2 define.t", "finite")),
+    ("define:\n  t: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\ninput: [3, 8, 8]\n"
+     "layers:\n  - {op: relu}\n", ("define.t", "nested too deeply")),
+])
+def test_input_sizes_and_define_values_are_bounded(write_spec, text: str, expected: tuple) -> None:
+    message = _error(write_spec, text)
+    assert all(part in message for part in expected), message
+
+
+def test_derived_channels_and_every_output_are_bounded(write_spec) -> None:
+    # a ratio within its bound can still make a layer no torch could build: the block's layers are checked too
+    message = _error(write_spec, "input: [4096, 8, 8]\nlayers:\n  - {op: inverted_residual, out: 16, expand: 1000.0}\n")
+    assert "my.yaml:3 layers[0]: inverted_residual_0: expand: out 4096000 is above the maximum 1,048,576" in message
+    # concatenation doubles the channels: 2**11 x 2**10 channels is past MAX_CHANNELS
+    doublings = "".join(f"  - {{op: concat, name: c{i}, inputs: [{'input' if i == 0 else f'c{i - 1}'}, "
+                        f"{'input' if i == 0 else f'c{i - 1}'}]}}\n" for i in range(12))
+    message = _error(write_spec, "input: [1024, 2, 2]\nlayers:\n" + doublings)
+    assert f"the output has 2,097,152 channels, more than the maximum {MAX_CHANNELS:,}" in message
+    message = _error(write_spec, f"input: [1, {MAX_SPATIAL}, 8]\nlayers:\n"
+                     f"  - {{op: conv2d, out: 1, kernel: 1, padding: {MAX_WINDOW}}}\n")
+    assert "larger than the maximum 65,536 in height and width" in message
+
+
+def test_one_step_budget_for_the_whole_spec(write_spec) -> None:
+    # each evaluation used to get its own budget: 20,000 layers x 10,000 steps ran for 40 s
+    layers = "".join(f"  - {{op: dropout, name: d{i}, p: 'f(0.5)'}}\n" for i in range(3000))
+    functions = "define:\n  s: " + str(list(range(40))) + "\nfunctions:\n  \"f(x)\": \"x if s == s else 0\"\n"
+    message = _error(write_spec, functions + "input: [3, 8, 8]\nlayers:\n" + layers)
+    assert "evaluation too long (more than 100,000 steps for the whole spec" in message
+    assert message.startswith("my.yaml:") and "layers[" in message and "].p:" in message
+    # a whole define table evaluated for every layer: each comparison spends the table's size
+    table = "{" + ", ".join(f"{i}: {i}" for i in range(2000)) + "}"
+    layers = "".join(f"  - {{op: dropout, name: d{i}, p: '0.5 if t == t else 0'}}\n" for i in range(100))
+    message = _error(write_spec, f"define:\n  t: {table}\ninput: [3, 8, 8]\nlayers:\n" + layers)
+    assert "evaluation too long" in message
+
+
+def test_a_function_call_inside_a_builtin_spends_from_the_same_budget(write_spec) -> None:
+    g = expand("shufflenet", {"g": 3, "width": 2.0})  # the built-in specs spend a few hundred steps at most
+    assert g.sums.layers > 0
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("define:\n  __depth__: -1000\n", "my.yaml:2 define.__depth__: invalid name '__depth__': names starting with '__'"),
+    ("define:\n  __budget__: 1\n", "define.__budget__: invalid name '__budget__'"),
+    ("functions:\n  \"__f(x)\": x\n", "functions.__f(x): invalid name '__f'"),
+    ("functions:\n  \"f(__depth__)\": \"1\"\n", "functions.f(__depth__): invalid argument name '__depth__' of f()"),
+    ("functions:\n  \"f(x, x)\": x\n", "functions.f(x, x): f() names an argument twice"),
+    ("define:\n  a: __depth__\n", "define.a: '__depth__' is not allowed: names starting with '__' are reserved"),
+    ("define:\n  a: __budget__.left\n", "define.a:"),
+])
+def test_names_starting_with_two_underscores_are_reserved(write_spec, text: str, expected: str) -> None:
+    # a define called __depth__ switched off the call-depth limit of spec functions
+    assert expected in _error(write_spec, text + "input: [3, 8, 8]\nlayers:\n  - {op: relu}\n")
+
+
+def test_a_define_cannot_lift_the_call_depth_limit(write_spec) -> None:
+    text = ("define:\n  __depth__: -1000000\nfunctions:\n  \"f(x)\": \"0 if x <= 0 else f(x - 1)\"\n"
+            "input: [3, 8, 8]\nlayers:\n  - {op: dropout, p: \"f(100)\"}\n")
+    assert "names starting with '__' are reserved" in _error(write_spec, text)
+
+
+@pytest.mark.parametrize("name", ["training", "_plan", "_modules", "annotate",
+                                  "_parameters", "graph", "output_name", "_x"])
+@pytest.mark.parametrize("where", ["layer", "block", "stage"])
+def test_layer_names_torch_cannot_build_are_refused(write_spec, name: str, where: str) -> None:
+    # passed `show`, crashed `bench` and `profile`
+    entry = {"layer": f"{{op: relu, name: {name}}}", "block": f"{{op: dwsep, name: {name}, out: 8}}",
+             "stage": f"{{stage: {name}, repeat: 2, unit: {{op: dwsep, out: 8}}}}"}[where]
+    message = _error(write_spec, "input: [8, 8, 8]\nlayers:\n  - " + entry + "\n")
+    key = "stage" if where == "stage" else "name"
+    assert message.startswith(f"my.yaml:3 layers[0].{key}: layer name '{name}' is reserved ("), message
+    assert "torch could not build the layer" in message
+
+
+def test_generated_name_components_are_not_reserved() -> None:
+    from shufflecalc.spec.load import builtin_names
+
+    for spec in builtin_names():
+        for layer in expand(spec).layers:
+            for part in layer.name.split("."):
+                assert not part.startswith("_") and part not in RESERVED_NAMES, (spec, layer.name)

@@ -132,7 +132,7 @@ BAD = [
     # work without bound: an exploding recursion, a huge repeat, too many layers in all
     ("functions:\n  \"f(x)\": \"0 if x <= 0 else " + "+".join(["f(x-1)"] * 8) + "\"\n"
      "input: [3, 8, 8]\nlayers:\n  - {op: conv2d, out: \"f(15) + 1\", kernel: 3}\n", {},
-     "my.yaml:5 layers[0].out: f(): evaluation too long (more than 10,000 steps"),
+     "my.yaml:5 layers[0].out: evaluation too long (more than 100,000 steps for the whole spec"),
     ("input: [8, 8, 8]\nlayers:\n  - stage: s\n    repeat: 100000000\n    stride: 1\n    unit: {op: dwsep, out: 8}\n",
      {}, "my.yaml:4 layers[0].repeat: must be at most 1,000, got 100000000"),
     ("input: [8, 8, 8]\nlayers:\n" + "".join(
@@ -195,3 +195,88 @@ def test_a_string_choice_may_name_a_parameter_or_define(write_spec) -> None:
     assert [layer.name for layer in analyze(path).layers] == ["x.conv", "x.bn", "x.relu", "y.conv", "y.bn", "y.relu6",
                                                       "z.conv", "z.bn"]
     assert [layer.op for layer in analyze(path, a="hardswish").layers][2] == "hardswish"
+
+
+# --- hostile input: parameters (spec params and command-line values) --------------------------------------------
+
+P = "input: [3, 8, 8]\nlayers:\n  - {op: relu}\nparams:\n  x: "
+
+
+@pytest.mark.parametrize("decl, expected", [
+    # NaN, infinity and huge numbers may be refused by the YAML reader already, or by the parameter check: both name
+    # the value's line and path
+    ("{type: float, default: .nan, min: 0}", ("my.yaml:5 params.x.default:", "not a finite number")),
+    ("{type: float, default: .nan, max: 1}", ("my.yaml:5 params.x.default:", "not a finite number")),
+    ("{type: float, default: .inf}", ("my.yaml:5 params.x.default:", "not a finite number")),
+    ("{type: float, default: -.inf}", ("my.yaml:5 params.x.default:", "not a finite number")),
+    ("{type: float, default: 1.0, min: .nan}", ("my.yaml:5 params.x.min:", "not a finite number")),
+    ("{type: float, default: 1.0, choices: [1.0, .inf]}", ("my.yaml:5 params.x.choices[1]:", "not a finite number")),
+    ("{type: int, default: 1000000000000000000000}", ("my.yaml:5 params.x.default:", "too large")),
+    ("{type: float, default: 1.0e+300}", ("my.yaml:5 params.x.default:", "too large")),
+    ("{type: int, default: 5, min: 10, max: 1}", ("my.yaml:5 params.x.max: max 1 is below min 10",)),
+    ("{type: int, default: 5, min: 1, max: 10, choices: [5, 20]}",
+     ("my.yaml:5 params.x.choices[1]: 20 is above the maximum 10",)),
+    ("{type: int, default: 50, max: 10}", ("my.yaml:5 params.x.default: 50 is above the maximum 10",)),
+    ("{type: str, default: '" + "a" * 2000 + "'}", ("my.yaml:5 params.x.default: 'aaaa", "...", "too long")),
+])
+def test_parameter_declarations_are_finite_bounded_and_consistent(write_spec, decl: str, expected: tuple) -> None:
+    path = write_spec(P + decl + "\n")
+    with pytest.raises(ShufflecalcError) as info:
+        load_spec(path)
+    message = str(info.value).replace(path, "my.yaml")
+    assert all(part in message for part in expected) and len(message) < 250, message
+
+
+def test_a_nan_default_does_not_pass_min_and_max() -> None:
+    # comparisons with NaN are False: a NaN default passed "value < min" and "value > max"
+    from shufflecalc.spec.load import Param, check_value
+
+    def fail(message: str) -> ShufflecalcError:
+        return ShufflecalcError(message)
+
+    param = Param("x", float, 1.0, None, 0.0, 1.0)
+    for value in (float("nan"), float("inf"), "nan", "-inf"):
+        with pytest.raises(ShufflecalcError, match="is not a finite number"):
+            check_value(param, value, fail)
+    assert check_value(param, "0.5", fail) == 0.5
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("nan", "parameter width: nan is not a finite number"),
+    ("inf", "parameter width: inf is not a finite number"),
+    ("-Infinity", "parameter width: -inf is not a finite number"),
+    (float("nan"), "parameter width: nan is not a finite number"),
+    ("1e400", "parameter width: inf is not a finite number"),
+    ("9" * 5000, "is not a valid float (more than 1,000 characters)"),
+    (10**30, "parameter width: 1000000000000000000000000000000 is too large (at most 2**62 in magnitude)"),
+])
+def test_command_line_float_values_are_finite(value: object, expected: str) -> None:
+    with pytest.raises(ShufflecalcError) as info:
+        analyze("mobilenet", width=value)
+    assert expected in str(info.value) and len(str(info.value)) < 200, str(info.value)
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("9" * 5000, "is not a valid int (more than 1,000 characters)"),  # Python's int() refuses over 4,300 digits
+    ("9" * 500, "is too large (at most 2**62 in magnitude)"),
+    ("-" + "9" * 30, "is too large (at most 2**62 in magnitude)"),
+    (2**70, "is too large"),
+    ("nan", "'nan' is not a valid int"),
+    (float("inf"), "parameter resolution: inf is not a finite number"),
+])
+def test_command_line_int_values_are_bounded(value: object, expected: str) -> None:
+    with pytest.raises(ShufflecalcError) as info:
+        analyze("mobilenet", resolution=value)
+    assert expected in str(info.value) and len(str(info.value)) < 200, str(info.value)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("params:\n  __depth__: {type: int, default: 1}\n", "my.yaml:2 params.__depth__: invalid parameter name "
+     "'__depth__': names starting with '__' are reserved"),
+    ("params:\n  __budget__: {type: int, default: 1}\n", "names starting with '__' are reserved"),
+])
+def test_reserved_parameter_names(write_spec, text: str, expected: str) -> None:
+    path = write_spec(text + "input: [3, 8, 8]\nlayers:\n  - {op: relu}\n")
+    with pytest.raises(ShufflecalcError) as info:
+        load_spec(path)
+    assert expected in str(info.value).replace(path, "my.yaml"), str(info.value)

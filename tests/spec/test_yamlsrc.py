@@ -241,3 +241,12 @@ def test_every_yaml_reader_uses_the_one_loader() -> None:
     assert "load_file(" in (root / "analysis/tables.py").read_text()
     assert "load_file(" in (root / "analysis/budget.py").read_text()
     assert "read_text_file(" in (root / "analysis/budget.py").read_text()
+
+
+@pytest.mark.parametrize("command", [("show",), ("table",), ("compare", "mobilenet")])
+@pytest.mark.parametrize("name", ["a" * 300, "specs/" + "b" * 256 + ".yaml", "x\x00y.yaml"])
+def test_a_name_no_file_can_have_is_one_error(cli, command: tuple[str, ...], name: str) -> None:
+    """Path.exists() raises for these (ENAMETOOLONG, an embedded NUL) instead of answering: it was an internal error."""
+    r = cli(*command, name)
+    assert r.exit_code == 2 and r.stdout == "" and r.stderr.count("\n") == 1, r.stderr
+    assert "name (" in r.stderr and "\x00" not in r.stderr
