@@ -41,3 +41,33 @@ def test_every_builtin_spec_is_documented() -> None:
     section = DOC.split("## Built-in specs", 1)[1]
     for name in builtin_names():
         assert f"`{name}`" in section, name
+
+
+def test_the_limits_table_states_the_limits_the_code_enforces() -> None:
+    """docs/spec-format.md#limits, row by row, against the constants (a changed limit must change the docs)."""
+    from shufflecalc.analysis import sweep
+    from shufflecalc.formulas import shuffle
+    from shufflecalc.spec import expr, graph, layers, load, yamlsrc
+    from shufflecalc.units import MAX_COUNT
+
+    text = (ROOT / "docs" / "spec-format.md").read_text()
+    limits = text[text.index("## Limits"):]
+    assert yamlsrc.MAX_FILE_BYTES == 2**20 and "at most 1 MiB" in limits
+    assert f"at most {yamlsrc.MAX_DEPTH} levels of nesting and {yamlsrc.MAX_NODES:,} values" in limits
+    assert yamlsrc.MAX_NUMBER == expr.MAX_ABS_INT == load.MAX_PARAM == 2**62 and limits.count("2^62") >= 3
+    assert f"at most {layers.MAX_CHANNELS:,} (2^20)" in limits and layers.MAX_CHANNELS == 2**20
+    assert f"at most {layers.MAX_WINDOW:,} |" in limits and f"at most {layers.MAX_SPATIAL:,} |" in limits
+    assert f"at most {int(layers.MAX_RATIO):,}; `width_per_group` at most {layers.MAX_SPATIAL:,}" in limits
+    assert layers.MAX_EPS == 1.0 and "between 0 and 1" in limits
+    assert f"at most {load.MAX_PARAM_TEXT:,} characters" in limits
+    assert f"nested at most {graph.MAX_NESTING} levels" in limits
+    assert f"at most {expr.MAX_ITEMS:,} items" in limits
+    assert f"n from -{expr.MAX_ROUND_DIGITS} to {expr.MAX_ROUND_DIGITS}" in limits
+    assert f"at most {graph.MAX_REPEAT:,} units; a network at most {graph.MAX_LAYERS:,} primitive layers" in limits
+    assert f"at most {sweep.MAX_CONFIGURATIONS:,} configurations and {sweep.MAX_LAYER_EVALUATIONS:,} layer" in limits
+    assert MAX_COUNT == 10**18 and "from 0 to 10^18" in limits
+    assert f"at most {shuffle.MAX_CHANNELS:,} |" in limits
+    names = ", ".join(f"`{n}`" for n in sorted(layers.RESERVED_NAMES, key=["training", "graph", "output_name",
+                                                                             "annotate"].index))
+    assert names.replace(", `annotate`", " or `annotate`") in limits
+    assert f"{expr.MAX_STEPS:,} steps for all the expressions of one spec" in text
