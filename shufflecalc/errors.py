@@ -10,6 +10,7 @@ budget file); it never uses `assert` for that.
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Sequence
 
 YamlPath = tuple  # a path into a YAML document: keys (str) and list indices (int)
@@ -21,6 +22,21 @@ def one_line(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 60
+_REPR.maxlong = 40
+_REPR.maxlist = _REPR.maxdict = _REPR.maxtuple = 8
+_REPR.maxlevel = 3
+
+
+def shown(value: object) -> str:
+    """`repr(value)` for a message, shortened: a long string, a long list or a huge number cannot flood it."""
+    try:
+        return _REPR.repr(value)
+    except ValueError:  # an integer too large to print
+        return "a very large number"
 
 
 def format_path(path: Sequence[object]) -> str:

@@ -18,6 +18,8 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from shufflecalc.errors import shown
+
 UNITS: dict[str, int] = {"1": 1, "K": 10**3, "k": 10**3, "M": 10**6, "G": 10**9}
 UNIT_NAMES = "1, K (or k), M, G"
 MAX_COUNT = 10**18  # the largest count a budget limit or a table's published value may be
@@ -56,30 +58,20 @@ def parse_count(value: Any, fail: Callable[[str], Exception]) -> int:
     """A count in human units, exactly: 150M -> 150_000_000, '2.0M' -> 2_000_000, 1500 -> 1500, '150k' -> 150_000.
 
     `fail(message)` builds the exception to raise (so that it can name the file, line and key)."""
-    shown = shown_value(value)
+    as_written = shown(value)
     number = exact(value)
     if number is None and isinstance(value, str) and (m := _COUNT_RE.match(value)):
         number = Fraction(Decimal(m.group(1))) * UNITS[m.group(2) or "1"]
     if number is None:
-        raise fail(f"cannot read {shown} as a count: expected an integer or a number with K, M or G (powers of "
+        raise fail(f"cannot read {as_written} as a count: expected an integer or a number with K, M or G (powers of "
                    "1000), such as 150M or 2.5G")
     if number < 0:
-        raise fail(f"{shown} is negative: a count is at least 0")
+        raise fail(f"{as_written} is negative: a count is at least 0")
     if number > MAX_COUNT:
-        raise fail(f"{shown} is too large: a count is at most 10**18 (1,000,000,000G)")
+        raise fail(f"{as_written} is too large: a count is at most 10**18 (1,000,000,000G)")
     if number.denominator != 1:
-        raise fail(f"{shown} is not a whole number ({float(number):,} after scaling): counts are integers")
+        raise fail(f"{as_written} is not a whole number ({float(number):,} after scaling): counts are integers")
     return int(number)
 
 
-def shown_value(value: Any, width: int = 40) -> str:
-    """`value` as written in a message: its repr, text cut to `width` characters (``'99999...'``)."""
-    if isinstance(value, int) and value.bit_length() > 128:  # repr() of a 5,000-digit int raises ValueError
-        return f"an integer of {value.bit_length()} bits"
-    if isinstance(value, str):
-        return repr(value if len(value) <= width else value[:width] + "...")
-    text = repr(value)
-    return text if len(text) <= width else text[:width] + "..."
-
-
-__all__ = ["MAX_COUNT", "UNITS", "UNIT_NAMES", "exact", "parse_count", "shown_value", "unit_factor", "unit_name"]
+__all__ = ["MAX_COUNT", "UNITS", "UNIT_NAMES", "exact", "parse_count", "unit_factor", "unit_name"]

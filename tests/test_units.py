@@ -6,8 +6,8 @@ from fractions import Fraction
 
 import pytest
 
-from shufflecalc.errors import ShufflecalcError
-from shufflecalc.units import MAX_COUNT, UNITS, exact, parse_count, shown_value, unit_factor, unit_name
+from shufflecalc.errors import ShufflecalcError, shown
+from shufflecalc.units import MAX_COUNT, UNITS, exact, parse_count, unit_factor, unit_name
 
 
 def fail(message: str) -> ShufflecalcError:
@@ -43,9 +43,9 @@ def test_parse_count_is_exact(text, value: int) -> None:
     (MAX_COUNT + 1, "1000000000000000001 is too large: a count is at most 10**18 (1,000,000,000G)"),
     ("1000000001G", "'1000000001G' is too large"),
     (1.0e300, "1e+300 is too large"),
-    pytest.param(10**5000, "an integer of 16610 bits is too large", id="5000-digit-int"),
-    ("9" * 400 + ".5", "cannot read '" + "9" * 40 + "...' as a count"),
-    ("9" * 5000, "cannot read '" + "9" * 40 + "...' as a count"),
+    pytest.param(10**5000, "a very large number is too large", id="5000-digit-int"),
+    ("9" * 400 + ".5", "cannot read '" + "9" * 27 + "..." + "9" * 26 + ".5' as a count"),
+    ("9" * 5000, "cannot read '" + "9" * 27 + "..." + "9" * 28 + "' as a count"),
 ])
 def test_parse_count_errors(text, message: str) -> None:
     with pytest.raises(ShufflecalcError) as exc:
@@ -55,7 +55,7 @@ def test_parse_count_errors(text, message: str) -> None:
 
 def test_the_largest_count() -> None:
     assert parse_count(MAX_COUNT, fail) == parse_count("1000000000G", fail) == MAX_COUNT == 10**18
-    assert shown_value("x" * 100) == repr("x" * 40 + "...") and shown_value([1] * 100).endswith("...")
+    assert len(shown("x" * 100)) < 70 and shown([1] * 100).endswith("...]") and shown(10**5000) == "a very large number"
 
 
 @pytest.mark.parametrize("unit, factor", [(1, 1), ("1", 1), ("K", 1000), ("k", 1000), ("M", 10**6), ("G", 10**9),

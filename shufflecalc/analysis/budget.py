@@ -38,10 +38,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from shufflecalc.analysis.cost import ALL_METRICS, Analysis, analyze
-from shufflecalc.errors import ShufflecalcError
+from shufflecalc.errors import ShufflecalcError, shown
 from shufflecalc.spec.load import Spec, builtin_names, check_value, format_value, load_spec, resolve_config
 from shufflecalc.spec.yamlsrc import Document, check_file_name, load_file, read_text_file
-from shufflecalc.units import MAX_COUNT, parse_count, shown_value
+from shufflecalc.units import MAX_COUNT, parse_count
 
 LATENCY_KEY = "max_latency_ms"
 # the optional keys of a latency limit, with their defaults ("value" is required)
@@ -194,14 +194,14 @@ def _latency(doc: Document, path: tuple, raw: Any) -> Limit:
         raise doc.error(path, "missing 'value' (milliseconds)")
     value = spec["value"]
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise doc.error((*path, "value"), f"cannot read {shown_value(value)} as milliseconds: expected a positive "
+        raise doc.error((*path, "value"), f"cannot read {shown(value)} as milliseconds: expected a positive "
                         "number")
     device = spec.get("device", LATENCY_KEYS["device"])
     if device not in DEVICES:
-        raise doc.error((*path, "device"), f"device must be one of {', '.join(DEVICES)}, got {shown_value(device)}")
+        raise doc.error((*path, "device"), f"device must be one of {', '.join(DEVICES)}, got {shown(device)}")
     batch = spec.get("batch", LATENCY_KEYS["batch"])
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise doc.error((*path, "batch"), f"batch must be a positive integer, got {shown_value(batch)}")
+        raise doc.error((*path, "batch"), f"batch must be a positive integer, got {shown(batch)}")
     return Limit(LATENCY_KEY, "latency_ms", "max", float(value), doc.line(path), device, batch)
 
 
@@ -392,12 +392,12 @@ def load_baseline(path: str) -> Baseline:
         for name, value in m["config"].items():
             if isinstance(value, (dict, list)):
                 raise ShufflecalcError(f"{where}.config.{name}: expected a parameter value (a number, string, "
-                                       f"boolean or null), got {shown_value(value)}")
+                                       f"boolean or null), got {shown(value)}")
         values = {k: m[k] for k in ALL_METRICS if k in m}
         for k, v in values.items():
             if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= MAX_COUNT:
                 raise ShufflecalcError(f"{where}.{k}: expected a count (an integer from 0 to 10**18), got "
-                                       f"{shown_value(v)}")
+                                       f"{shown(v)}")
         result.setdefault(model_key(m["name"], m["config"]), values)
     return Baseline(path, result)
 
@@ -412,12 +412,12 @@ def _json_constant(text: str) -> Any:
 
 def _json_int(text: str) -> int:
     if len(text.lstrip("-")) > len(str(MAX_COUNT)):  # before int(), which refuses 4,300 digits with a ValueError
-        raise _JsonNumberError(f"the integer {shown_value(text)} is too large: a count is at most 10**18")
+        raise _JsonNumberError(f"the integer {shown(text)} is too large: a count is at most 10**18")
     return int(text)
 
 
 def _json_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise _JsonNumberError(f"{shown_value(text)} is not a finite number")
+        raise _JsonNumberError(f"{shown(text)} is not a finite number")
     return value

@@ -20,10 +20,10 @@ from typing import Any
 
 from shufflecalc.analysis.cost import ALL_METRICS, analyze, config_text
 from shufflecalc.analysis.sweep import METRIC_HEADERS
-from shufflecalc.errors import ShufflecalcError
+from shufflecalc.errors import ShufflecalcError, shown
 from shufflecalc.spec.load import Spec, builtin_dir, load_spec, resolve_config
 from shufflecalc.spec.yamlsrc import Document, check_file_name, load_file
-from shufflecalc.units import MAX_COUNT, UNIT_NAMES, exact, shown_value, unit_factor, unit_name
+from shufflecalc.units import MAX_COUNT, UNIT_NAMES, exact, unit_factor, unit_name
 
 TABLE_KEYS = {"name", "title", "description", "reference", "notes", "metrics", "context", "rows"}
 METRIC_KEYS = {"key", "header", "unit"}
@@ -168,11 +168,11 @@ def _metric(doc: Document, raw: Any, path: tuple) -> Metric:
     _keys(doc, raw, path, METRIC_KEYS)
     key = raw.get("key")
     if key not in ALL_METRICS:
-        raise doc.error((*path, "key"), f"unknown metric {shown_value(key)} (metrics: {', '.join(ALL_METRICS)})")
+        raise doc.error((*path, "key"), f"unknown metric {shown(key)} (metrics: {', '.join(ALL_METRICS)})")
     unit = raw.get("unit", 1)
     factor = unit_factor(unit)
     if factor is None:
-        raise doc.error((*path, "unit"), f"unit must be one of {UNIT_NAMES}, got {shown_value(unit)}")
+        raise doc.error((*path, "unit"), f"unit must be one of {UNIT_NAMES}, got {shown(unit)}")
     header = raw.get("header", METRIC_HEADERS[key])
     if not isinstance(header, str):
         raise doc.error((*path, "header"), "'header' must be a string")
@@ -229,13 +229,13 @@ def _published(doc: Document, where: tuple, value: Any, unit: int) -> int:
     """A published figure times its unit, rounded half up to an exact integer (the papers' figures are rounded)."""
     number = exact(value)
     if number is None or number <= 0:
-        raise doc.error(where, f"a published value must be a positive finite number, got {shown_value(value)}")
+        raise doc.error(where, f"a published value must be a positive finite number, got {shown(value)}")
     count = math.floor(number * unit + Fraction(1, 2))
     if count == 0:
-        raise doc.error(where, f"a published value must be at least 1 after scaling: {shown_value(value)} at unit "
+        raise doc.error(where, f"a published value must be at least 1 after scaling: {shown(value)} at unit "
                         f"{unit_name(unit)} rounds to 0")
     if count > MAX_COUNT:
-        raise doc.error(where, f"a published value must be at most 10**18 after scaling: {shown_value(value)} at "
+        raise doc.error(where, f"a published value must be at most 10**18 after scaling: {shown(value)} at "
                         f"unit {unit_name(unit)} is {count:.3g}")
     return count
 

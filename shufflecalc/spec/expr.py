@@ -21,11 +21,12 @@ from __future__ import annotations
 import ast
 import math
 import operator
-import reprlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
+
+from shufflecalc.errors import shown
 
 MAX_LENGTH = 1000
 MAX_NODES = 300
@@ -187,21 +188,6 @@ class UserFunction:
         local[DEPTH] = depth + 1
         local[BUDGET] = _budget(env)
         return self.body(local)  # the body's evaluation spends its nodes from the shared budget
-
-
-_REPR = reprlib.Repr()
-_REPR.maxstring = _REPR.maxother = 60
-_REPR.maxlong = 40
-_REPR.maxlist = _REPR.maxdict = _REPR.maxtuple = 8
-_REPR.maxlevel = 3
-
-
-def shown(value: Any) -> str:
-    """`repr(value)` for a message, shortened: a long string, a long list or a huge number cannot flood it."""
-    try:
-        return _REPR.repr(value)
-    except ValueError:  # an integer too large to print
-        return "a very large number"
 
 
 def _describe(value: Any) -> str:

@@ -15,8 +15,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from shufflecalc.errors import ShufflecalcError
-from shufflecalc.spec.expr import MAX_ABS_INT, MAX_LENGTH, RESERVED_PREFIX, shown
+from shufflecalc.errors import ShufflecalcError, shown
+from shufflecalc.spec.expr import MAX_ABS_INT, MAX_LENGTH, RESERVED_PREFIX
 from shufflecalc.spec.yamlsrc import Document, check_file_name, load_file
 
 TOP_KEYS = {"name", "description", "reference", "params", "functions", "define", "input", "layers"}
