@@ -52,14 +52,13 @@ def in_process() -> tuple[float, float]:
     command (parsing, analysis, rows, sorting, rendering) on the same configurations."""
     import shufflecalc
     from shufflecalc.cli import app
-    from shufflecalc.spec.graph import _block_template, _evaluate
+    from shufflecalc.spec.templates import clear_caches
 
     configs = [{"g": g, "width": w, "resolution": r} for g in (1, 2, 3, 4, 8) for w in (0.25, 0.5, 1.0, 1.5, 2.0)
                for r in range(160, 320, 4)]
 
     def cold() -> None:
-        _evaluate.cache_clear()
-        _block_template.cache_clear()
+        clear_caches()
 
     engine, command = [], []
     for _ in range(5):  # alternate, medians: the machine's load affects both alike

@@ -89,7 +89,7 @@ layers:
 @pytest.fixture
 def wrong_batchnorm(monkeypatch) -> Iterator[None]:
     """Make the engine count 3 (not 2) fvcore flops per batchnorm output element."""
-    from shufflecalc.spec import graph
+    from shufflecalc.spec import templates
     from shufflecalc.spec.layers import KINDS
 
     rule = KINDS["batchnorm"].rule
@@ -98,8 +98,8 @@ def wrong_batchnorm(monkeypatch) -> Iterator[None]:
         ev = rule(attrs, ins)
         return dataclasses.replace(ev, fvcore_extra=ev.fvcore_extra * 3 // 2)
 
-    graph._evaluate.cache_clear(), graph._block_template.cache_clear()
+    templates.clear_caches()
     monkeypatch.setitem(KINDS, "batchnorm", dataclasses.replace(KINDS["batchnorm"], rule=wrong))
     yield
     monkeypatch.undo()
-    graph._evaluate.cache_clear(), graph._block_template.cache_clear()
+    templates.clear_caches()

@@ -47,7 +47,7 @@ def test_the_limits_table_states_the_limits_the_code_enforces() -> None:
     """docs/spec-format.md#limits, row by row, against the constants (a changed limit must change the docs)."""
     from shufflecalc.analysis import sweep
     from shufflecalc.formulas import shuffle
-    from shufflecalc.spec import expr, graph, layers, load, yamlsrc
+    from shufflecalc.spec import expr, graph, layers, load, values, yamlsrc
     from shufflecalc.units import MAX_COUNT
 
     text = (ROOT / "docs" / "spec-format.md").read_text()
@@ -60,7 +60,7 @@ def test_the_limits_table_states_the_limits_the_code_enforces() -> None:
     assert f"at most {int(layers.MAX_RATIO):,}; `width_per_group` at most {layers.MAX_SPATIAL:,}" in limits
     assert layers.MAX_EPS == 1.0 and "between 0 and 1" in limits
     assert f"at most {load.MAX_PARAM_TEXT:,} characters" in limits
-    assert f"nested at most {graph.MAX_NESTING} levels" in limits
+    assert f"nested at most {values.MAX_NESTING} levels" in limits
     assert f"at most {expr.MAX_ITEMS:,} items" in limits
     assert f"n from -{expr.MAX_ROUND_DIGITS} to {expr.MAX_ROUND_DIGITS}" in limits
     assert f"at most {graph.MAX_REPEAT:,} units; a network at most {graph.MAX_LAYERS:,} primitive layers" in limits

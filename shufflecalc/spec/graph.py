@@ -7,30 +7,18 @@ No torch import anywhere on this path.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
-from math import prod
+from functools import cached_property
 from typing import Any, NamedTuple
 
-from shufflecalc.errors import ShufflecalcError
+from shufflecalc.errors import ShufflecalcError, format_path, shown
+from shufflecalc.spec.blockdefs import Library, library
 from shufflecalc.spec.blocks import BLOCKS, IN
-from shufflecalc.spec.expr import (
-    BUDGET,
-    BUILTINS,
-    MAX_ABS_INT,
-    RESERVED_PREFIX,
-    Budget,
-    ExprError,
-    UserFunction,
-    compile_expr,
-    shown,
-)
+from shufflecalc.spec.expr import BUDGET, BUILTINS, RESERVED_PREFIX, Budget, ExprError, UserFunction, compile_expr
 from shufflecalc.spec.layers import (
     KINDS,
     MAX_CHANNELS,
-    MAX_FEATURES,
     MAX_SPATIAL,
     MAX_WINDOW,
     Arg,
@@ -38,28 +26,26 @@ from shufflecalc.spec.layers import (
     Shape,
     reserved_name,
 )
-from shufflecalc.spec.load import FUNC_RE, NAME_RE, Spec, format_value, load_spec, resolve_config
+from shufflecalc.spec.load import FUNC_RE, NAME_RE, Spec, load_spec, resolve_config
+from shufflecalc.spec.templates import (
+    CURRENT_BUDGET,
+    BlockFailure,
+    Entry,
+    Numbers,
+    Template,
+    builtin_template,
+    evaluate,
+    sums,
+    user_template,
+)
 from shufflecalc.spec.totals import Totals
+from shufflecalc.spec.values import Scope, text
 
 INPUT = "input"
 MAX_REPEAT = 1_000  # units in one stage
 MAX_LAYERS = 20_000  # primitive layers in one network
-MAX_NESTING = 32  # levels of lists and tables in one define value
 ENTRY_KEYS = {"op", "name", "inputs"}
 STAGE_KEYS = {"stage", "repeat", "stride", "unit", "first"}
-
-
-class Numbers(NamedTuple):
-    """What one layer costs and produces (see `ops` for the conventions): the fields of `Layer` from `out` to
-    `op_class`, in the same order (checked below), so that a Layer is made by spreading them."""
-
-    out: Shape
-    params: int
-    macs: int
-    fvcore_flops: int
-    activations: int
-    memory_access: int
-    op_class: str
 
 
 class Layer(NamedTuple):
@@ -106,17 +92,6 @@ class Block:
     path: tuple
 
 
-class Entry(NamedTuple):
-    """One layer of a segment, named and connected locally (`blocks.IN` is the segment's input)."""
-
-    name: str
-    op: str
-    attrs: Mapping[str, Any]
-    inputs: tuple[str, ...]
-    in_shapes: tuple[Shape, ...]
-    numbers: Numbers
-
-
 class Segment(NamedTuple):
     """The layers of one block instance (or one top-level layer): full names are `prefix` + the entry's name."""
 
@@ -161,80 +136,6 @@ def expand(spec: Spec | str, overrides: Mapping[str, Any] | None = None) -> Grap
     return _Builder(spec, config).build()
 
 
-# --- per-layer evaluation, cached: many layers and units repeat with identical arguments --------------------------
-
-
-@lru_cache(maxsize=65536)
-def _evaluate(op: str, attrs: tuple, in_shapes: tuple[Shape, ...]) -> tuple[Mapping[str, Any], Numbers]:
-    kind = KINDS[op]
-    full = {**kind.defaults, **dict(attrs)}
-    for key, value in attrs:  # a block's layers: their numbers are derived, not read (a spec's are checked already)
-        arg = kind.args.get(key)
-        if arg is not None and arg.maximum is not None and value is not None and value > arg.maximum:
-            raise LayerError(f"{key} {value} is above the maximum {_bound(arg.maximum)}", key)
-    ev = kind.rule(full, in_shapes)
-    _check_shape(ev.out)
-    out_n = prod(ev.out)
-    activations = out_n if kind.counts_activations else 0
-    memory = 0 if kind.view else sum(prod(s) for s in in_shapes) + out_n + ev.params
-    return full, Numbers(ev.out, ev.params, ev.macs, ev.macs + ev.fvcore_extra, activations, memory, ev.op_class)
-
-
-@lru_cache(maxsize=16384)
-def _block_template(kind: str, args: tuple, in_shape: Shape) -> tuple[tuple[Entry, ...], Totals]:
-    prims = BLOCKS[kind].expand(dict(args), in_shape)
-    shapes: dict[str, Shape] = {IN: in_shape}
-    prev = IN
-    template = []
-    for p in prims:
-        inputs = p.inputs or (prev,)
-        in_shapes = tuple(shapes[i] for i in inputs)
-        try:
-            full, numbers = _evaluate(p.op, tuple(sorted(p.attrs.items())), in_shapes)
-        except LayerError as exc:
-            raise LayerError(f"{p.name}: {exc}") from None
-        shapes[p.name] = numbers.out
-        prev = p.name
-        template.append(Entry(p.name, p.op, full, inputs, in_shapes, numbers))
-    return tuple(template), _sums(template)
-
-
-def _check_shape(shape: Shape) -> None:
-    """Every tensor is bounded: C <= MAX_CHANNELS, H and W <= MAX_SPATIAL, a flat one MAX_FEATURES."""
-    if len(shape) == 3:
-        c, h, w = shape
-        if c > MAX_CHANNELS:
-            raise LayerError(f"the output has {c:,} channels, more than the maximum {MAX_CHANNELS:,}")
-        if h > MAX_SPATIAL or w > MAX_SPATIAL:
-            raise LayerError(f"the output is {h}x{w}, larger than the maximum {MAX_SPATIAL:,} in height and width")
-    elif prod(shape) > MAX_FEATURES:
-        raise LayerError(f"the output has {prod(shape):,} elements, more than the maximum {MAX_FEATURES:,}")
-
-
-def _bound(value: float) -> str:
-    return f"{value:,}" if isinstance(value, int) else format_value(value)
-
-
-def _text(value: Any) -> str:
-    """A spec value as a message shows it: a string as written (shortened), anything else as `shown`."""
-    if isinstance(value, str):
-        return value if len(value) <= 60 else value[:57] + "..."
-    if isinstance(value, float) and abs(value) >= 1e16:
-        return repr(value)  # 1e+300, not its 301 digits
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**24:
-        try:
-            return f"{float(value):g}"  # 1e+40, not its 41 digits
-        except OverflowError:
-            return "a very large number"
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return format_value(value)
-    return shown(value)
-
-
-def _sums(entries: list[Entry] | tuple[Entry, ...]) -> Totals:
-    return Totals.of(e.numbers for e in entries)
-
-
 _INPUT_ARGS = (
     Arg(int, minimum=1, maximum=MAX_CHANNELS),
     Arg(int, minimum=1, maximum=MAX_SPATIAL),
@@ -251,6 +152,8 @@ class _Builder:
         self.env: dict[str, Any] = dict(config)
         self.budget = Budget()  # one for the whole expansion: every expression evaluated spends from it
         self.env[BUDGET] = self.budget
+        self.scope = Scope(self.env, self.spec.error)
+        self.library: Library = {}
         self.segments: list[Segment] = []
         self.count = 0  # layers so far
         self.segment_sums: list[Totals] = []
@@ -260,23 +163,28 @@ class _Builder:
 
     def build(self) -> Graph:
         data = self.spec.data
+        self.library = library(self.spec)
         self._functions(data.get("functions", {}))
         for name, value in data.get("define", {}).items():
             path = ("define", name)
             self._check_new_name(name, path)
-            self.env[name] = self._literal(value, path)
+            self.env[name] = self.scope.literal(value, path)
         shape = self._input(data["input"])
         self.outputs[INPUT] = self.last = (INPUT, shape)
-        for i, entry in enumerate(data["layers"]):
-            self._entry(entry, ("layers", i))
-        sums = Totals(*map(sum, zip(*self.segment_sums, strict=False)))  # field by field
-        return Graph(self.spec, self.config, shape, self.last[1], tuple(self.blocks), tuple(self.segments), sums)
+        token = CURRENT_BUDGET.set(self.budget)
+        try:
+            for i, entry in enumerate(data["layers"]):
+                self._entry(entry, ("layers", i))
+        finally:
+            CURRENT_BUDGET.reset(token)
+        totals = Totals(*map(sum, zip(*self.segment_sums, strict=False)))  # field by field
+        return Graph(self.spec, self.config, shape, self.last[1], tuple(self.blocks), tuple(self.segments), totals)
 
     # --- environment -------------------------------------------------------------------------------------------
 
     def _check_new_name(self, name: Any, path: tuple) -> None:
         if not isinstance(name, str) or not NAME_RE.match(name):
-            raise self.spec.error(path, f"invalid name '{_text(name)}'")
+            raise self.spec.error(path, f"invalid name '{text(name)}'")
         if name.startswith(RESERVED_PREFIX):
             raise self.spec.error(path, f"invalid name '{name}': names starting with '{RESERVED_PREFIX}' are reserved")
         if name in self.env or name in BUILTINS:
@@ -304,104 +212,11 @@ class _Builder:
                 raise self.spec.error(path, str(exc)) from None
             self.env[name] = UserFunction(name, args, compiled, body)
 
-    def _expr(self, text: str, path: tuple) -> Any:
-        try:
-            return compile_expr(text)(self.env)
-        except ExprError as exc:
-            raise self.spec.error(path, str(exc)) from None
-
-    def _literal(self, value: Any, path: tuple, depth: int = 0) -> Any:
-        """A define value: strings are expressions; lists and tables are evaluated element by element."""
-        if isinstance(value, str):
-            return self._expr(value, path)
-        if depth >= MAX_NESTING and isinstance(value, (list, dict)):
-            raise self.spec.error(path, f"lists and tables nested too deeply (more than {MAX_NESTING} levels)")
-        if isinstance(value, list):
-            return [self._literal(v, (*path, i), depth + 1) for i, v in enumerate(value)]
-        if isinstance(value, dict):
-            return {self._number(k, (*path, k)): self._literal(v, (*path, k), depth + 1) for k, v in value.items()}
-        if value is None:
-            raise self.spec.error(path, "a value is missing")
-        return self._number(value, path)
-
-    def _number(self, value: Any, path: tuple) -> Any:
-        """A number read from the spec: finite, and an integer within the evaluator's MAX_ABS_INT."""
-        if isinstance(value, float) and not math.isfinite(value):
-            raise self.spec.error(path, f"must be a finite number, got {value}")
-        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_ABS_INT:
-            raise self.spec.error(path, f"number too large (at most 2**62 in magnitude), got {_text(value)}")
-        return value
-
     def _input(self, raw: Any) -> Shape:
         if not isinstance(raw, list) or len(raw) != 3:
             raise self.spec.error(("input",), "input must be [channels, height, width]")
-        return tuple(self._value(arg, v, ("input", i)) for i, (arg, v) in enumerate(zip(_INPUT_ARGS, raw, strict=True)))
-
-    def _value(self, arg: Arg, raw: Any, path: tuple) -> Any:
-        """One argument's value (an expression is evaluated): of the argument's type, within its minimum and maximum
-        (a number is finite: NaN and infinity are refused), one of its choices."""
-        value = raw
-        if isinstance(raw, str):
-            if arg.type is str and arg.choices is not None:
-                value = self._choice(arg.choices, raw, path)
-            else:
-                value = self._expr(raw, path)
-        if arg.type is int:
-            if isinstance(value, float) and value.is_integer() and abs(value) <= MAX_ABS_INT:
-                value = int(value)
-            elif isinstance(value, float) and value.is_integer() and arg.maximum is not None:
-                raise self.spec.error(path, f"must be at most {_bound(arg.maximum)}, got {_text(value)}")
-            if isinstance(value, bool) or not isinstance(value, int):
-                text = _text(raw) if raw is value else f"{_text(raw)} = {_text(value)}"
-                raise self.spec.error(path, f"must be a whole number, got {text}")
-        elif arg.type is float:
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise self.spec.error(path, f"must be a number, got {shown(value)}")
-            if isinstance(value, float) and not math.isfinite(value):
-                raise self.spec.error(path, f"must be a finite number, got {value}")
-            if isinstance(value, int) and arg.maximum is not None and value > arg.maximum:
-                raise self.spec.error(path, f"must be at most {_bound(arg.maximum)}, got {_text(value)}")
-            value = float(value)
-        elif arg.type is bool:
-            if not isinstance(value, bool):
-                raise self.spec.error(path, f"must be true or false, got {shown(value)}")
-        elif not isinstance(value, str):
-            raise self.spec.error(path, f"must be a string, got {shown(value)}")
-        if arg.minimum is not None and value < arg.minimum:
-            raise self.spec.error(path, f"must be at least {format_value(arg.minimum)}, got {_text(value)}")
-        if arg.maximum is not None and value > arg.maximum:
-            raise self.spec.error(path, f"must be at most {_bound(arg.maximum)}, got {_text(value)}")
-        if arg.choices is not None and value not in arg.choices:
-            raise self.spec.error(path, f"must be one of {', '.join(map(str, arg.choices))}, got {shown(value)}")
-        return value
-
-    def _choice(self, choices: tuple[Any, ...], raw: str, path: tuple) -> Any:
-        """A string argument with fixed choices: one of them, or the name of a parameter or define value holding one
-        (the value is then checked against the choices by the caller); any other text is a wrong choice."""
-        if raw in choices:
-            return raw
-        if raw in self.env and not raw.startswith(RESERVED_PREFIX) and not isinstance(self.env[raw], UserFunction):
-            return self.env[raw]
-        raise self.spec.error(path, f"must be one of {', '.join(map(str, choices))}, got {shown(raw)}")
-
-    def _args(self, schema: dict[str, Arg], raw: Mapping[str, Any], path: tuple, skip: set[str]) -> dict[str, Any]:
-        values: dict[str, Any] = {}
-        for key, value in raw.items():
-            if key in skip:
-                continue
-            if key not in schema:
-                expected = ", ".join(sorted(schema)) or "none"
-                raise self.spec.error((*path, key), f"unknown argument '{key}' (arguments: {expected})")
-            if value is None and schema[key].default is None and not schema[key].required:
-                values[key] = None
-                continue
-            values[key] = self._value(schema[key], value, (*path, key))
-        for key, arg in schema.items():
-            if key not in values:
-                if arg.required:
-                    raise self.spec.error(path, f"missing required argument '{key}'")
-                values[key] = arg.default
-        return values
+        args = zip(_INPUT_ARGS, raw, strict=True)
+        return tuple(self.scope.value(arg, v, ("input", i)) for i, (arg, v) in enumerate(args))
 
     # --- layers, blocks, stages ------------------------------------------------------------------------------------
 
@@ -419,16 +234,19 @@ class _Builder:
         name = raw.get("name", f"{op}_{path[-1]}")
         self._check_name(name, (*path, "name") if "name" in raw else path)
         inputs = self._inputs(raw, path)
-        if op in BLOCKS:
+        if op in KINDS:
+            self._primitive(name, op, self.scope.args(KINDS[op].args, raw, path, ENTRY_KEYS), inputs, raw, path)
+        elif op in BLOCKS or op in self.library:
             if len(inputs) != 1:
                 raise self.spec.error((*path, "inputs"), f"a {op} block takes one input")
-            args = self._args(BLOCKS[op].args, raw, path, ENTRY_KEYS)
+            args = self.scope.args(self._block_args(op), raw, path, ENTRY_KEYS)
             self._block(name, op, args, inputs[0], raw, path)
-        elif op in KINDS:
-            self._primitive(name, op, self._args(KINDS[op].args, raw, path, ENTRY_KEYS), inputs, raw, path)
         else:
-            known = ", ".join(sorted(KINDS) + sorted(BLOCKS))
+            known = ", ".join(sorted(KINDS) + sorted(BLOCKS) + sorted(self.library))
             raise self.spec.error((*path, "op"), f"unknown op '{op}' (known: {known})")
+
+    def _block_args(self, op: str) -> dict[str, Arg]:
+        return BLOCKS[op].args if op in BLOCKS else self.library[op].args
 
     def _check_name(self, name: Any, path: tuple) -> None:
         if not isinstance(name, str) or not NAME_RE.match(name):
@@ -469,19 +287,35 @@ class _Builder:
             raise self.spec.error(path, f"{op} needs two or more inputs: list them with 'inputs: [a, b]'")
         in_shapes = tuple(s for _, s in inputs)
         try:
-            attrs, numbers = _evaluate(op, tuple(sorted(args.items())), in_shapes)
+            attrs, numbers = evaluate(op, tuple(sorted(args.items())), in_shapes)
         except LayerError as exc:
             raise self._fail(exc, raw, path, name) from None
         entry = Entry(name, op, attrs, tuple(n for n, _ in inputs), in_shapes, numbers)
-        self._add_segment(Segment("", "", "", (entry,)), _sums((entry,)), path)
+        self._add_segment(Segment("", "", "", (entry,)), sums((entry,)), path)
         self.outputs[name] = self.last = (name, numbers.out)
 
-    def _add_segment(self, segment: Segment, sums: Totals, path: tuple) -> None:
-        if self.count + sums.layers > MAX_LAYERS:
+    def _add_segment(self, segment: Segment, totals: Totals, path: tuple) -> None:
+        if self.count + totals.layers > MAX_LAYERS:
             raise self.spec.error(path, f"the network grows past {MAX_LAYERS:,} layers (the most a spec may expand to)")
         self.segments.append(segment)
-        self.segment_sums.append(sums)
-        self.count += sums.layers
+        self.segment_sums.append(totals)
+        self.count += totals.layers
+
+    def _template(self, name: str, op: str, args: dict[str, Any], in_shape: Shape, raw: Mapping,
+                  path: tuple) -> Template:
+        """The layers of one block instance: a built-in block's, or a user-defined one's (whose mistakes are reported
+        at both places: this use, and the line of the block's declaration)."""
+        if op in BLOCKS:
+            try:
+                return builtin_template(op, tuple(sorted(args.items())), in_shape)
+            except LayerError as exc:
+                raise self._fail(exc, raw, path, name) from None
+        try:
+            return user_template(self.library[op], args, in_shape, self.env)
+        except BlockFailure as exc:
+            where = " -> ".join([f"{format_path(path)} ({name})", *exc.sites])
+            line = self.spec.doc.line(path)
+            raise ShufflecalcError(exc.message, file=self.spec.doc.file, line=line, path=where) from None
 
     def _block(
         self, name: str, op: str, args: dict[str, Any], source: tuple[str, Shape], raw: Mapping, path: tuple
@@ -489,15 +323,12 @@ class _Builder:
         in_name, in_shape = source
         if len(in_shape) != 3:
             raise self.spec.error(path, f"a {op} block needs a C x H x W input")
-        try:
-            entries, sums = _block_template(op, tuple(sorted(args.items())), in_shape)
-        except LayerError as exc:
-            raise self._fail(exc, raw, path, name) from None
+        template = self._template(name, op, args, in_shape, raw, path)
         start = self.count
-        self._add_segment(Segment(name + ".", in_name, name, entries), sums, path)
-        out = entries[-1].numbers.out
+        self._add_segment(Segment(name + ".", in_name, name, template.entries), template.sums, path)
+        out = next(e.numbers.out for e in reversed(template.entries) if e.name == template.output)
         self.blocks.append(Block(name, op, args, in_shape, out, start, self.count, path))
-        self.outputs[name] = self.last = (f"{name}.{entries[-1].name}", out)
+        self.outputs[name] = self.last = (f"{name}.{template.output}", out)
 
     def _stage(self, raw: Mapping[str, Any], path: tuple) -> None:
         for key in raw:
@@ -507,19 +338,18 @@ class _Builder:
                 )
         name = raw["stage"]
         self._check_name(name, (*path, "stage"))
-        repeat = self._value(_REPEAT, raw.get("repeat", 1), (*path, "repeat"))
-        stride = self._value(_STAGE_STRIDE, raw.get("stride", 2), (*path, "stride"))
+        repeat = self.scope.value(_REPEAT, raw.get("repeat", 1), (*path, "repeat"))
+        stride = self.scope.value(_STAGE_STRIDE, raw.get("stride", 2), (*path, "stride"))
         unit = raw.get("unit")
         if not isinstance(unit, dict) or "op" not in unit:
             raise self.spec.error((*path, "unit"), "a stage needs 'unit: {op: <block type>, ...}'")
         op = unit["op"]
         if not isinstance(op, str):
             raise self.spec.error((*path, "unit", "op"), f"op must be a block type (a string), got {shown(op)}")
-        if op not in BLOCKS:
-            raise self.spec.error(
-                (*path, "unit", "op"), f"unknown block type '{op}' (known: {', '.join(sorted(BLOCKS))})"
-            )
-        schema = BLOCKS[op].args
+        if op not in BLOCKS and op not in self.library:
+            known = ", ".join(sorted(BLOCKS) + sorted(self.library))
+            raise self.spec.error((*path, "unit", "op"), f"unknown block type '{op}' (known: {known})")
+        schema = self._block_args(op)
         if "stride" not in schema:
             raise self.spec.error((*path, "unit", "op"), f"{op} has no stride and cannot form a stage")
         if "stride" in unit:
@@ -527,9 +357,9 @@ class _Builder:
         first = raw.get("first", {})
         if not isinstance(first, dict):
             raise self.spec.error((*path, "first"), "first must be a mapping of arguments for the first unit")
-        unit_args = self._args(schema, unit, (*path, "unit"), {"op"})
+        unit_args = self.scope.args(schema, unit, (*path, "unit"), {"op"})
         first_args = {
-            k: self._value(schema[k], v, (*path, "first", k))
+            k: self.scope.value(schema[k], v, (*path, "first", k))
             for k, v in first.items()
             if self._known(schema, k, (*path, "first", k))
         }

@@ -19,7 +19,7 @@ from shufflecalc.errors import ShufflecalcError, shown
 from shufflecalc.spec.expr import MAX_ABS_INT, MAX_LENGTH, RESERVED_PREFIX
 from shufflecalc.spec.yamlsrc import Document, check_file_name, load_file
 
-TOP_KEYS = {"name", "description", "reference", "params", "functions", "define", "input", "layers"}
+TOP_KEYS = {"name", "description", "reference", "params", "functions", "define", "include", "blocks", "input", "layers"}
 PARAM_KEYS = {"type", "default", "choices", "min", "max", "help"}
 PARAM_TYPES: dict[str, type] = {"int": int, "float": float, "bool": bool, "str": str}
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -65,6 +65,8 @@ class Spec:
     reference: str
     params: dict[str, Param]
     doc: Document
+    file: str = ""  # the file it was read from ("" for a spec made in code); includes are relative to it
+    builtin: bool = False
 
     @property
     def data(self) -> dict[str, Any]:
@@ -123,7 +125,7 @@ def _load(path: str, mtime: int, display: str, builtin: bool) -> Spec:
         if key in data and not isinstance(data[key], str):
             raise doc.error((key,), f"'{key}' must be a string")
     params = _params(doc, data.get("params", {}))
-    return Spec(name, display, data.get("description", ""), data.get("reference", ""), params, doc)
+    return Spec(name, display, data.get("description", ""), data.get("reference", ""), params, doc, path, builtin)
 
 
 def _params(doc: Document, raw: Any) -> dict[str, Param]:

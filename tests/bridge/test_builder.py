@@ -48,6 +48,7 @@ SMALL = [  # every built-in spec at a small resolution that keeps each stage's s
     ("shufflenet_v2", {"width": 2.0, "resolution": 64}),
     ("resnet50", {"resolution": 64}),
     ("resnext50_32x4d", {"resolution": 64}),
+    ("squeezenet1_0", {"resolution": 64, "classes": 10}),
 ]
 
 

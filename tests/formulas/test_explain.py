@@ -62,7 +62,16 @@ def check_consistent(u: UnitCheck) -> None:
     assert u.difference == sum(p.difference for p in u.parts) + sum(x.layer.macs for x in u.extras)
 
 
-@pytest.mark.parametrize("spec_name", builtin_names())
+NO_FORMULA = {"squeezenet1_0"}  # its units are a user-defined block (fire) that no paper's closed form covers
+
+
+def test_a_spec_without_a_unit_a_formula_covers_says_so() -> None:
+    for name in NO_FORMULA:
+        with pytest.raises(ShufflecalcError, match=f"{name} has no block that a formula covers"):
+            explain(name, {})
+
+
+@pytest.mark.parametrize("spec_name", [n for n in builtin_names() if n not in NO_FORMULA])
 def test_every_unit_of_every_builtin_spec_over_its_grid(spec_name: str) -> None:
     configs = 0
     for config in grid(spec_name):

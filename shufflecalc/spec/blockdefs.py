@@ -1,0 +1,311 @@
+"""User-defined blocks: the ``blocks:`` of a spec and of the files it includes, read and checked.
+
+A block is declared like a small spec::
+
+    blocks:
+      fire:
+        args:                        # like params: type, default, choices, min, max, help (no default: required)
+          squeeze: {type: int}
+          expand: {type: int}
+        define:                      # block-local values (expressions over args, params, in_channels, ...)
+          both: "2 * expand"
+        layers:                      # primitives or other blocks; inputs name local layers or `input`
+          - {op: conv2d, name: squeeze, out: squeeze, kernel: 1, bias: true}
+          - ...
+        output: cat                  # optional: the default is the last layer present
+
+``include: [other.yaml, ...]`` (paths relative to the including file) brings in the blocks of other files, which hold
+``blocks:`` and may ``include`` further files. This module only reads and checks the declarations (names, keys, argument
+declarations, that every op is known, that no block uses itself, that no name is defined twice); `templates` expands
+a block instance into layers.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shufflecalc.errors import ShufflecalcError, shown
+from shufflecalc.spec.blocks import BLOCKS
+from shufflecalc.spec.expr import BUILTINS, MAX_ABS_INT, RESERVED_PREFIX, ExprError, compile_expr
+from shufflecalc.spec.layers import KINDS, Arg, reserved_name
+from shufflecalc.spec.load import NAME_RE, PARAM_TYPES, Spec, _coerce
+from shufflecalc.spec.yamlsrc import Document, check_file_name, load_file
+
+BLOCK_KEYS = {"args", "define", "layers", "output", "help"}
+ARG_KEYS = {"type", "default", "choices", "min", "max", "help"}
+LAYER_KEYS = {"op", "name", "inputs", "when"}  # besides the op's own arguments
+INPUT_NAMES = ("in_channels", "in_height", "in_width")  # the block input's size, visible to its expressions
+BLOCK_INPUT = "input"  # what `inputs` calls the block's input
+MAX_INCLUDES = 64  # files one spec may bring in, directly or not
+
+
+@dataclass(eq=False)
+class BlockDef:
+    """One user-defined block: its declaration as read, where it is, and the names its expressions read from the
+    spec around it (`free`: parameters, defines, functions), which with its arguments and input shape determine its
+    layers."""
+
+    name: str
+    args: dict[str, Arg]
+    define: dict[str, Any]
+    layers: list[dict[str, Any]]
+    output: str | None
+    doc: Document
+    path: tuple
+    free: frozenset[str] = field(default=frozenset())
+    library: dict[str, BlockDef] = field(default_factory=dict, repr=False)  # the blocks it can use
+
+    def where(self, path: tuple) -> str:
+        """`net.yaml:9 blocks.fire.layers[4].out` for a path inside this block's declaration."""
+        line = self.doc.line(path)
+        from shufflecalc.errors import format_path
+
+        return f"{self.doc.file}:{line} {format_path(path)}" if line else f"{self.doc.file} {format_path(path)}"
+
+
+Library = dict[str, BlockDef]
+
+_LIBRARIES: dict[int, tuple[Spec, Library]] = {}
+
+
+def library(spec: Spec) -> Library:
+    """The user-defined blocks a spec can use: its own and those of the files it includes (read once per spec)."""
+    cached = _LIBRARIES.get(id(spec))
+    if cached is not None and cached[0] is spec:
+        return cached[1]
+    blocks: Library = {}
+    seen: list[str] = []
+    base = Path(spec.file).parent if spec.file and not spec.builtin else None
+    _collect(spec.doc, spec.data, base, blocks, seen, [spec.file] if spec.file else [])
+    _check_uses(blocks)
+    for defn in blocks.values():
+        defn.library = blocks
+    if len(_LIBRARIES) > 256:
+        _LIBRARIES.clear()
+    _LIBRARIES[id(spec)] = (spec, blocks)
+    return blocks
+
+
+def _collect(doc: Document, data: Mapping[str, Any], base: Path | None, blocks: Library, seen: list[str],
+             chain: list[str]) -> None:
+    """Read the `blocks` of `data`, then those of its `include`s, depth first; `chain` holds the files including
+    this one (an include cycle is an error naming it)."""
+    raw = data.get("blocks", {})
+    if not isinstance(raw, dict):
+        raise doc.error(("blocks",), "'blocks' must be a mapping of block name -> {args, define, layers, output}")
+    for name, decl in raw.items():
+        defn = _block(doc, name, decl)
+        if name in blocks:
+            other = blocks[name]
+            raise doc.error(("blocks", name), f"block '{name}' is defined twice: here and at "
+                                              f"{other.where(other.path)}")
+        blocks[name] = defn
+    includes = data.get("include", [])
+    if isinstance(includes, str):
+        includes = [includes]
+    if not isinstance(includes, list):
+        raise doc.error(("include",), "'include' must be a list of file paths (relative to this file)")
+    for i, ref in enumerate(includes):
+        where = ("include", i)
+        if not isinstance(ref, str) or not ref.strip():
+            raise doc.error(where, f"an include is a file path, got {shown(ref)}")
+        if base is None:
+            raise doc.error(where, "a built-in spec includes no files")
+        try:
+            check_file_name(ref, "include file")
+        except ShufflecalcError as exc:
+            raise doc.error(where, exc.message) from None
+        path = (base / ref).resolve()
+        key = str(path)
+        if key in chain:
+            cycle = " -> ".join([*[Path(c).name for c in chain[chain.index(key):]], Path(key).name])
+            raise doc.error(where, f"include cycle: {cycle}")
+        if key in seen:
+            continue  # included twice along different paths: its blocks are here already
+        if len(seen) >= MAX_INCLUDES:
+            raise doc.error(where, f"more than {MAX_INCLUDES} included files")
+        if not path.exists():
+            raise doc.error(where, f"no such file {ref} (include paths are relative to {doc.file})")
+        seen.append(key)
+        included = load_file(path, str(Path(doc.file).parent / ref))
+        if not isinstance(included.data, dict):
+            raise included.error((), "an included file is a mapping with 'blocks' (and 'include')")
+        for key_name in included.data:
+            if key_name not in ("blocks", "include", "description"):
+                raise included.error((key_name,), f"unknown key '{key_name}' in an included file (expected: "
+                                                  "blocks, include, description)")
+        _collect(included, included.data, path.parent, blocks, seen, [*chain, key])
+
+
+def _block(doc: Document, name: Any, decl: Any) -> BlockDef:
+    path = ("blocks", name)
+    if not isinstance(name, str) or not NAME_RE.match(name) or name.startswith(RESERVED_PREFIX):
+        raise doc.error(path, f"invalid block name {shown(name)} (letters, digits and _, not starting with __)")
+    if name in KINDS or name in BLOCKS:
+        what = "a layer kind" if name in KINDS else "a built-in block"
+        raise doc.error(path, f"block '{name}' is defined twice: here and as {what} of shufflecalc")
+    if not isinstance(decl, dict):
+        raise doc.error(path, "a block is a mapping with 'layers' (and 'args', 'define', 'output')")
+    for key in decl:
+        if key not in BLOCK_KEYS:
+            raise doc.error((*path, key), f"unknown key '{key}' (expected one of: {', '.join(sorted(BLOCK_KEYS))})")
+    args = _args(doc, path, decl.get("args", {}))
+    define = decl.get("define", {})
+    if not isinstance(define, dict):
+        raise doc.error((*path, "define"), "'define' must be a mapping of name -> value")
+    for key in define:
+        _local_name(doc, (*path, "define", key), key, args)
+    layers = decl.get("layers")
+    if not isinstance(layers, list) or not layers:
+        raise doc.error(path, f"block '{name}' has no layers: 'layers' must be a non-empty list")
+    names: set[str] = set()
+    for i, layer in enumerate(layers):
+        _layer(doc, (*path, "layers", i), layer, names)
+    output = decl.get("output")
+    if output is not None and (not isinstance(output, str) or output not in names):
+        raise doc.error((*path, "output"), f"output must name a layer of the block, got {shown(output)}")
+    defn = BlockDef(name, args, define, layers, output, doc, path)
+    defn.free = _free_names(defn)
+    return defn
+
+
+def _args(doc: Document, path: tuple, raw: Any) -> dict[str, Arg]:
+    if not isinstance(raw, dict):
+        raise doc.error((*path, "args"), "'args' must be a mapping of name -> {type, default, ...}")
+    args: dict[str, Arg] = {}
+    for name, decl in raw.items():
+        where = (*path, "args", name)
+        if not isinstance(name, str) or not NAME_RE.match(name) or name.startswith(RESERVED_PREFIX):
+            raise doc.error(where, f"invalid argument name {shown(name)}")
+        if name in LAYER_KEYS or name in INPUT_NAMES or name in BUILTINS:
+            raise doc.error(where, f"'{name}' cannot name an argument (it is a key of every layer, or built in)")
+        if not isinstance(decl, dict):
+            raise doc.error(where, "an argument is declared as {type: int|float|bool|str, default: ...}")
+        for key in decl:
+            if key not in ARG_KEYS:
+                raise doc.error((*where, key), f"unknown key '{key}' (expected one of: {', '.join(sorted(ARG_KEYS))})")
+        ptype = PARAM_TYPES.get(decl.get("type"))  # type: ignore[arg-type]
+        if ptype is None:
+            got = shown(decl.get("type"))
+            raise doc.error((*where, "type"), f"type must be one of int, float, bool, str, got {got}")
+
+        def fail(message: str, at: tuple = where) -> ShufflecalcError:
+            return doc.error(at, message)
+
+        number = ptype in (int, float)
+        bounds: dict[str, Any] = {"min": -MAX_ABS_INT, "max": MAX_ABS_INT} if number else {"min": None, "max": None}
+        for key in ("min", "max"):
+            if key in decl:
+                if not number:
+                    raise doc.error((*where, key), f"'{key}' applies to int and float arguments only")
+                bounds[key] = _coerce(decl[key], ptype, lambda m, at=(*where, key): fail(m, at))
+        choices = None
+        if "choices" in decl:
+            if not isinstance(decl["choices"], list) or not decl["choices"]:
+                raise doc.error((*where, "choices"), "choices must be a non-empty list")
+            choices = tuple(_coerce(c, ptype, lambda m, at=(*where, "choices", i): fail(m, at))
+                            for i, c in enumerate(decl["choices"]))
+        default = None
+        if "default" in decl and decl["default"] is not None:
+            default = _coerce(decl["default"], ptype, lambda m, at=(*where, "default"): fail(m, at))
+        args[name] = Arg(ptype, default, required="default" not in decl, minimum=bounds["min"],
+                         maximum=bounds["max"], choices=choices, help=str(decl.get("help", "")))
+    return args
+
+
+def _local_name(doc: Document, path: tuple, name: Any, args: Mapping[str, Arg]) -> None:
+    if not isinstance(name, str) or not NAME_RE.match(name) or name.startswith(RESERVED_PREFIX):
+        raise doc.error(path, f"invalid name {shown(name)}")
+    if name in args or name in INPUT_NAMES or name in BUILTINS:
+        raise doc.error(path, f"'{name}' is already defined (an argument, a built-in or the input's size)")
+
+
+def _layer(doc: Document, path: tuple, layer: Any, names: set[str]) -> None:
+    if not isinstance(layer, dict) or "op" not in layer:
+        raise doc.error(path, "a block's layer is a mapping with 'op' (a layer kind or a block)")
+    op = layer["op"]
+    if not isinstance(op, str):
+        raise doc.error((*path, "op"), f"op must be a layer kind or block name (a string), got {shown(op)}")
+    name = layer.get("name", f"{op}_{path[-1]}")
+    where = (*path, "name") if "name" in layer else path
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise doc.error(where, f"invalid layer name {shown(name)} (letters, digits and _)")
+    why = reserved_name(name)
+    if why is not None or name == BLOCK_INPUT:
+        reason = why or "it names the block's input"
+        raise doc.error(where, f"layer name '{name}' is reserved ({reason})")
+    if name in names:
+        raise doc.error(where, f"duplicate layer name '{name}' in the block")
+    names.add(name)
+    when = layer.get("when")
+    if when is not None and not isinstance(when, (str, bool)):
+        raise doc.error((*path, "when"), f"when must be an expression that is true or false, got {shown(when)}")
+    inputs = layer.get("inputs")
+    if inputs is not None:
+        items = [inputs] if isinstance(inputs, str) else inputs
+        if not isinstance(items, list) or not items or not all(isinstance(i, str) for i in items):
+            raise doc.error((*path, "inputs"), "inputs must be a list of local layer names, `input`, or expressions "
+                                               "giving one")
+
+
+def _free_names(defn: BlockDef) -> frozenset[str]:
+    """Names the block's expressions read that it does not define itself (spec parameters, defines, functions)."""
+    local = set(defn.args) | set(defn.define) | set(INPUT_NAMES) | set(BUILTINS)
+    texts: list[str] = [v for v in defn.define.values() if isinstance(v, str)]
+    for layer in defn.layers:
+        for key, value in layer.items():
+            if key in ("op", "name"):
+                continue
+            values = value if isinstance(value, list) else [value]
+            texts += [v for v in values if isinstance(v, str)]
+    names: set[str] = set()
+    for t in texts:
+        names |= expression_names(t)
+    return frozenset(names - local)
+
+
+def expression_names(text: str) -> set[str]:
+    """The names an expression reads (nothing for text that is not an expression)."""
+    try:
+        compile_expr(text)
+        tree = ast.parse(text.strip(), mode="eval")
+    except (ExprError, SyntaxError, ValueError, RecursionError, MemoryError):
+        return set()
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+
+
+def _check_uses(blocks: Library) -> None:
+    """Every op of every block is a layer kind or a block, and no block uses itself, directly or through others."""
+    for defn in blocks.values():
+        for i, layer in enumerate(defn.layers):
+            op = layer["op"]
+            if op not in KINDS and op not in BLOCKS and op not in blocks:
+                known = ", ".join(sorted(KINDS) + sorted(BLOCKS) + sorted(blocks))
+                raise defn.doc.error((*defn.path, "layers", i, "op"), f"unknown op '{op}' (known: {known})")
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(name: str, chain: list[str]) -> None:
+        state[name] = 1
+        defn = blocks[name]
+        for i, layer in enumerate(defn.layers):
+            op = layer["op"]
+            if op not in blocks:
+                continue
+            if state.get(op) == 1:
+                cycle = " -> ".join([*chain[chain.index(op):], name, op]) if op in chain else f"{name} -> {op}"
+                raise defn.doc.error((*defn.path, "layers", i, "op"), f"block cycle: {cycle} (a block cannot use "
+                                                                      "itself, directly or through others)")
+            if state.get(op) is None:
+                visit(op, [*chain, name])
+        state[name] = 2
+
+    for name in blocks:
+        if name not in state:
+            visit(name, [])
+
+
+__all__ = ["BLOCK_INPUT", "INPUT_NAMES", "LAYER_KEYS", "BlockDef", "Library", "expression_names", "library"]
