@@ -71,3 +71,32 @@ def test_the_limits_table_states_the_limits_the_code_enforces() -> None:
                                                                              "annotate"].index))
     assert names.replace(", `annotate`", " or `annotate`") in limits
     assert f"{expr.MAX_STEPS:,} steps for all the expressions of one spec" in text
+
+
+def test_the_block_language_example_is_squeezenet_with_torchvision_numbers(tmp_path) -> None:
+    """The docs' user-defined-block example, run as a user would copy it: torchvision's squeezenet1_0 counts."""
+    text = DOC.split("## User-defined blocks", 1)[1]
+    yaml_text = re.search(r"```yaml\n(.*?)```", text, re.S).group(1)
+    assert yaml_text == (ROOT / "specs" / "squeezenet1_0.yaml").read_text()
+    path = tmp_path / "squeezenet.yaml"
+    path.write_text(yaml_text)
+    a = analyze(str(path))
+    assert (a.params, a.macs) == (1_248_424, 818_924_576)
+    names = {layer.name for layer in a.layers}
+    assert {"fire2.squeeze", "fire2.expand3x3", "fire9.cat", "conv10"} <= names and len(a.graph.blocks) == 8
+
+
+def test_the_documented_block_error_is_the_real_one(tmp_path, monkeypatch) -> None:
+    from .conftest import run_cli
+
+    spec = (ROOT / "specs" / "squeezenet1_0.yaml").read_text()
+    strict = spec.replace("name: fire3, squeeze: 16, expand: 64", "name: fire3, squeeze: 16, expand: 0")
+    loose = strict.replace("expand: {type: int, min: 1,", "expand: {type: int,")
+    monkeypatch.chdir(tmp_path)
+    for text, expected in ((loose, "net.yaml:27 layers[4] (fire3) -> net.yaml:16 blocks.fire.layers[2].out: must be at "
+                                   "least 1, got 0"),
+                           (strict, "net.yaml:27 layers[4].expand: must be at least 1, got 0")):
+        (tmp_path / "net.yaml").write_text(text)
+        r = run_cli("show", "net.yaml")
+        assert r.exit_code == 2 and r.stderr == f"shufflecalc: error: {expected}\n"
+        assert expected in DOC
