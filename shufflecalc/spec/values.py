@@ -66,8 +66,8 @@ class Scope:
                 value = self.choice(arg.choices, raw, path)
             else:
                 value = self.expr(raw, path)
-        if value is None and arg.default is None and not arg.required:
-            return None  # an optional argument left at its default (a block passing its own None on)
+        if value is None and raw is not None and arg.default is None and not arg.required:
+            return None  # an expression naming an optional argument left at its default (a block passing None on)
         if arg.type is int:
             if isinstance(value, float) and value.is_integer() and abs(value) <= MAX_ABS_INT:
                 value = int(value)

@@ -209,3 +209,11 @@ def test_generated_name_components_are_not_reserved() -> None:
         for layer in expand(spec).layers:
             for part in layer.name.split("."):
                 assert not part.startswith("_") and part not in RESERVED_NAMES, (spec, layer.name)
+
+
+@pytest.mark.parametrize("key", ["repeat", "stride"])
+def test_a_missing_stage_number_is_an_error_not_a_crash(write_spec, key: str) -> None:
+    # `repeat: ~` crashed with a TypeError (found by tests/fuzzing.py)
+    message = _error(write_spec, "input: [8, 8, 8]\nlayers:\n  - stage: s\n    repeat: 2\n    stride: 1\n"
+                                 "    unit: {op: dwsep, out: 8}\n".replace(f"{key}: ", f"{key}: ~ #"))
+    assert message.startswith("my.yaml:") and f"layers[0].{key}: must be a whole number, got None" in message
