@@ -26,14 +26,14 @@ class Result:
         return json.loads(self.stdout)
 
 
-def run_cli(*args: str) -> Result:
+def run_cli(*args: str, columns: int | None = None) -> Result:
     """Run the CLI in-process through the console script's code path (`shufflecalc.cli.run`, as `main()` does);
-    stdout and stderr are kept apart."""
+    stdout and stderr are kept apart. Tables are drawn at full width, or fitted to `columns` ($COLUMNS)."""
     try:
         runner = CliRunner(mix_stderr=False)
     except TypeError:  # click >= 8.2 always separates them
         runner = CliRunner()
-    with runner.isolation() as streams:
+    with runner.isolation(env={"COLUMNS": str(columns) if columns else None}) as streams:
         try:
             code = run(list(args), prog_name="shufflecalc")
         except SystemExit as exc:  # not expected: run() returns the exit code

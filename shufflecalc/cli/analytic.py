@@ -8,6 +8,7 @@ import typer
 
 from shufflecalc.analysis.cost import analyze
 from shufflecalc.cli.common import (
+    ColumnsOpt,
     ForceOpt,
     ForcePlotOpt,
     FormatOpt,
@@ -19,6 +20,7 @@ from shufflecalc.cli.common import (
     ResOpt,
     SetOpt,
     SpecsArg,
+    WideOpt,
     WidthOpt,
     app,
     boundary,
@@ -62,9 +64,15 @@ def load_models(specs: list[str], g, width, resolution, sets):
 
 @app.command("list")
 @boundary
-def list_command(fmt: FormatOpt = None, output_file: OutputOpt = None, force: ForceOpt = False) -> None:
+def list_command(
+    fmt: FormatOpt = None,
+    output_file: OutputOpt = None,
+    force: ForceOpt = False,
+    columns: ColumnsOpt = None,
+    wide: WideOpt = False,
+) -> None:
     """List the built-in specs with their parameters, defaults and allowed values."""
-    with Out(fmt, output_file, force) as out:
+    with Out(fmt, output_file, force, columns=columns, wide=wide) as out:
         specs = [load_spec(n) for n in builtin_names()]
         out.output(list_json(specs), list_table(specs))
 
@@ -81,9 +89,11 @@ def show_command(
     fmt: FormatOpt = None,
     output_file: OutputOpt = None,
     force: ForceOpt = False,
+    columns: ColumnsOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """Per-layer cost table of one model: output shape, MACs, share, params, activations, memory access."""
-    with Out(fmt, output_file, force) as out:
+    with Out(fmt, output_file, force, columns=columns, wide=wide) as out:
         if by not in SHOW_BY:
             raise ShufflecalcError(f"--by {by!r}: expected one of {', '.join(SHOW_BY)}")
         (a,) = load_models([spec], g, width, resolution, sets)
@@ -106,6 +116,8 @@ def compare_command(
     fmt: FormatOpt = None,
     output_file: OutputOpt = None,
     force: ForcePlotOpt = False,
+    columns: ColumnsOpt = None,
+    wide: WideOpt = False,
     latency: Annotated[bool, typer.Option("--latency", help="also time the models (options as for 'bench')")] = False,
     device: DeviceOpt = "auto",
     batch: BatchOpt = "1",
@@ -119,7 +131,7 @@ def compare_command(
 ) -> None:
     """Compare models side by side: MACs, FLOPs, fvcore count, params, activations, memory access, ratios to the first;
     with --latency, median latency and throughput too."""
-    with Out(fmt, output_file, force) as out:
+    with Out(fmt, output_file, force, columns=columns, wide=wide) as out:
         analyses = load_models(specs, g, width, resolution, sets)
         plot_path = out.plot_target(plot, plot_kind)  # checks --plot-kind even without --plot
         # timing options given without --latency are checked all the same (without torch); left at their defaults,

@@ -34,7 +34,8 @@ from typing import (
 import typer
 
 from shufflecalc.errors import ShufflecalcError
-from shufflecalc.report.render import FORMATTERS, Tabular, to_json
+from shufflecalc.lists import comma_list
+from shufflecalc.report.render import FORMATTERS, Tabular, fit, select, to_json
 
 app = typer.Typer(
     name="shufflecalc",
@@ -95,6 +96,12 @@ PlotOpt = Annotated[
 PlotKindOpt = Annotated[
     str, typer.Option("--plot-kind", help="auto | scatter (MACs vs params) | lines (MACs vs g) | latency")
 ]
+ColumnsOpt = Annotated[
+    str | None, typer.Option("--columns", help="comma list of the columns to show, by key or header (the error for "
+                             "an unknown one lists them); every tabular format but json"),
+]
+WideOpt = Annotated[bool, typer.Option("--wide", help="draw the table at full width (by default a table wider than "
+                                       "the terminal folds its headers and hides columns, and says which)")]
 PROGRESS_MIN = 50  # show a progress bar for more items than this
 
 
@@ -136,9 +143,14 @@ class Out(Generic[E]):
     """
 
     def __init__(self, fmt: E | None, path: Path | None, force: bool,
-                 extensions: Mapping[str, E] = EXTENSIONS, default: E = Format.table) -> None:  # type: ignore[assignment]
+                 extensions: Mapping[str, E] = EXTENSIONS, default: E = Format.table,  # type: ignore[assignment]
+                 columns: str | None = None, wide: bool = False) -> None:
         self.fmt: E = output_format(fmt, path, extensions, default)
         self.path, self.force = path, force
+        self.columns = comma_list(columns, "--columns") if columns is not None else None
+        if self.columns is not None and self.fmt.value == "json":
+            raise ShufflecalcError("--columns applies to the tabular formats, not to json")
+        self.width = None if wide or path is not None else terminal_width()
         self._buffer: list[str] | None = None if path is None else []
         if path is not None:
             check_writable(path, force)
@@ -162,7 +174,12 @@ class Out(Generic[E]):
         sys.stdout.flush()
 
     def output(self, data: Any, table: Tabular, csv: Tabular | None = None) -> None:
-        """Print a command's result (see `render`)."""
+        """Print a command's result (see `render`): the --columns chosen; a terminal table fitted to its width."""
+        if self.columns is not None:
+            table = select(table, self.columns)
+            csv = select(csv, self.columns) if csv is not None else None
+        if self.width is not None and self.fmt.value == "table":
+            table = fit(table, self.width)
         self.emit(render(self.fmt, data, table, csv))  # type: ignore[arg-type]
 
     def write_file(self, path: Path, data: str | bytes, note: str = "") -> None:
@@ -310,6 +327,19 @@ def per_model(specs: Sequence[Any], values: dict[str, Any]) -> list[dict[str, An
                 f"parameter '{name}' is not declared by any of: {', '.join(s.name for s in specs)}"
             )
     return [{k: v for k, v in values.items() if k in s.params} for s in specs]
+
+
+def terminal_width() -> int | None:
+    """The width tables are fitted to: $COLUMNS if set, else the terminal's; None (no limit) when stdout is not a
+    terminal (a pipe, a file): what goes to a file is never cut."""
+    env = os.environ.get("COLUMNS", "")
+    if env.strip().isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        columns = os.get_terminal_size(sys.stdout.fileno()).columns if sys.stdout.isatty() else 0
+    except (OSError, ValueError, AttributeError):  # a test's stream without a file descriptor
+        return None
+    return columns or None  # a terminal that reports no size (0) is not limited
 
 
 def render(fmt: Format, data: Any, table: Tabular, csv: Tabular | None = None) -> str:

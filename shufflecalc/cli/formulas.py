@@ -13,6 +13,7 @@ import typer
 
 from shufflecalc.cli.common import (
     EXIT_FAILED,
+    ColumnsOpt,
     ForceOpt,
     Format,
     FormatOpt,
@@ -21,6 +22,7 @@ from shufflecalc.cli.common import (
     OutputOpt,
     ResOpt,
     SetOpt,
+    WideOpt,
     WidthOpt,
     app,
     boundary,
@@ -64,12 +66,14 @@ def formula_command(
     fmt: FormatOpt = None,
     output_file: OutputOpt = None,
     force: ForceOpt = False,
+    columns: ColumnsOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """A closed-form cost formula with numbers: the formula, the substitution, the exact MACs and the saving."""
     from shufflecalc.formulas.catalog import evaluate
     from shufflecalc.report.formulas import formula_list, formula_report
 
-    with Out(fmt, output_file, force) as out:
+    with Out(fmt, output_file, force, columns=columns, wide=wide) as out:
         if name is None:
             data, table = formula_list()
             out.output(data, table)
@@ -93,6 +97,8 @@ def explain_command(
     fmt: FormatOpt = None,
     output_file: OutputOpt = None,
     force: ForceOpt = False,
+    columns: ColumnsOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """Each unit a formula covers (dwsep, bottleneck and ShuffleNet units, ResNet / ResNeXt bottlenecks, inverted
     residuals, ShuffleNetV2 units): the closed-form formula beside the engine's exact count."""
@@ -100,7 +106,7 @@ def explain_command(
     from shufflecalc.formulas.groups_study import groups_study
     from shufflecalc.report.formulas import explain_report, study_report
 
-    with Out(fmt, output_file, force) as out:
+    with Out(fmt, output_file, force, columns=columns, wide=wide) as out:
         loaded = load_spec(spec)
         (config,) = per_model([loaded], overrides(g, width, resolution, sets))
         if study:
@@ -122,13 +128,15 @@ def shuffle_command(
     fmt: FormatOpt = None,
     output_file: OutputOpt = None,
     force: ForceOpt = False,
+    columns: ColumnsOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """ShuffleNet's channel shuffle step by step: reshape to (g, N/g), transpose, flatten."""
     from shufflecalc.bridge.shuffle import check_torch
     from shufflecalc.formulas.shuffle import make_shuffle
     from shufflecalc.report.formulas import check_text, shuffle_json, shuffle_table, shuffle_text
 
-    with Out(fmt, output_file, force) as out:
+    with Out(fmt, output_file, force, columns=columns, wide=wide) as out:
         s = make_shuffle(g, channels)
         result = check_torch(s) if check else None
         if out.fmt is Format.json:

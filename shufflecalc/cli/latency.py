@@ -8,6 +8,7 @@ import typer
 
 from shufflecalc.cli.analytic import load_models
 from shufflecalc.cli.common import (
+    ColumnsOpt,
     ForceOpt,
     FormatOpt,
     GOpt,
@@ -16,6 +17,7 @@ from shufflecalc.cli.common import (
     ResOpt,
     SetOpt,
     SpecsArg,
+    WideOpt,
     WidthOpt,
     app,
     boundary,
@@ -56,11 +58,13 @@ def bench_command(
     fmt: FormatOpt = None,
     output_file: OutputOpt = None,
     force: ForceOpt = False,
+    columns: ColumnsOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """Measure latency and throughput: median, p90, p99, min, mean, IQR/median, images/s, GFLOP/s (and % of peak)."""
     from shufflecalc.report.latency import bench_csv, bench_table
 
-    with Out(fmt, output_file, force) as out:
+    with Out(fmt, output_file, force, columns=columns, wide=wide) as out:
         analyses = load_models(specs, g, width, resolution, sets)
         options = timing_options(device, batch, dtype, channels_last, threads, cuda_graph, compile_, min_time,
                                  peak_tflops)
@@ -87,13 +91,15 @@ def profile_command(
     fmt: FormatOpt = None,
     output_file: OutputOpt = None,
     force: ForceOpt = False,
+    columns: ColumnsOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """Profile one model: time per operator class (or layer) beside its share of MACs and of memory access."""
     from shufflecalc.latency.bench import parse_batch
     from shufflecalc.latency.profile import profile_model
     from shufflecalc.report.latency import PROFILE_BY, profile_csv, profile_table
 
-    with Out(fmt, output_file, force) as out:
+    with Out(fmt, output_file, force, columns=columns, wide=wide) as out:
         if by not in PROFILE_BY:
             raise ShufflecalcError(f"--by {by!r}: expected one of {', '.join(PROFILE_BY)}")
         (a,) = load_models([spec], g, width, resolution, sets)

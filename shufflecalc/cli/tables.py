@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from shufflecalc.cli.common import (
+    ColumnsOpt,
     ForcePlotOpt,
     FormatOpt,
     Out,
@@ -17,6 +18,7 @@ from shufflecalc.cli.common import (
     PlotKindOpt,
     PlotOpt,
     SpecsArg,
+    WideOpt,
     app,
     boundary,
     parse_sets,
@@ -69,6 +71,7 @@ def sweep_command(
     fmt: FormatOpt = None,
     output_file: OutputOpt = None,
     force: ForcePlotOpt = False,
+    wide: WideOpt = False,
 ) -> None:
     """Cost of every combination of parameter values: one row per configuration; invalid ones show the reason."""
     from shufflecalc.analysis.sweep import check_sort, collect, parse_columns, plan, run, sort_rows
@@ -77,7 +80,7 @@ def sweep_command(
     from shufflecalc.report.sweep import sweep_json, sweep_table
     from shufflecalc.spec.load import load_spec
 
-    with Out(fmt, output_file, force) as out:
+    with Out(fmt, output_file, force, wide=wide) as out:
         loaded = [load_spec(s) for s in specs]
         axes = sweep_axes(g, width, resolution, sets)
         per_spec = per_model(loaded, axes)
@@ -104,12 +107,14 @@ def table_command(
     fmt: FormatOpt = None,
     output_file: OutputOpt = None,
     force: ForcePlotOpt = False,
+    columns: ColumnsOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """A paper's table reproduced: published value, computed value and difference per cell."""
     from shufflecalc.analysis.tables import compute, list_tables, load_table
     from shufflecalc.report.tables import list_json, list_tabular, table_json, table_plot, table_tabular
 
-    with Out(fmt, output_file, force) as out:
+    with Out(fmt, output_file, force, columns=columns, wide=wide) as out:
         if list_:
             if name is not None:
                 raise ShufflecalcError("--list takes no table name")

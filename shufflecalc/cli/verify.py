@@ -8,6 +8,7 @@ import typer
 
 from shufflecalc.cli.common import (
     EXIT_FAILED,
+    ColumnsOpt,
     ForceOpt,
     Format,
     FormatOpt,
@@ -16,6 +17,7 @@ from shufflecalc.cli.common import (
     OutputOpt,
     ResOpt,
     SetOpt,
+    WideOpt,
     WidthOpt,
     app,
     boundary,
@@ -45,10 +47,12 @@ def verify_command(
     fmt: FormatOpt = None,
     output_file: OutputOpt = None,
     force: ForceOpt = False,
+    columns: ColumnsOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """Build each model in torch and check params, shapes, fvcore's counts and torch's FlopCounterMode against the
     analytic numbers, exactly. Exit 0 when all agree, 1 when any differs, 2 on bad input."""
-    with Out(fmt, output_file, force) as out:
+    with Out(fmt, output_file, force, columns=columns, wide=wide) as out:
         if not specs and not all_:
             raise ShufflecalcError("give one or more specs, or --all for every built-in spec's parameter grid")
         loaded = [load_spec(s) for s in (specs or builtin_names())]

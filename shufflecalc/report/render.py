@@ -12,8 +12,10 @@ import csv
 import io
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+from shufflecalc.errors import ShufflecalcError
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,8 @@ class Column:
     header: str
     kind: str = "text"  # text | count | published | ratio | percent | diff (signed percent) | shape
     justify: str = "right"
+    priority: int = 1  # when a table is too wide for the terminal: 0 is never hidden, higher numbers go first
+    wrap: int = 0  # in the terminal table, text longer than this is wrapped onto more lines (0: never; see `fit`)
 
 
 @dataclass
@@ -94,6 +98,23 @@ def _text_rows(t: Tabular, exact: bool) -> list[list[str]]:
     return rows
 
 
+def _wrapped_rows(t: Tabular) -> list[list[list[str]]]:
+    """The terminal table's cells as lines: a column with `wrap` breaks its text at spaces to that width."""
+    import textwrap
+
+    def lines(text: str, c: Column) -> list[str]:
+        if not c.wrap or len(text) <= c.wrap:
+            return [text]
+        return textwrap.wrap(text, c.wrap, break_long_words=False, break_on_hyphens=False) or [""]
+
+    return [[lines(v, c) for v, c in zip(row, t.columns, strict=True)] for row in _text_rows(t, exact=False)]
+
+
+def _widths(t: Tabular, rows: list[list[list[str]]]) -> list[int]:
+    return [max([len(x) for x in c.header.split("\n")] + [len(x) for r in rows for x in r[i]])
+            for i, c in enumerate(t.columns)]
+
+
 def to_text(t: Tabular) -> str:
     """The terminal table: box-drawn, title above, notes below.
 
@@ -101,9 +122,10 @@ def to_text(t: Tabular) -> str:
     and printing two models together, and `compare` must start fast (it runs in CI loops). rich is used where it
     earns its cost: progress bars and live displays.
     """
-    rows = _text_rows(t, exact=False)
-    headers = [c.header for c in t.columns]
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    rows = _wrapped_rows(t)
+    header_lines = [c.header.split("\n") for c in t.columns]  # a folded header (see `fit`) has several lines
+    depth = max((len(h) for h in header_lines), default=1)
+    widths = _widths(t, rows)
 
     def line(left: str, fill: str, mid: str, right: str) -> str:
         return left + mid.join(fill * (w + 2) for w in widths) + right
@@ -120,15 +142,111 @@ def to_text(t: Tabular) -> str:
     if t.title:
         out.append(t.title.center(total_width).rstrip())
     out.append(line("┏", "━", "┳", "┓"))
-    out.append(cells(headers, "┃"))
+    for k in range(depth):  # headers end on the same line, above their column's values
+        out.append(cells([h[k - depth + len(h)] if k >= depth - len(h) else "" for h in header_lines], "┃"))
     out.append(line("┡", "━", "╇", "┩"))
     for i, row in enumerate(rows):
         if t.footer is not None and i == len(rows) - 1:
             out.append(line("├", "─", "┼", "┤"))
-        out.append(cells(row, "│"))
+        for k in range(max(len(c) for c in row)):  # a wrapped cell makes its row taller
+            out.append(cells([c[k] if k < len(c) else "" for c in row], "│"))
     out.append(line("└", "─", "┴", "┘"))
     out.extend(t.notes)
     return "\n".join(out) + "\n"
+
+
+def table_width(t: Tabular) -> int:
+    """How many characters wide `to_text` draws the table."""
+    widths = _widths(t, _wrapped_rows(t))
+    return sum(widths) + 3 * len(widths) + 1
+
+
+def select(t: Tabular, keys: Sequence[str]) -> Tabular:
+    """The table with only the columns `keys` (a column's key or its header), in that order; an unknown one is an
+    error listing the table's columns."""
+    by_key = {c.key: c for c in t.columns}
+    by_header = {c.header.lower(): c for c in t.columns}
+    chosen = []
+    for key in keys:
+        column = by_key.get(key) or by_header.get(key.lower())
+        if column is None:
+            known = ", ".join(c.key for c in t.columns)
+            raise ShufflecalcError(f"--columns: no column '{key}' in this table (columns: {known})")
+        if column not in chosen:
+            chosen.append(column)
+    return replace(t, columns=chosen)
+
+
+MAX_HEADER_LINES = 3
+MIN_WRAP = 16  # a wrapped text column is at least this wide
+
+
+def fit(t: Tabular, width: int) -> Tabular:
+    """The table drawn in at most `width` characters, if it can be. In order, until it fits: long headers fold onto
+    up to three lines (never narrower than the column's values); text columns (left-aligned prose: descriptions,
+    parameters, reasons) wrap their cells, the widest first, down to MIN_WRAP characters; then columns are hidden,
+    the highest `priority` first and, among equals, the rightmost first; the first column (the row labels) and
+    priority-0 columns stay. A note names what was hidden; notes wrap to the width."""
+    if table_width(t) <= width:
+        return replace(t, notes=_wrap_notes(t.notes, width))
+    rows = _text_rows(t, exact=False)
+    columns = []
+    for i, c in enumerate(t.columns):
+        cells = max((len(r[i]) for r in rows), default=0)
+        columns.append(replace(c, header=_fold(c.header, cells)))
+    fitted = replace(t, columns=columns)
+    stuck: set[int] = set()  # columns that cannot get narrower (a long word)
+    while (over := table_width(fitted) - width) > 0:
+        current = _widths(fitted, _wrapped_rows(fitted))
+        prose = [i for i, c in enumerate(columns) if i > 0 and i not in stuck and c.justify == "left"
+                 and c.kind == "text" and current[i] > MIN_WRAP]
+        if not prose:
+            break
+        widest = max(current[i] for i in prose)  # shrink the widest together, down to the next widest at most
+        tied = [i for i in prose if current[i] == widest]
+        below = max([current[i] for i in prose if current[i] < widest] + [MIN_WRAP])
+        target = max(below, widest - -(-over // len(tied)))
+        for i in tied:
+            columns[i] = replace(columns[i], wrap=target, header=_fold(t.columns[i].header, target))
+        fitted = replace(fitted, columns=columns)
+        after = _widths(fitted, _wrapped_rows(fitted))
+        stuck |= {i for i in tied if after[i] >= current[i]}
+    order = sorted(range(1, len(columns)), key=lambda i: (-columns[i].priority, -i))
+    hidden: list[int] = []
+    for i in order:
+        if table_width(fitted) <= width or columns[i].priority == 0:
+            break
+        hidden.append(i)
+        fitted = replace(fitted, columns=[c for j, c in enumerate(columns) if j not in hidden])
+    notes = list(fitted.notes)
+    if hidden:
+        names = ", ".join(t.columns[i].key for i in sorted(hidden))
+        notes.append(f"{len(hidden)} column{'s' if len(hidden) > 1 else ''} hidden to fit {width} characters "
+                     f"({names}): --columns to choose, --wide for all.")
+    return replace(fitted, notes=_wrap_notes(notes, width))
+
+
+def _wrap_notes(notes: Sequence[str], width: int) -> list[str]:
+    import textwrap
+
+    return [line for n in notes for line in (textwrap.wrap(n, width, break_on_hyphens=False) or [""])]
+
+
+def _fold(header: str, width: int) -> str:
+    """`header` broken at spaces onto at most MAX_HEADER_LINES lines, as narrow as that allows but not narrower than
+    `width` (the column's values)."""
+    words = header.split(" ")
+    target = max(width, max(len(w) for w in words), -(-len(header) // MAX_HEADER_LINES))
+    while True:
+        lines: list[str] = []
+        for word in words:
+            if lines and len(lines[-1]) + 1 + len(word) <= target:
+                lines[-1] += " " + word
+            else:
+                lines.append(word)
+        if len(lines) <= MAX_HEADER_LINES:
+            return "\n".join(lines)
+        target += 1
 
 
 def to_markdown(t: Tabular) -> str:

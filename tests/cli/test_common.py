@@ -252,3 +252,47 @@ def test_output_into_an_unwritable_directory_is_refused_before_the_work(cli, tmp
     r = cli("show", "mobilenet", "--output", str(tmp_path / "x.json"))
     assert r.exit_code == 2 and r.stderr.strip().endswith(f"(directory {tmp_path} is not writable)")
     assert not (tmp_path / "x.json").exists()
+
+
+FIT_COMMANDS = [
+    ("list",), ("show", "resnet50"), ("show", "mobilenet", "--by", "stage"),
+    ("compare", "mobilenet", "mobilenet_v2", "shufflenet", "shufflenet_v2"), ("explain", "resnet50"),
+    ("explain", "shufflenet", "--layer", "stage2.unit0.gconv1"), ("table", "shufflenet-widths"), ("formula",),
+    ("formula", "unit-c", "--M", "240", "--N", "60", "--g", "3", "--Iw", "28", "--Ih", "28"),
+    ("sweep", "shufflenet", "--g", "1,2,3"),
+]
+
+
+@pytest.mark.parametrize("args", FIT_COMMANDS, ids=" ".join)
+def test_every_table_fits_a_100_column_terminal(cli, args: tuple[str, ...]) -> None:
+    """COLUMNS=100: headers fold, prose wraps, columns hide (and the output says which); --wide draws it all."""
+    fitted = cli(*args, columns=100)
+    assert fitted.exit_code == 0, fitted.stderr
+    assert max(len(line) for line in fitted.stdout.splitlines()) <= 100
+    full = cli(*args, "--wide", columns=100)
+    assert full.exit_code == 0 and full.stdout == cli(*args).stdout
+    hidden = [line for line in fitted.stdout.splitlines() if "hidden to fit 100 characters" in line]
+    assert hidden or max(len(line) for line in full.stdout.splitlines()) <= 100 or "┃" in fitted.stdout
+
+
+def test_verify_fits_too(cli) -> None:
+    pytest.importorskip("torch")
+    r = cli("verify", "mobilenet", columns=100)
+    assert r.exit_code == 0 and max(len(line) for line in r.stdout.splitlines()) <= 100
+
+
+def test_columns_chooses_and_orders_columns_in_every_tabular_format(cli) -> None:
+    r = cli("show", "mobilenet", "--columns", "name,params,macs", "-f", "csv")
+    assert r.stdout.splitlines()[0] == "name,params,macs"
+    table = cli("show", "mobilenet", "--columns", "layer,MACs (conv+linear)").stdout
+    assert "params" not in table.split("\n")[2] and "MACs (conv+linear)" in table
+    bad = cli("show", "mobilenet", "--columns", "flops_per_watt")
+    assert bad.exit_code == 2
+    assert "--columns: no column 'flops_per_watt' in this table (columns: name, op," in bad.stderr
+    assert cli("show", "mobilenet", "--columns", "macs", "-f", "json").exit_code == 2
+
+
+def test_files_are_never_cut(cli, tmp_path) -> None:
+    out = tmp_path / "show.txt"
+    assert cli("show", "resnet50", "-o", str(out), columns=60).exit_code == 0
+    assert out.read_text() == cli("show", "resnet50").stdout

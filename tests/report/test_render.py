@@ -96,3 +96,70 @@ def test_the_formatters_are_the_one_list_of_text_formats() -> None:
 
     assert set(FORMATTERS) == {"table", "markdown", "csv", "latex", "html"}
     assert not hasattr(render, "FORMATS")  # a second, unused list of format names went out of date unnoticed
+
+
+# --- fitting a table to the terminal --------------------------------------------------------------------------------
+
+
+def _wide_table() -> Tabular:
+    from shufflecalc.report.render import Column, Tabular
+
+    columns = [Column("name", "layer name", justify="left"), Column("about", "a description of the row",
+                                                                      justify="left"),
+               Column("macs", "MACs (conv+linear)", "count", priority=0), Column("params", "parameters", "count"),
+               Column("extra", "an extra measure of little interest", "count", priority=2),
+               Column("more", "another measure", "count")]
+    rows = [{"name": f"stage{i}.unit0.conv", "about": "a fairly long sentence that says what this row is " * 2,
+             "macs": 1234567 * i, "params": 4321 * i, "extra": i, "more": 10 * i} for i in range(1, 4)]
+    return Tabular("a table too wide", columns, rows, notes=["a note " * 30])
+
+
+def test_a_table_that_fits_is_unchanged_but_its_notes_wrap() -> None:
+    from shufflecalc.report.render import fit, table_width, to_text
+
+    t = _wide_table()
+    full = table_width(t)
+    fitted = fit(t, full)
+    assert fitted.columns == t.columns and to_text(fitted).splitlines()[:8] == to_text(t).splitlines()[:8]
+    assert all(len(line) <= full for line in to_text(fitted).splitlines())
+
+
+@pytest.mark.parametrize("width", [120, 100, 80, 60])
+def test_fit_folds_headers_wraps_prose_then_hides_by_priority(width: int) -> None:
+    from shufflecalc.report.render import MIN_WRAP, fit, table_width, to_text
+
+    t = _wide_table()
+    assert table_width(t) > 200
+    fitted = fit(t, width)
+    text = to_text(fitted)
+    assert max(len(line) for line in text.splitlines()) <= width, text
+    keys = [c.key for c in fitted.columns]
+    assert keys[0] == "name" and "macs" in keys  # the row labels and priority 0 stay
+    hidden = [c.key for c in t.columns if c.key not in keys]
+    if hidden:
+        assert hidden[0] == "extra" or "extra" in hidden  # priority 2 goes first
+        note = " ".join(fitted.notes)
+        assert f"hidden to fit {width} characters ({', '.join(hidden)})" in note and "--wide" in note
+    about = next((c for c in fitted.columns if c.key == "about"), None)
+    if about is not None:
+        assert about.wrap >= MIN_WRAP and "fairly long" in text  # wrapped, not cut: every word is still there
+        words = ["a", "fairly", "long", "sentence", "that", "says", "what", "this", "row", "is"]
+        assert all(w in text for w in words)
+
+
+def test_wrapping_comes_before_hiding() -> None:
+    from shufflecalc.report.render import fit
+
+    fitted = fit(_wide_table(), 120)
+    assert [c.key for c in fitted.columns] == ["name", "about", "macs", "params", "extra", "more"][:len(fitted.columns)]
+    assert next(c for c in fitted.columns if c.key == "about").wrap > 0
+
+
+def test_select_by_key_or_header_in_the_given_order() -> None:
+    from shufflecalc.errors import ShufflecalcError
+    from shufflecalc.report.render import select
+
+    t = _wide_table()
+    assert [c.key for c in select(t, ["params", "layer name", "macs"]).columns] == ["params", "name", "macs"]
+    with pytest.raises(ShufflecalcError, match=r"--columns: no column 'flops' in this table \(columns: name, about, "):
+        select(t, ["flops"])
