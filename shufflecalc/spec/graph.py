@@ -160,6 +160,8 @@ class _Builder:
         self.blocks: list[Block] = []
         self.outputs: dict[str, tuple[str, Shape]] = {}  # entry name -> (producing layer name, shape)
         self.last: tuple[str, Shape] = (INPUT, ())
+        self.produced: dict[str, tuple[str, tuple]] = {}  # producing layer name -> (entry name, YAML path)
+        self.consumed: set[str] = set()  # producing layer names some layer reads
 
     def build(self) -> Graph:
         data = self.spec.data
@@ -177,8 +179,17 @@ class _Builder:
                 self._entry(entry, ("layers", i))
         finally:
             CURRENT_BUDGET.reset(token)
+        self._check_dead_ends()
         totals = Totals(*map(sum, zip(*self.segment_sums, strict=False)))  # field by field
         return Graph(self.spec, self.config, shape, self.last[1], tuple(self.blocks), tuple(self.segments), totals)
+
+    def _check_dead_ends(self) -> None:
+        """Every layer's output is read by a later layer, or is the network's output: a dead branch would be counted
+        here but never run in torch (a trace drops it), so no count of it could be checked."""
+        for layer, (entry, path) in self.produced.items():
+            if layer not in self.consumed and layer != self.last[0]:
+                raise self.spec.error(path, f"the output of '{entry}' is read by no later layer and is not the "
+                                            "network's output (name it in a later layer's 'inputs', or remove it)")
 
     # --- environment -------------------------------------------------------------------------------------------
 
@@ -239,7 +250,7 @@ class _Builder:
         elif op in BLOCKS or op in self.library:
             if len(inputs) != 1:
                 raise self.spec.error((*path, "inputs"), f"a {op} block takes one input")
-            args = self.scope.args(self._block_args(op), raw, path, ENTRY_KEYS)
+            args = self._use_args(op, raw, path, ENTRY_KEYS)
             self._block(name, op, args, inputs[0], raw, path)
         else:
             known = ", ".join(sorted(KINDS) + sorted(BLOCKS) + sorted(self.library))
@@ -247,6 +258,22 @@ class _Builder:
 
     def _block_args(self, op: str) -> dict[str, Arg]:
         return BLOCKS[op].args if op in BLOCKS else self.library[op].args
+
+    def _use_args(self, op: str, raw: Mapping[str, Any], path: tuple, skip: set[str]) -> dict[str, Any]:
+        """The arguments of a use of block `op`; for a user-defined block, a mistake also names its declaration."""
+        try:
+            return self.scope.args(self._block_args(op), raw, path, skip)
+        except ShufflecalcError as exc:
+            if op in BLOCKS:
+                raise
+            raise self._declared(exc, op) from None
+
+    def _declared(self, exc: ShufflecalcError, op: str) -> ShufflecalcError:
+        """`exc`, at a use of user block `op`, naming where the block declares its arguments too."""
+        defn = self.library[op]
+        where = defn.where((*defn.path, "args") if "args" in defn.doc.data["blocks"][defn.name] else defn.path)
+        return ShufflecalcError(f"{exc.message} (block '{op}' declares its arguments at {where})",
+                                file=exc.file, line=exc.line, path=exc.path)
 
     def _check_name(self, name: Any, path: tuple) -> None:
         if not isinstance(name, str) or not NAME_RE.match(name):
@@ -292,6 +319,8 @@ class _Builder:
             raise self._fail(exc, raw, path, name) from None
         entry = Entry(name, op, attrs, tuple(n for n, _ in inputs), in_shapes, numbers)
         self._add_segment(Segment("", "", "", (entry,)), sums((entry,)), path)
+        self.consumed.update(n for n, _ in inputs)
+        self.produced[name] = (name, path)
         self.outputs[name] = self.last = (name, numbers.out)
 
     def _add_segment(self, segment: Segment, totals: Totals, path: tuple) -> None:
@@ -328,6 +357,8 @@ class _Builder:
         self._add_segment(Segment(name + ".", in_name, name, template.entries), template.sums, path)
         out = next(e.numbers.out for e in reversed(template.entries) if e.name == template.output)
         self.blocks.append(Block(name, op, args, in_shape, out, start, self.count, path))
+        self.consumed.add(in_name)
+        self.produced[f"{name}.{template.output}"] = (name, path)
         self.outputs[name] = self.last = (f"{name}.{template.output}", out)
 
     def _stage(self, raw: Mapping[str, Any], path: tuple) -> None:
@@ -351,13 +382,14 @@ class _Builder:
             raise self.spec.error((*path, "unit", "op"), f"unknown block type '{op}' (known: {known})")
         schema = self._block_args(op)
         if "stride" not in schema:
-            raise self.spec.error((*path, "unit", "op"), f"{op} has no stride and cannot form a stage")
+            error = self.spec.error((*path, "unit", "op"), f"{op} has no stride and cannot form a stage")
+            raise error if op in BLOCKS else self._declared(error, op)
         if "stride" in unit:
             raise self.spec.error((*path, "unit", "stride"), "set the stride on the stage (its first unit gets it)")
         first = raw.get("first", {})
         if not isinstance(first, dict):
             raise self.spec.error((*path, "first"), "first must be a mapping of arguments for the first unit")
-        unit_args = self.scope.args(schema, unit, (*path, "unit"), {"op"})
+        unit_args = self._use_args(op, {**unit, "stride": stride}, (*path, "unit"), {"op"})
         first_args = {
             k: self.scope.value(schema[k], v, (*path, "first", k))
             for k, v in first.items()
