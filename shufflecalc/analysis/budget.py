@@ -39,7 +39,7 @@ from typing import Any, Protocol
 
 from shufflecalc.analysis.cost import ALL_METRICS, Analysis, analyze
 from shufflecalc.errors import ShufflecalcError, shown
-from shufflecalc.spec.load import Spec, builtin_names, check_value, format_value, load_spec, resolve_config
+from shufflecalc.spec.load import Spec, builtin_names, check_value, format_value, load_spec, resolve_config, split_ref
 from shufflecalc.spec.yamlsrc import Document, check_file_name, load_file, read_text_file
 from shufflecalc.units import MAX_COUNT, parse_count
 
@@ -88,7 +88,8 @@ class Entry:
     @property
     def label(self) -> str:
         """The model as written and its configuration as given: ``shufflenet g=3 width=1.0``."""
-        return " ".join([self.model] + [f"{k}={format_value(v)}" for k, v in self.overrides.items()])
+        model = split_ref(self.model)[0]  # its own parameters are among the overrides
+        return " ".join([model] + [f"{k}={format_value(v)}" for k, v in self.overrides.items()])
 
 
 @dataclass(frozen=True)
@@ -128,14 +129,30 @@ def _entry(doc: Document, i: int, item: Any, base: Path) -> Entry:
         raise doc.error(path, "an entry is a mapping with 'model', optional 'config' and limits such as max_macs: 150M")
     if "model" not in item:
         raise doc.error(path, "missing 'model' (a built-in spec name or a spec path)")
-    spec = _spec(doc, (*path, "model"), item["model"], base)
-    overrides = _config(doc, (*path, "config"), item.get("config", {}), spec)
+    model, own = _split_model(doc, (*path, "model"), item["model"])
+    spec = _spec(doc, (*path, "model"), model, base)
+    config = item.get("config", {})
+    for name in own:
+        if isinstance(config, dict) and name in config:
+            raise doc.error((*path, "config", name), f"'{name}' is set twice: in 'model' ({item['model']}) and here")
+    overrides = _config(doc, (*path, "model"), own, spec) if own else {}
+    overrides.update(_config(doc, (*path, "config"), config, spec))
     limits = [_limit(doc, (*path, key), key, value) for key, value in item.items() if key not in ENTRY_KEYS]
     if not limits:
         raise doc.error(path, "no limits: add max_<metric> or min_<metric> (metrics: " + ", ".join(ALL_METRICS) + ")")
     _check_ranges(doc, path, limits)
     config = resolve_config(spec, overrides)
     return Entry(i, str(item["model"]), spec, overrides, config, tuple(limits), doc.line((*path, "model")))
+
+
+def _split_model(doc: Document, path: tuple, model: Any) -> tuple[Any, dict[str, str]]:
+    """`model: shufflenet:g=3,width=0.5` (as on the command line): the spec and the parameter values it sets."""
+    if not isinstance(model, str):
+        return model, {}
+    try:
+        return split_ref(model)
+    except ShufflecalcError as exc:
+        raise doc.error(path, exc.message) from None
 
 
 def _spec(doc: Document, path: tuple, model: Any, base: Path) -> Spec:

@@ -176,6 +176,17 @@ def config_text(config: Mapping[str, Any]) -> str:
 
 
 def labels(analyses: Sequence[Analysis]) -> list[str]:
-    """Model labels: the spec name, with the configuration where two models share a name."""
-    names = [a.name for a in analyses]
-    return [a.name if names.count(a.name) == 1 else f"{a.name} ({config_text(dict(a.config))})" for a in analyses]
+    """Model labels, short and distinct: the spec name; where several models share one, ``name:k=v,k=v`` with the
+    parameters whose values differ among them (the way they are written on the command line); models alike in every
+    parameter are numbered (``name #2``)."""
+    result = []
+    for a in analyses:
+        same = [b for b in analyses if b.name == a.name]
+        keys = [k for k in a.config if len({format_value(b.config.get(k)) for b in same}) > 1]
+        differing = ",".join(f"{k}={format_value(a.config[k])}" for k in keys)
+        result.append(f"{a.name}:{differing}" if differing else a.name)
+    for label in set(result):
+        indices = [i for i, x in enumerate(result) if x == label]
+        for n, i in enumerate(indices[1:], start=2):
+            result[i] = f"{label} #{n}"
+    return result

@@ -24,8 +24,8 @@ from shufflecalc.cli.common import (
     WidthOpt,
     app,
     boundary,
+    models,
     overrides,
-    per_model,
 )
 from shufflecalc.cli.timing import (
     BatchOpt,
@@ -57,9 +57,8 @@ from shufflecalc.spec.load import builtin_names, load_spec
 
 def load_models(specs: list[str], g, width, resolution, sets):
     """Load each spec and analyze it with the options that apply to it."""
-    loaded = [load_spec(s) for s in specs]
-    configs = per_model(loaded, overrides(g, width, resolution, sets))
-    return [analyze(spec, config) for spec, config in zip(loaded, configs, strict=False)]
+    loaded, configs = models(specs, overrides(g, width, resolution, sets))
+    return [analyze(spec, config) for spec, config in zip(loaded, configs, strict=True)]
 
 
 @app.command("list")

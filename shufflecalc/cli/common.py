@@ -70,7 +70,9 @@ EXTENSIONS: dict[str, Format] = {
 }
 
 
-SpecsArg = Annotated[list[str], typer.Argument(help="built-in spec names (see 'shufflecalc list') or YAML spec paths")]
+SpecsArg = Annotated[list[str], typer.Argument(
+    metavar="SPEC...", help="built-in spec names (see 'shufflecalc list') or YAML spec paths, each optionally with its "
+    "own parameters: shufflenet:g=8,width=0.5")]
 GOpt = Annotated[int | None, typer.Option("--g", help="groups g, for every model that declares 'g'")]
 WidthOpt = Annotated[float | None, typer.Option("--width", help="width multiplier, for models that declare 'width'")]
 ResOpt = Annotated[int | None, typer.Option("--resolution", help="input resolution, for models that declare it")]
@@ -318,15 +320,41 @@ def overrides(g: int | None, width: float | None, resolution: int | None, sets: 
     return values
 
 
-def per_model(specs: Sequence[Any], values: dict[str, Any]) -> list[dict[str, Any]]:
-    """Split option values per model: each applies to every model that declares it; one no model declares is an
-    error."""
+def per_model(specs: Sequence[Any], values: dict[str, Any],
+              own: Sequence[Mapping[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Split option values per model: each applies to every model that declares it (one no model declares is an
+    error), under the values a model sets itself (`own`, from SPEC:k=v), which win."""
     for name in values:
         if not any(name in s.params for s in specs):
             raise ShufflecalcError(
                 f"parameter '{name}' is not declared by any of: {', '.join(s.name for s in specs)}"
             )
-    return [{k: v for k, v in values.items() if k in s.params} for s in specs]
+    mine = own or [{} for _ in specs]
+    return [{**{k: v for k, v in values.items() if k in s.params}, **m} for s, m in zip(specs, mine, strict=True)]
+
+
+def load_refs(refs: Sequence[str]) -> tuple[list[Any], list[dict[str, str]]]:
+    """Each SPEC of the command line (NAME_OR_PATH or NAME_OR_PATH:k=v,k=v): the spec, and the parameter values it
+    sets itself, each declared by it."""
+    from shufflecalc.spec.load import load_spec, split_ref
+
+    loaded, own = [], []
+    for ref in refs:
+        name, values = split_ref(ref)
+        spec = load_spec(name)
+        for key in values:
+            if key not in spec.params:
+                known = ", ".join(spec.params) or "none"
+                raise ShufflecalcError(f"{ref}: {spec.name} has no parameter '{key}' (parameters: {known})")
+        loaded.append(spec)
+        own.append(values)
+    return loaded, own
+
+
+def models(refs: Sequence[str], values: dict[str, Any]) -> tuple[list[Any], list[dict[str, Any]]]:
+    """The specs named on the command line and each one's parameter values (see `load_refs` and `per_model`)."""
+    loaded, own = load_refs(refs)
+    return loaded, per_model(loaded, values, own)
 
 
 def terminal_width() -> int | None:

@@ -27,11 +27,10 @@ from shufflecalc.cli.common import (
     app,
     boundary,
     fatal,
+    models,
     overrides,
-    per_model,
 )
 from shufflecalc.report.render import to_json
-from shufflecalc.spec.load import load_spec
 
 
 def _sym(name: str, meaning: str) -> object:
@@ -107,8 +106,7 @@ def explain_command(
     from shufflecalc.report.formulas import explain_report, study_report
 
     with Out(fmt, output_file, force, columns=columns, wide=wide) as out:
-        loaded = load_spec(spec)
-        (config,) = per_model([loaded], overrides(g, width, resolution, sets))
+        (loaded,), (config,) = models([spec], overrides(g, width, resolution, sets))
         if study:
             data, table, csv = study_report(groups_study(loaded, config, layer))
         else:

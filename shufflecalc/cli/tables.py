@@ -21,6 +21,7 @@ from shufflecalc.cli.common import (
     WideOpt,
     app,
     boundary,
+    load_refs,
     parse_sets,
     per_model,
     progress,
@@ -78,12 +79,10 @@ def sweep_command(
     from shufflecalc.report.cost import notes
     from shufflecalc.report.plot import from_sweep
     from shufflecalc.report.sweep import sweep_json, sweep_table
-    from shufflecalc.spec.load import load_spec
-
     with Out(fmt, output_file, force, wide=wide) as out:
-        loaded = [load_spec(s) for s in specs]
+        loaded, own = load_refs(specs)
         axes = sweep_axes(g, width, resolution, sets)
-        per_spec = per_model(loaded, axes)
+        per_spec = per_model(loaded, axes, [{k: [v] for k, v in mine.items()} for mine in own])
         chosen = parse_columns(columns, list(axes))
         check_sort(sort, list(axes))
         plot_path = out.plot_target(plot, plot_kind)

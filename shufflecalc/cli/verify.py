@@ -21,11 +21,11 @@ from shufflecalc.cli.common import (
     WidthOpt,
     app,
     boundary,
+    models,
     overrides,
-    per_model,
 )
 from shufflecalc.errors import ShufflecalcError
-from shufflecalc.spec.load import builtin_names, load_spec
+from shufflecalc.spec.load import builtin_names
 
 SpecsOpt = Annotated[
     list[str] | None,
@@ -55,8 +55,7 @@ def verify_command(
     with Out(fmt, output_file, force, columns=columns, wide=wide) as out:
         if not specs and not all_:
             raise ShufflecalcError("give one or more specs, or --all for every built-in spec's parameter grid")
-        loaded = [load_spec(s) for s in (specs or builtin_names())]
-        configs = per_model(loaded, overrides(g, width, resolution, sets))
+        loaded, configs = models(specs or builtin_names(), overrides(g, width, resolution, sets))
 
         from shufflecalc.bridge import (
             verify as v,  # imports torch and fvcore: MissingDependency (exit 2) without the torch extra

@@ -84,6 +84,24 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+_REF = re.compile(r"^(?P<ref>.+?):(?P<params>[A-Za-z_][A-Za-z0-9_]*=[^,]*(?:,[A-Za-z_][A-Za-z0-9_]*=[^,]*)*)$")
+
+
+def split_ref(text: str) -> tuple[str, dict[str, str]]:
+    """``NAME_OR_PATH:k=v,k=v`` -> the spec and its own parameter values (text, typed by `resolve_config`);
+    a plain NAME_OR_PATH has none. A parameter named twice is an error."""
+    match = _REF.match(text)
+    if match is None:
+        return text, {}
+    values: dict[str, str] = {}
+    for item in match.group("params").split(","):
+        name, _, value = item.partition("=")
+        if name in values:
+            raise ShufflecalcError(f"{text}: parameter '{name}' is given twice")
+        values[name] = value.strip()
+    return match.group("ref"), values
+
+
 def load_spec(ref: str | Path) -> Spec:
     """Load a built-in spec by name, or a spec file by path."""
     text = str(ref)
