@@ -22,8 +22,8 @@ TORCH_FREE = ["spec", "analysis", "formulas", "report"]  # importing these never
 
 def wing_of(module: str) -> str | None:
     parts = module.split(".")
-    if parts[0] != "shufflecalc" or len(parts) < 2:
-        return None
+    if parts[0] != "shufflecalc" or len(parts) < 2 or parts[1].startswith("__"):
+        return None  # not shufflecalc's, or the package's own (__version__, __init__, __main__)
     return "foundation" if parts[1] in FOUNDATION else parts[1]
 
 

@@ -16,6 +16,12 @@ Conventions:
 - a value equal to its limit passes; headroom is ``(limit - value) / limit`` for ``max_`` limits and
   ``(value - limit) / limit`` for ``min_`` limits, in percent (negative: exceeded);
 - against a baseline, a metric fails when ``value > baseline * (1 + max_increase)``, computed with exact fractions;
+  a metric that follows another (`DERIVED`: flops, fvcore_flops and macs_without_classifier follow macs,
+  params_without_classifier follows params) is compared in its root's group, so that one change is one regression
+  (`BaselineGroup`), reported under the metric the budget entry names (else the root);
+- a latency limit is timed by a `LatencyMeter`, whose `LatencyMeasurement` carries the harness's warnings (noise, a
+  busy machine, the warm-up cap); a result timed with IQR/median at or above the meter's noise limit is *noisy*,
+  and says so; ``latency_batch`` (check --batch) sets the batch of the latency limits that state none;
 - every count (a limit, a baseline's value) is a whole number from 0 to `units.MAX_COUNT` (10**18); a latency limit is
   a positive finite number of milliseconds; a baseline is a JSON file of at most `yamlsrc.MAX_FILE_BYTES` (1 MiB)
   without NaN or Infinity, read like every YAML file (`yamlsrc.read_text_file`: a regular file only, never a FIFO).
@@ -31,7 +37,7 @@ import math
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from pathlib import Path
@@ -67,6 +73,7 @@ class Limit:
     line: int | None
     device: str = ""  # latency only
     batch: int = 0  # latency only
+    batch_stated: bool = False  # latency only: the file gives `batch` (else check --batch may set it)
 
     @property
     def is_latency(self) -> bool:
@@ -219,7 +226,7 @@ def _latency(doc: Document, path: tuple, raw: Any) -> Limit:
     batch = spec.get("batch", LATENCY_KEYS["batch"])
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise doc.error((*path, "batch"), f"batch must be a positive integer, got {shown(batch)}")
-    return Limit(LATENCY_KEY, "latency_ms", "max", float(value), doc.line(path), device, batch)
+    return Limit(LATENCY_KEY, "latency_ms", "max", float(value), doc.line(path), device, batch, "batch" in spec)
 
 
 def _check_ranges(doc: Document, path: tuple, limits: Sequence[Limit]) -> None:
@@ -250,11 +257,36 @@ def model_key(name: str, config: Mapping[str, Any]) -> tuple:
 
 
 @dataclass(frozen=True)
+class LatencyMeasurement:
+    """What a `LatencyMeter` measured for one latency limit: the median, its spread and the harness's warnings."""
+
+    median_ms: float
+    iqr_over_median: float  # (p75 - p25) / median of the samples
+    samples: int
+    noise_limit: float  # the IQR/median at or above which the meter calls a timing noisy (bench's warning)
+    warnings: tuple[str, ...] = ()  # the harness's warnings on this timing: noise, busy machine, warm-up cap, timer
+
+    @property
+    def noisy(self) -> bool:
+        return self.iqr_over_median >= self.noise_limit
+
+
+@dataclass(frozen=True)
 class LimitResult:
-    limit: Limit
+    limit: Limit  # for a latency limit, the batch it was timed at (check --batch may have set it)
     value: int | float | None  # None when skipped
     status: str  # PASS, FAIL or SKIP
     reason: str = ""  # why it was skipped
+    measurement: LatencyMeasurement | None = None  # a timed latency limit: how it was measured
+
+    @property
+    def noisy(self) -> bool:
+        """A latency limit timed with IQR/median at or above the meter's noise limit: its verdict is doubtful."""
+        return self.measurement is not None and self.measurement.noisy
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return self.measurement.warnings if self.measurement is not None else ()
 
     @property
     def headroom(self) -> float | None:
@@ -283,6 +315,60 @@ class Delta:
         return float(Fraction(self.delta, self.baseline) * 100) if self.baseline else None
 
 
+# A metric that follows another (flops = 2 x macs; fvcore's count and the MACs without the classifier move with the
+# MACs; the parameters without the classifier with the parameters): against a baseline, one change is one regression.
+DERIVED: dict[str, str] = {"flops": "macs", "fvcore_flops": "macs", "macs_without_classifier": "macs",
+                           "params_without_classifier": "params"}
+
+
+@dataclass(frozen=True)
+class BaselineGroup:
+    """A root metric and the metrics derived from it, against the baseline: one check, shown by its headline delta
+    (`deltas[0]`): the first failing metric among those the budget entry names, the root, the rest; when none
+    fails, the first named one or the root."""
+
+    root: str
+    deltas: tuple[Delta, ...]  # the headline first, then the others in ALL_METRICS order
+
+    @property
+    def headline(self) -> Delta:
+        return self.deltas[0]
+
+    @property
+    def metric(self) -> str:
+        return self.headline.metric
+
+    @property
+    def others(self) -> tuple[Delta, ...]:
+        return self.deltas[1:]
+
+    @property
+    def status(self) -> str:
+        return FAIL if any(d.status == FAIL for d in self.deltas) else PASS
+
+
+def root_metric(metric: str) -> str:
+    return DERIVED.get(metric, metric)
+
+
+def group_deltas(deltas: Sequence[Delta], named: Sequence[str] = ()) -> tuple[BaselineGroup, ...]:
+    """The deltas in groups by root metric (roots in ALL_METRICS order); `named`: the metrics a budget entry limits,
+    in its order, which choose each group's headline."""
+    groups: dict[str, list[Delta]] = {}
+    for d in deltas:
+        groups.setdefault(root_metric(d.metric), []).append(d)
+    order = {m: i for i, m in enumerate(ALL_METRICS)}
+    out = []
+    for root, members in sorted(groups.items(), key=lambda item: order.get(item[0], len(order))):
+        by = {d.metric: d for d in members}
+        candidates = list(dict.fromkeys([m for m in named if m in by] + ([root] if root in by else [])
+                                        + [d.metric for d in members]))
+        failing = [m for m in candidates if by[m].status == FAIL]
+        head = failing[0] if failing else candidates[0]
+        out.append(BaselineGroup(root, (by[head], *[d for d in members if d.metric != head])))
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class ModelResult:
     entry: Entry
@@ -294,6 +380,13 @@ class ModelResult:
     @property
     def failed(self) -> bool:
         return any(r.status == FAIL for r in self.limits) or any(d.status == FAIL for d in self.deltas or ())
+
+    @property
+    def groups(self) -> tuple[BaselineGroup, ...] | None:
+        """The deltas as one check per root metric (`group_deltas`); None when `deltas` is None."""
+        if self.deltas is None:
+            return None
+        return group_deltas(self.deltas, [limit.metric for limit in self.entry.limits if not limit.is_latency])
 
 
 @dataclass(frozen=True)
@@ -318,7 +411,17 @@ class CheckResult:
         return sum(r.status == status for m in self.models for r in m.limits)
 
     def count_deltas(self, status: str) -> int:
+        """Metrics against the baseline with this status (every metric on its own)."""
         return sum(d.status == status for m in self.models for d in m.deltas or ())
+
+    def count_groups(self, status: str) -> int:
+        """Checks against the baseline with this status: a metric and those derived from it count once."""
+        return sum(g.status == status for m in self.models for g in m.groups or ())
+
+    @property
+    def warnings(self) -> list[tuple[ModelResult, LimitResult, str]]:
+        """Every warning of the latency timings, by model and limit, in file order."""
+        return [(m, r, w) for m in self.models for r in m.limits for w in r.warnings]
 
 
 class LatencyMeter(Protocol):
@@ -328,20 +431,20 @@ class LatencyMeter(Protocol):
         """How it measures, in one line for the report."""
         ...
 
-    def measure_ms(self, analysis: Analysis, device: str, batch: int) -> float | None:
-        """Median forward time in milliseconds; None when the device is not available."""
+    def measure(self, analysis: Analysis, device: str, batch: int) -> LatencyMeasurement | None:
+        """The median forward time, its spread and the warnings on it; None when the device is not available."""
         ...
 
 
 def check(budgets: Budgets, latency: LatencyMeter | None = None, baseline: Baseline | None = None,
-          max_increase: Fraction = Fraction(0)) -> CheckResult:
+          max_increase: Fraction = Fraction(0), latency_batch: int | None = None) -> CheckResult:
     """Analyze every entry and compare it with its limits (and the baseline). Latency limits are timed by `latency`
-    when one is given; otherwise they are skipped."""
+    when one is given, at `latency_batch` where the limit states no batch; otherwise they are skipped."""
     analyses = [_analyze(budgets.file, e) for e in budgets.entries]
     results = []
     for entry, a in zip(budgets.entries, analyses, strict=False):
         values = a.metrics()
-        limits = tuple(_check_limit(a, limit, values, latency) for limit in entry.limits)
+        limits = tuple(_check_limit(a, _batched(limit, latency_batch), values, latency) for limit in entry.limits)
         base = baseline.models.get(model_key(entry.spec.name, entry.config)) if baseline is not None else None
         deltas = compare_values(values, base, max_increase) if base is not None else None
         results.append(ModelResult(entry, a, values, limits, deltas))
@@ -357,18 +460,26 @@ def _analyze(file: str, entry: Entry) -> Analysis:
         raise ShufflecalcError(f"{exc} (configuration of {file}:{entry.line} budgets[{entry.index}])") from None
 
 
+def _batched(limit: Limit, batch: int | None) -> Limit:
+    """The latency limit at `batch` (check --batch) when it states no batch of its own."""
+    if batch is None or not limit.is_latency or limit.batch_stated:
+        return limit
+    return replace(limit, batch=batch)
+
+
 def _check_limit(a: Analysis, limit: Limit, values: Mapping[str, int], latency: LatencyMeter | None) -> LimitResult:
+    measurement = None
     if limit.is_latency:
         if latency is None:
             return LimitResult(limit, None, SKIP, "needs --latency")
-        measured = latency.measure_ms(a, limit.device, limit.batch)
-        if measured is None:
+        measurement = latency.measure(a, limit.device, limit.batch)
+        if measurement is None:
             return LimitResult(limit, None, SKIP, f"{limit.device} is not available")
-        value: int | float = measured
+        value: int | float = measurement.median_ms
     else:
         value = values[limit.metric]
     ok = value <= limit.value if limit.bound == "max" else value >= limit.value
-    return LimitResult(limit, value, PASS if ok else FAIL)
+    return LimitResult(limit, value, PASS if ok else FAIL, measurement=measurement)
 
 
 def compare_values(values: Mapping[str, int], base: Mapping[str, int], max_increase: Fraction) -> tuple[Delta, ...]:

@@ -37,8 +37,9 @@ try:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    with warnings.catch_warnings():  # fvcore's imports use torch.jit.script, deprecated in recent torch
+    with warnings.catch_warnings():  # fvcore's imports use torch.jit.script: deprecated (2.13), a FutureWarning (2.14)
         warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
         from fvcore.nn import FlopCountAnalysis
 except ImportError as exc:  # pragma: no cover - exercised by the no-torch test in a subprocess
     raise MissingDependency(f"{INSTALL_HINT} ({exc})") from None

@@ -22,8 +22,8 @@ from shufflecalc.cli.common import (
     SpecsArg,
     WideOpt,
     WidthOpt,
-    app,
     boundary,
+    command,
     models,
     overrides,
 )
@@ -61,7 +61,7 @@ def load_models(specs: list[str], g, width, resolution, sets):
     return [analyze(spec, config) for spec, config in zip(loaded, configs, strict=True)]
 
 
-@app.command("list")
+@command("list")
 @boundary
 def list_command(
     fmt: FormatOpt = None,
@@ -76,10 +76,11 @@ def list_command(
         out.output(list_json(specs), list_table(specs))
 
 
-@app.command("show")
+@command("show")
 @boundary
 def show_command(
-    spec: Annotated[str, typer.Argument(help="built-in spec name or YAML spec path")],
+    spec: Annotated[str, typer.Argument(metavar="SPEC", help="built-in spec name or YAML spec path, optionally "
+                                        "with its own parameters: shufflenet:g=8")],
     g: GOpt = None,
     width: WidthOpt = None,
     resolution: ResOpt = None,
@@ -102,7 +103,7 @@ def show_command(
 TIMING_DEFAULTS = ("auto", "1", "float32", False, None, False, False, 1.0, None)  # compare's timing options
 
 
-@app.command("compare")
+@command("compare")
 @boundary
 def compare_command(
     specs: SpecsArg,
@@ -138,7 +139,7 @@ def compare_command(
         timing = (device, batch, dtype, channels_last, threads, cuda_graph, compile_, min_time, peak_tflops)
         if latency or timing != TIMING_DEFAULTS:
             options = timing_options(*timing, resolve=latency)
-        latency_ms = None
+        latency_ms, doc = None, None
         if latency:
             from shufflecalc.report.latency import compare_latency, first_batch_medians
 
@@ -150,4 +151,5 @@ def compare_command(
         if plot_path is not None:
             from shufflecalc.report.plot import from_analyses
 
-            out.save_plot(plot_path, from_analyses(labels(analyses), analyses, latency_ms=latency_ms), plot_kind)
+            out.save_plot(plot_path, from_analyses(labels(analyses), analyses, latency_ms=latency_ms, bench=doc),
+                          plot_kind)

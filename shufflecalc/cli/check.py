@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from shufflecalc.cli.common import EXIT_FAILED, EXIT_OK, Out, app, boundary
+from shufflecalc.cli.common import EXIT_FAILED, EXIT_OK, Out, boundary, command
 from shufflecalc.errors import ShufflecalcError
 
 
@@ -29,13 +29,21 @@ EXTENSIONS: dict[str, CheckFormat] = {  # --output FILE: the format its extensio
 MACHINE = (CheckFormat.json, CheckFormat.csv, CheckFormat.junit)  # their summary goes to stderr
 
 
-@app.command("check")
+@command("check")
 @boundary
 def check_command(
     budgets: Annotated[str, typer.Argument(metavar="BUDGETS.yaml",
                                            help="budget YAML file (see the README's 'Budgets' section)")],
     latency: Annotated[bool, typer.Option("--latency", help="time the models for max_latency_ms limits (needs the "
                                           "torch extra); without it they are skipped")] = False,
+    threads: Annotated[int | None, typer.Option("--threads", help="with --latency: CPU threads "
+                                                "(torch.set_num_threads), as for bench")] = None,
+    min_time: Annotated[float | None, typer.Option(
+        "--min-time", metavar="SECONDS",
+        help="with --latency: seconds of timed samples per latency limit [default: 0.5]")] = None,
+    batch: Annotated[int | None, typer.Option(
+        "--batch", help="with --latency: the batch size of the latency limits that state none (a limit's own "
+        "batch is kept)")] = None,
     baseline: Annotated[str | None, typer.Option(
         "--baseline", metavar="REPORT.json",
         help="JSON report to compare with (compare -f json, check -f json or --write-baseline)")] = None,
@@ -44,6 +52,9 @@ def check_command(
         help="growth over --baseline allowed per metric, such as 2% (default 0%)")] = None,
     write_baseline: Annotated[Path | None, typer.Option("--write-baseline", metavar="FILE", dir_okay=False,
                                                            help="record the current values in this JSON file")] = None,
+    only_failures: Annotated[bool, typer.Option(
+        "--only-failures", help="leave the passing rows out of the tables (table, markdown, github, csv); the "
+        "summary still counts them")] = False,
     fmt: Annotated[CheckFormat | None, typer.Option(
         "--format", "-f", help="output format [default: table; with --output, the file's extension]",
         show_default=False)] = None,
@@ -63,26 +74,41 @@ def check_command(
         try:
             if max_increase is not None and baseline is None:
                 raise ShufflecalcError("--max-increase needs --baseline")
+            for option, value in (("--threads", threads), ("--min-time", min_time), ("--batch", batch)):
+                if value is not None and not latency:
+                    raise ShufflecalcError(f"{option} needs --latency")
+            if batch is not None and batch < 1:
+                raise ShufflecalcError(f"--batch {batch}: must be a positive whole number")
             if write_baseline is not None:
                 out.check_target(write_baseline, "--write-baseline")
             base = load_baseline(baseline) if baseline is not None else None
             increase = parse_percent(max_increase) if max_increase is not None else parse_percent("0")
             meter = None
             if latency:
-                from shufflecalc.latency.budget import BenchLatency
+                from shufflecalc.latency.budget import LATENCY_MIN_TIME, BenchLatency
 
-                meter = BenchLatency()
-            result = check(load_budgets(budgets), latency=meter, baseline=base, max_increase=increase)
+                meter = BenchLatency(threads, LATENCY_MIN_TIME if min_time is None else min_time)
+            spec = load_budgets(budgets)
+            if batch is not None and not any(limit.is_latency and not limit.batch_stated
+                                             for e in spec.entries for limit in e.limits):
+                print(f"shufflecalc: warning: --batch {batch} changes no limit: every max_latency_ms of {budgets} "
+                      "states its batch", file=sys.stderr)
+            result = check(spec, latency=meter, baseline=base, max_increase=increase, latency_batch=batch)
         except ShufflecalcError as exc:
             if out.fmt is CheckFormat.github:
                 out.emit(report.github_error(exc))
             raise
         render = {
-            CheckFormat.table: report.text_report, CheckFormat.json: lambda r: to_json(report.check_json(r)),
-            CheckFormat.csv: report.csv_report, CheckFormat.markdown: report.markdown_report,
-            CheckFormat.junit: report.junit_report, CheckFormat.github: report.github_report,
+            CheckFormat.table: lambda r: report.text_report(r, only_failures),
+            CheckFormat.json: lambda r: to_json(report.check_json(r)),
+            CheckFormat.csv: lambda r: report.csv_report(r, only_failures),
+            CheckFormat.markdown: lambda r: report.markdown_report(r, only_failures),
+            CheckFormat.junit: report.junit_report,
+            CheckFormat.github: lambda r: report.github_report(r, only_failures),
         }
         out.emit(render[out.fmt](result))
+        for line in report.warning_lines(result):  # on stderr in every format, as bench prints them
+            print(f"shufflecalc: {line}", file=sys.stderr)
         if out.fmt in MACHINE:
             print(report.summary(result), file=sys.stderr)
             if base is not None:

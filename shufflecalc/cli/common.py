@@ -32,6 +32,7 @@ from typing import (
 )
 
 import typer
+from typer.core import TyperCommand
 
 from shufflecalc.errors import ShufflecalcError
 from shufflecalc.lists import comma_list
@@ -44,11 +45,36 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
+class _Command(TyperCommand):
+    """A command whose usage line reads as the docs write it: `show [OPTIONS] SPEC`, not typer's `{SPEC}`."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = super().collect_usage_pieces(ctx)
+        return [p[1:-1] if p[:1] == "{" and p[-1:] == "}" else p for p in pieces]
+
+
+def command(name: str) -> Callable[[F], F]:
+    """`@command("show")`: register a command on `app`."""
+    return app.command(name, cls=_Command)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from shufflecalc import __version__
+
+        print(f"shufflecalc {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
-def _group() -> None:
+def _group(
+    version: Annotated[bool, typer.Option("--version", "-V", help="print the version and exit", is_eager=True,
+                                          callback=_version)] = False,
+) -> None:
     """Keeps `app` a group of subcommands even when the console script registers a single one (see cli/__init__)."""
 
 

@@ -24,8 +24,8 @@ from shufflecalc.cli.common import (
     SetOpt,
     WideOpt,
     WidthOpt,
-    app,
     boundary,
+    command,
     fatal,
     models,
     overrides,
@@ -49,10 +49,10 @@ IhOpt = Annotated[str | None, _sym("Ih", "Ih: feature-map height")]
 GSymOpt = Annotated[str | None, _sym("g", "g: groups")]
 
 
-@app.command("formula")
+@command("formula")
 @boundary
 def formula_command(
-    name: Annotated[str | None, typer.Argument(
+    name: Annotated[str | None, typer.Argument(metavar="[NAME]",
         help="conv, dwsep, gconv, unit-a, unit-b, unit-c, resnet-unit, resnext-unit, inverted-residual[-s2], "
              "shufflenet-v2-unit[-s2]; none: list them")] = None,
     K: KOpt = None,
@@ -82,10 +82,11 @@ def formula_command(
         out.output(data, table, csv=csv)
 
 
-@app.command("explain")
+@command("explain")
 @boundary
 def explain_command(
-    spec: Annotated[str, typer.Argument(help="built-in spec name or YAML spec path")],
+    spec: Annotated[str, typer.Argument(metavar="SPEC", help="built-in spec name or YAML spec path, optionally "
+                                        "with its own parameters: shufflenet:g=8")],
     g: GOpt = None,
     width: WidthOpt = None,
     resolution: ResOpt = None,
@@ -114,7 +115,7 @@ def explain_command(
         out.output(data, table, csv=csv)
 
 
-@app.command("shuffle")
+@command("shuffle")
 @boundary
 def shuffle_command(
     g: Annotated[str | None, typer.Option("--g", help="groups", metavar="INT")] = None,

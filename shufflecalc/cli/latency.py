@@ -19,8 +19,8 @@ from shufflecalc.cli.common import (
     SpecsArg,
     WideOpt,
     WidthOpt,
-    app,
     boundary,
+    command,
 )
 from shufflecalc.cli.timing import (
     BatchOpt,
@@ -38,7 +38,7 @@ from shufflecalc.cli.timing import (
 from shufflecalc.errors import ShufflecalcError
 
 
-@app.command("bench")
+@command("bench")
 @boundary
 def bench_command(
     specs: SpecsArg,
@@ -72,10 +72,11 @@ def bench_command(
         out.output(doc, bench_table(doc), csv=bench_csv(doc))
 
 
-@app.command("profile")
+@command("profile")
 @boundary
 def profile_command(
-    spec: Annotated[str, typer.Argument(help="built-in spec name or YAML spec path")],
+    spec: Annotated[str, typer.Argument(metavar="SPEC", help="built-in spec name or YAML spec path, optionally "
+                                        "with its own parameters: shufflenet:g=8")],
     g: GOpt = None,
     width: WidthOpt = None,
     resolution: ResOpt = None,

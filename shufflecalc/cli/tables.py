@@ -19,8 +19,8 @@ from shufflecalc.cli.common import (
     PlotOpt,
     SpecsArg,
     WideOpt,
-    app,
     boundary,
+    command,
     load_refs,
     parse_sets,
     per_model,
@@ -51,7 +51,7 @@ def sweep_axes(
     return axes
 
 
-@app.command("sweep")
+@command("sweep")
 @boundary
 def sweep_command(
     specs: SpecsArg,
@@ -76,7 +76,6 @@ def sweep_command(
 ) -> None:
     """Cost of every combination of parameter values: one row per configuration; invalid ones show the reason."""
     from shufflecalc.analysis.sweep import check_sort, collect, parse_columns, plan, run, sort_rows
-    from shufflecalc.report.cost import notes
     from shufflecalc.report.plot import from_sweep
     from shufflecalc.report.sweep import sweep_json, sweep_table
     with Out(fmt, output_file, force, wide=wide) as out:
@@ -92,14 +91,15 @@ def sweep_command(
         if not sweep.rows:
             raise ShufflecalcError(f"all {sweep.total} configurations are invalid, e.g. {sweep.first_error}")
         sort_rows(sweep, sort)
-        out.output(sweep_json(sweep, axes), sweep_table(sweep, chosen or sweep.default_columns(), notes()))
+        out.output(sweep_json(sweep, axes), sweep_table(sweep, chosen or sweep.default_columns()))
         out.save_plot(plot_path, from_sweep(sweep), plot_kind)
 
 
-@app.command("table")
+@command("table")
 @boundary
 def table_command(
-    name: Annotated[str | None, typer.Argument(help="a built-in table (see --list) or a table YAML file")] = None,
+    name: Annotated[str | None, typer.Argument(metavar="[NAME]", help="a built-in table (see --list) or a table YAML "
+                                                "file")] = None,
     list_: Annotated[bool, typer.Option("--list", help="list the built-in tables")] = False,
     plot: PlotOpt = None,
     plot_kind: PlotKindOpt = "auto",
@@ -110,6 +110,8 @@ def table_command(
     wide: WideOpt = False,
 ) -> None:
     """A paper's table reproduced: published value, computed value and difference per cell."""
+    from dataclasses import replace
+
     from shufflecalc.analysis.tables import compute, list_tables, load_table
     from shufflecalc.report.tables import list_json, list_tabular, table_json, table_plot, table_tabular
 
@@ -126,4 +128,5 @@ def table_command(
         plot_path = out.plot_target(plot, plot_kind)
         results = compute(table)
         out.output(table_json(table, results), table_tabular(table, results))
-        out.save_plot(plot_path, table_plot(table, results), plot_kind)
+        out.save_plot(plot_path, replace(table_plot(table, results), subtitle=f"shufflecalc table {table.name}"),
+                      plot_kind)

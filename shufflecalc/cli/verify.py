@@ -19,8 +19,8 @@ from shufflecalc.cli.common import (
     SetOpt,
     WideOpt,
     WidthOpt,
-    app,
     boundary,
+    command,
     models,
     overrides,
 )
@@ -29,11 +29,12 @@ from shufflecalc.spec.load import builtin_names
 
 SpecsOpt = Annotated[
     list[str] | None,
-    typer.Argument(help="built-in spec names or YAML spec paths (with --all: the specs whose grids to run)"),
+    typer.Argument(metavar="[SPEC]...", help="built-in spec names or YAML spec paths, optionally with their own "
+                   "parameters (with --all: the specs whose grids to run)"),
 ]
 
 
-@app.command("verify")
+@command("verify")
 @boundary
 def verify_command(
     specs: SpecsOpt = None,

@@ -314,7 +314,7 @@ def check_unit(graph: Graph, block: Block) -> UnitCheck:
         f, e = _factors(part, values), _layer_factors(layer)
         differ = [k for k in f if f[k] != e[k]]
         reasons = tuple(_reason(k, part, layer, block, f[k], e[k]) for k in differ)
-        short = tuple(f"{roles[part.role]} {FACTOR_NAMES[k]} {e[k]} ≠ {exact_text(f[k])}" for k in differ)
+        short = tuple(f"{roles[part.role]} {FACTOR_NAMES[k]} {exact_text(e[k])} ≠ {exact_text(f[k])}" for k in differ)
         parts.append(PartCheck(part, layer, part.macs(values), substitute(part.template, values), reasons, short))
     counted = {p.layer.name for p in parts}
     extras = tuple(_extra(layer, n) for n, layer in local.items() if layer.name not in counted and layer.macs)

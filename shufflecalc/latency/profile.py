@@ -15,6 +15,12 @@ operator, so shares are more telling than absolute times (`bench` gives those).
 
 from __future__ import annotations
 
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from shufflecalc.analysis.cost import CONVENTIONS, Analysis
@@ -60,6 +66,36 @@ def _layer_times(events: Any, cuda: bool, prefix: str) -> tuple[dict[str, float]
     return {n: totals[n] / counts[n] / 1000 for n in totals}, forward / passes / 1000
 
 
+# The profiler's C++ side (kineto) logs to file descriptor 2 itself, e.g.
+# "USDT:2026-12-01 12:41:23 28673:28673 SyncActivityProfilerHandler.cpp:52] profiler_start".
+_PROFILER_LOG = re.compile(r"^[A-Z]+:\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \d+:\d+ \w+\.\w+:\d+\] ")
+
+
+@contextmanager
+def _without_profiler_log() -> Iterator[None]:
+    """Keep the profiler's own log lines off stderr (they are not shufflecalc's messages, and they broke the one-line
+    stderr of `profile -f json`); anything else written to stderr meanwhile is passed on."""
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no file descriptor 2
+        yield
+        return
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            kept = [line for line in captured.read().decode(errors="replace").splitlines(keepends=True)
+                    if not _PROFILER_LOG.match(line)]
+            if kept:
+                sys.stderr.write("".join(kept))
+
+
 def run_profile(model: Any, x: Any, cuda: bool, iterations: int, warmup: int = 3) -> tuple[dict[str, float], float]:
     """Profile `iterations` annotated forward passes after `warmup` plain ones: (layer -> ms, forward ms)."""
     torch = require_torch()
@@ -77,8 +113,10 @@ def run_profile(model: Any, x: Any, cuda: bool, iterations: int, warmup: int = 3
         try:
             # one profiled-but-discarded pass first: the profiler's own start-up lands there
             traces: list[Any] = []
-            with profile(activities=activities, schedule=schedule(wait=0, warmup=1, active=iterations, repeat=1),
-                         on_trace_ready=lambda p: traces.append(p.events())) as prof:
+            with _without_profiler_log(), profile(
+                activities=activities, schedule=schedule(wait=0, warmup=1, active=iterations, repeat=1),
+                on_trace_ready=lambda p: traces.append(p.events()),
+            ) as prof:
                 for _ in range(1 + iterations):
                     with record_function(FORWARD_RANGE):
                         model(x)

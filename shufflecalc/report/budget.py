@@ -1,18 +1,34 @@
 """Reports of a budget check (pure: a `CheckResult` in, text or dictionaries out; only the CLI prints).
 
 Formats: the terminal table and csv (via `render.Tabular`), deterministic JSON (also usable as a baseline), a markdown
-summary for pull-request comments, JUnit XML (one testcase per model and limit, and per model and baseline metric),
+summary for pull-request comments, JUnit XML (one testcase per model and limit, and per model and baseline check),
 and GitHub Actions annotations (``::error file=...,line=...::``) pointing at the budget line that failed.
 Counts in messages are exact integers; tables show K/M/G (powers of 1000).
+
+Against a baseline, a metric and the metrics derived from it (`analysis.budget.DERIVED`) are one check, shown under
+its headline metric with the others beside it. The warnings of latency timings (noise, busy machine, warm-up cap) go
+into every format: notes under the table, a list in markdown, ``<system-err>`` in JUnit, ``::warning`` annotations,
+a ``warnings`` list in JSON; a latency result timed with noise says so in its result and failure message.
+`only_failures` drops the passing rows of the tables (table, markdown, github, csv); JSON and JUnit list everything.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from shufflecalc.analysis.budget import FAIL, PASS, SKIP, CheckResult, Delta, LimitResult, ModelResult
+from shufflecalc.analysis.budget import (
+    FAIL,
+    PASS,
+    SKIP,
+    BaselineGroup,
+    CheckResult,
+    Delta,
+    LimitResult,
+    ModelResult,
+)
 from shufflecalc.analysis.cost import CONVENTIONS
 from shufflecalc.errors import ShufflecalcError
 from shufflecalc.report.render import Column, Tabular, to_csv, to_markdown, to_text
@@ -55,8 +71,25 @@ def exact_human(n: int) -> str:
     return str(n)
 
 
-def limits_table(result: CheckResult, marks: bool = False) -> Tabular:
-    """A row per model and limit: value, limit, headroom, result."""
+def noise_note(r: LimitResult) -> str:
+    """'noisy: IQR/median 83.0%' for a latency result timed with noise; '' otherwise."""
+    if r.measurement is None or not r.noisy:
+        return ""
+    return f"noisy: IQR/median {100 * r.measurement.iqr_over_median:.1f}%"
+
+
+def _result_text(r: LimitResult, marks: bool) -> str:
+    note = r.reason or noise_note(r)
+    return _status(r.status, marks) + (f" ({note})" if note else "")
+
+
+def warning_lines(result: CheckResult) -> list[str]:
+    """'warning: MODEL BUDGET: TEXT' for every warning of the latency timings, each once, in file order."""
+    return list(dict.fromkeys(f"warning: {m.entry.label} {_budget_name(r)}: {w}" for m, r, w in result.warnings))
+
+
+def limits_table(result: CheckResult, marks: bool = False, only_failures: bool = False) -> Tabular:
+    """A row per model and limit: value, limit, headroom, result (`only_failures`: without the passing ones)."""
     columns = [
         Column("model", "model", justify="left"), Column("line", "line"), Column("budget", "budget", justify="left"),
         Column("value", "value", "count"), Column("limit", "limit", "count"),
@@ -65,14 +98,16 @@ def limits_table(result: CheckResult, marks: bool = False) -> Tabular:
     rows = []
     for m in result.models:
         for r in m.limits:
+            if only_failures and r.status == PASS:
+                continue
             limit = r.limit
             rows.append({
                 "model": m.entry.label, "line": limit.line, "budget": _budget_name(r), "value": _limit_value(r),
                 "limit": f"{limit.value:g} ms" if limit.is_latency else exact_human(int(limit.value)),
                 "headroom": r.headroom,
-                "result": _status(r.status, marks) + (f" ({r.reason})" if r.reason else ""),
+                "result": _result_text(r, marks),
             })
-    notes = [summary(result)] + ([result.latency_method] if result.latency_method else [])
+    notes = [summary(result)] + ([result.latency_method] if result.latency_method else []) + warning_lines(result)
     return Tabular(f"shufflecalc check {result.file}", columns, rows, notes=notes)
 
 
@@ -81,22 +116,29 @@ def _budget_name(r: LimitResult) -> str:
     return f"{limit.key} ({limit.device}, batch {limit.batch})" if limit.is_latency else limit.key
 
 
-def baseline_table(result: CheckResult, marks: bool = False) -> Tabular | None:
-    """A row per model and metric against the baseline: baseline, value, delta, delta percent, result."""
+def baseline_table(result: CheckResult, marks: bool = False, only_failures: bool = False) -> Tabular | None:
+    """A row per model and baseline check (a metric with those derived from it): the headline metric's baseline,
+    value, delta and delta percent, the result, and the derived metrics' changes (`only_failures`: without the
+    passing checks)."""
     if result.baseline is None:
         return None
     columns = [
         Column("model", "model", justify="left"), Column("metric", "metric", justify="left"),
         Column("baseline", "baseline", "count"), Column("value", "value", "count"), Column("delta", "delta", "count"),
         Column("percent", "delta %", "percent"), Column("result", "result", justify="left"),
+        Column("with", "with it", justify="left", priority=2, wrap=36),
     ]
     rows: list[dict[str, Any]] = []
     for m in result.models:
-        if m.deltas is None:
+        if m.groups is None:
             rows.append({"model": m.entry.label, "metric": "(not in the baseline)", "result": _status("NEW", marks)})
-        for d in m.deltas or ():
+        for g in m.groups or ():
+            if only_failures and g.status == PASS:
+                continue
+            d = g.headline
             rows.append({"model": m.entry.label, "metric": d.metric, "baseline": d.baseline, "value": d.value,
-                         "delta": d.delta, "percent": d.percent, "result": _status(d.status, marks)})
+                         "delta": d.delta, "percent": d.percent, "result": _status(g.status, marks),
+                         "with": ", ".join(f"{o.metric} {_change(o)}" for o in g.others)})
     title = f"baseline {result.baseline.file} (max increase {percent_text(result.max_increase)})"
     return Tabular(title, columns, rows, notes=[baseline_summary(result)])
 
@@ -111,58 +153,80 @@ def summary(result: CheckResult) -> str:
     return f"{result.file}: {plural(len(result.models), 'model')}, {plural(n, 'limit')}: {', '.join(parts)}"
 
 
+def _change(d: Delta) -> str:
+    """'+13.48%' (or '+46,750' against a baseline of 0)."""
+    return f"{d.delta:+,}" if d.percent is None else signed_percent(d.percent, "+")
+
+
 def baseline_summary(result: CheckResult) -> str:
     if result.baseline is None:
         return ""
     compared = [m for m in result.models if m.deltas is not None]
     new = len(result.models) - len(compared)
     n = sum(len(m.deltas or ()) for m in compared)
-    return (f"baseline {result.baseline.file}: {plural(n, 'metric')} of {plural(len(compared), 'model')} compared, "
-            f"{result.count_deltas(FAIL)} grew more than {percent_text(result.max_increase)}; "
-            f"{plural(new, 'model')} not in the baseline")
+    checks = sum(len(m.groups or ()) for m in compared)
+    return (f"baseline {result.baseline.file}: {plural(n, 'metric')} of {plural(len(compared), 'model')} compared "
+            f"in {plural(checks, 'check')}, {result.count_groups(FAIL)} grew more than "
+            f"{percent_text(result.max_increase)}; {plural(new, 'model')} not in the baseline")
 
 
-def text_report(result: CheckResult) -> str:
-    parts = [to_text(limits_table(result))]
-    table = baseline_table(result)
+def _notes_only(t: Tabular, render: Callable[[Tabular], str], separator: str = "\n") -> str:
+    """A table left without rows by --only-failures is its notes alone (the summary still counts every check)."""
+    return render(t) if t.rows else separator.join(t.notes) + "\n"
+
+
+def text_report(result: CheckResult, only_failures: bool = False) -> str:
+    parts = [_notes_only(limits_table(result, only_failures=only_failures), to_text)]
+    table = baseline_table(result, only_failures=only_failures)
     if table is not None:
-        parts.append(to_text(table))
+        parts.append(_notes_only(table, to_text))
     return "\n".join(parts)
 
 
-def markdown_report(result: CheckResult) -> str:
-    """A pull-request comment: a verdict heading, the failures first, then every limit and the baseline deltas."""
+def markdown_report(result: CheckResult, only_failures: bool = False) -> str:
+    """A pull-request comment: a verdict heading, the failures first, the warnings of the latency timings, then every
+    limit and the baseline checks."""
     n = sum(len(m.limits) for m in result.models)
-    failed = result.count(FAIL) + result.count_deltas(FAIL)
+    failed = result.count(FAIL) + result.count_groups(FAIL)
     verdict = f"❌ {plural(failed, 'check')} failed" if failed else f"✅ all {plural(n, 'limit')} within budget"
     lines = [f"### shufflecalc budget check: {verdict}", ""]
     messages = failure_messages(result)
     if messages:
         lines += [f"- {text}" for _, text in messages] + [""]
-    table = limits_table(result, marks=True)
+    warnings = warning_lines(result)
+    if warnings:
+        lines += [f"- ⚠️ {w}" for w in warnings] + [""]
+    table = limits_table(result, marks=True, only_failures=only_failures)
     table.title = ""
-    lines.append(to_markdown(table))
-    base = baseline_table(result, marks=True)
+    table.notes = [n for n in table.notes if n not in warnings]  # listed above
+    lines.append(_notes_only(table, to_markdown, "  \n"))
+    base = baseline_table(result, marks=True, only_failures=only_failures)
     if base is not None:
-        lines.append(to_markdown(base))
+        lines.append(_notes_only(base, to_markdown, "  \n"))
     return "\n".join(lines)
 
 
-def csv_report(result: CheckResult) -> str:
-    """One row per check with exact integers: limits (limit, headroom) and baseline metrics (baseline, delta)."""
+def csv_report(result: CheckResult, only_failures: bool = False) -> str:
+    """One row per check with exact integers: limits (limit, headroom) and baseline checks (the headline metric's
+    baseline and delta)."""
     columns = [Column(k, k) for k in ("model", "name", "config", "line", "check", "metric", "value", "limit",
                                       "headroom_percent", "baseline", "delta", "delta_percent", "status")]
     rows = []
     for m in result.models:
         common = {"model": m.entry.model, "name": m.entry.spec.name, "config": _config_text(m)}
         for r in m.limits:
+            if only_failures and r.status == PASS:
+                continue
             rows.append({**common, "line": r.limit.line, "check": r.limit.key, "metric": r.limit.metric,
                          "value": r.value, "limit": r.limit.value, "headroom_percent": _round(r.headroom),
                          "status": r.status})
-        for d in m.deltas or ():
+        for g in m.groups or ():
+            if only_failures and g.status == PASS:
+                continue
+            d = g.headline
             rows.append({**common, "line": m.entry.line, "check": "baseline", "metric": d.metric, "value": d.value,
                          "baseline": d.baseline, "delta": d.delta, "delta_percent": _round(d.percent),
-                         "status": d.status})
+                         "status": g.status})
     return to_csv(Tabular("", columns, rows))
 
 
@@ -197,19 +261,22 @@ def check_json(result: CheckResult) -> dict[str, Any]:
         data = {"model": m.entry.model, "line": m.entry.line, **model_record(m)}
         data["limits"] = [_limit_json(r) for r in m.limits]
         if result.baseline is not None:
-            data["baseline"] = None if m.deltas is None else [_delta_json(d) for d in m.deltas]
+            check_of = {d.metric: g.metric for g in m.groups or () for d in g.deltas}
+            data["baseline"] = None if m.deltas is None else [_delta_json(d, check_of[d.metric]) for d in m.deltas]
+            data["baseline_checks"] = None if m.groups is None else [_group_json(g) for g in m.groups]
         models.append(data)
     summary_data = {"models": len(result.models), "limits": sum(len(m.limits) for m in result.models),
                     "passed": result.count(PASS), "failed": result.count(FAIL), "skipped": result.count(SKIP)}
     baseline = None
     if result.baseline is not None:
         baseline = {"file": result.baseline.file, "max_increase_percent": float(result.max_increase),
-                    "failed": result.count_deltas(FAIL),
+                    "failed": result.count_groups(FAIL), "failed_metrics": result.count_deltas(FAIL),
                     "new_models": sum(m.deltas is None for m in result.models)}
     data = {"conventions": CONVENTIONS, "budget_file": result.file, "passed": not result.failed,
             "summary": summary_data, "baseline": baseline}
     if result.latency_method:
         data["latency_method"] = result.latency_method
+        data["warnings"] = [w.removeprefix("warning: ") for w in warning_lines(result)]
     data["models"] = models
     return data
 
@@ -222,12 +289,20 @@ def _limit_json(r: LimitResult) -> dict[str, Any]:
     data.update(limit=limit.value, value=r.value, headroom_percent=_round(r.headroom), status=r.status)
     if r.reason:
         data["reason"] = r.reason
+    if r.measurement is not None:
+        data.update(samples=r.measurement.samples, iqr_over_median=round(r.measurement.iqr_over_median, 6),
+                    noisy=r.noisy, warnings=list(r.measurement.warnings))
     return data
 
 
-def _delta_json(d: Delta) -> dict[str, Any]:
+def _delta_json(d: Delta, check: str) -> dict[str, Any]:
+    """One metric against the baseline; `check`: the headline metric of the check it belongs to."""
     return {"metric": d.metric, "baseline": d.baseline, "value": d.value, "delta": d.delta,
-            "delta_percent": _round(d.percent), "status": d.status}
+            "delta_percent": _round(d.percent), "status": d.status, "check": check}
+
+
+def _group_json(g: BaselineGroup) -> dict[str, Any]:
+    return {"metric": g.metric, "root": g.root, "metrics": [d.metric for d in g.deltas], "status": g.status}
 
 
 # --- messages, JUnit, GitHub ------------------------------------------------------------------------------------------
@@ -238,8 +313,12 @@ def limit_message(m: ModelResult, r: LimitResult) -> str:
     limit, label = r.limit, m.entry.label
     over = -(r.headroom or 0.0)
     if limit.is_latency:
-        return (f"{label}: latency {r.value:.2f} ms (median, {limit.device}, batch {limit.batch}) exceeds "
+        text = (f"{label}: latency {r.value:.2f} ms (median, {limit.device}, batch {limit.batch}) exceeds "
                 f"{limit.key} {limit.value:g} ms by {signed_percent(over)}")
+        if r.measurement is not None and r.noisy:
+            text += (f"; timed with noise (IQR/median {100 * r.measurement.iqr_over_median:.1f}%, "
+                     f">= {100 * r.measurement.noise_limit:g}%): the median may be the machine's, not the model's")
+        return text
     verb = "exceeds" if limit.bound == "max" else "is below"
     return f"{label}: {limit.metric} {r.value:,} {verb} {limit.key} {limit.value:,} by {signed_percent(over)}"
 
@@ -250,12 +329,19 @@ def delta_message(m: ModelResult, d: Delta, max_increase: Fraction) -> str:
             f"more than the allowed {percent_text(max_increase)}")
 
 
+def group_message(m: ModelResult, g: BaselineGroup, max_increase: Fraction) -> str:
+    """The headline metric's `delta_message`, and the metrics derived from it that changed with it."""
+    moved = [f"{o.metric} {_change(o)}" for o in g.others if o.delta]
+    return delta_message(m, g.headline, max_increase) + (f" (with it: {', '.join(moved)})" if moved else "")
+
+
 def failure_messages(result: CheckResult) -> list[tuple[int | None, str]]:
     """(line, message) for every failed check, in file order."""
     out = []
     for m in result.models:
         out += [(r.limit.line, limit_message(m, r)) for r in m.limits if r.status == FAIL]
-        out += [(m.entry.line, delta_message(m, d, result.max_increase)) for d in m.deltas or () if d.status == FAIL]
+        out += [(m.entry.line, group_message(m, g, result.max_increase)) for g in m.groups or ()
+                if g.status == FAIL]
     return out
 
 
@@ -274,15 +360,17 @@ def junit_report(result: CheckResult) -> str:
             elif r.status == SKIP:
                 ET.SubElement(case, "skipped", message=r.reason)
                 counts["skipped"] += 1
+            if r.warnings:
+                ET.SubElement(case, "system-err").text = "\n".join(f"warning: {w}" for w in r.warnings)
         if result.baseline is not None and m.deltas is None:
             case = _case(suite, m, "baseline", m.entry.line, counts)
             ET.SubElement(case, "skipped", message=f"not in the baseline {result.baseline.file}")
             counts["skipped"] += 1
-        for d in m.deltas or ():
-            case = _case(suite, m, f"baseline {d.metric}", m.entry.line, counts)
-            if d.status == FAIL:
+        for g in m.groups or ():
+            case = _case(suite, m, f"baseline {g.metric}", m.entry.line, counts)
+            if g.status == FAIL:
                 ET.SubElement(case, "failure", type="grew over baseline",
-                              message=delta_message(m, d, result.max_increase))
+                              message=group_message(m, g, result.max_increase))
                 counts["failures"] += 1
     for key, value in counts.items():
         suite.set(key, str(value))
@@ -321,19 +409,24 @@ def annotation(kind: str, file: str | None, line: int | None, title: str, messag
     return f"::{kind} {','.join(props)}::{_escape_data(message)}"
 
 
-def github_report(result: CheckResult) -> str:
-    """An ::error annotation on the budget line of every failed check, then the plain table and summary."""
+def github_report(result: CheckResult, only_failures: bool = False) -> str:
+    """An ::error annotation on the budget line of every failed check, a ::warning on the line of every latency
+    limit whose timing drew a warning, then the plain table and summary."""
     lines = []
     for m in result.models:
         for r in m.limits:
             if r.status == FAIL:
                 lines.append(annotation("error", result.file, r.limit.line, f"budget exceeded: {r.limit.key}",
                                         limit_message(m, r)))
-        for d in m.deltas or ():
-            if d.status == FAIL:
-                lines.append(annotation("error", result.file, m.entry.line, f"grew over baseline: {d.metric}",
-                                        delta_message(m, d, result.max_increase)))
-    return "\n".join(lines) + ("\n" if lines else "") + text_report(result)
+        for g in m.groups or ():
+            if g.status == FAIL:
+                lines.append(annotation("error", result.file, m.entry.line, f"grew over baseline: {g.metric}",
+                                        group_message(m, g, result.max_increase)))
+    for m, r, w in result.warnings:
+        lines.append(annotation("warning", result.file, r.limit.line, f"latency timing: {r.limit.key}",
+                                f"{m.entry.label} {_budget_name(r)}: {w}"))
+    lines = list(dict.fromkeys(lines))
+    return "\n".join(lines) + ("\n" if lines else "") + text_report(result, only_failures)
 
 
 def github_error(exc: ShufflecalcError) -> str:

@@ -67,12 +67,31 @@ def compare_by_model(analyses: Sequence[Analysis]) -> Tabular:
 
 
 def notes() -> list[str]:
-    return [
-        "MACs: conv+linear multiply-accumulates (the papers' 'FLOPs'/'mult-adds'); FLOPs = 2 × MACs; "
-        "fvcore flops: fvcore's FlopCountAnalysis (eval) count.",
-        "activations: conv+linear output elements; memory access: inputs + outputs + weights of every layer, in "
-        "elements (ShuffleNet V2's MAC). K/M/G are powers of 1000.",
-    ]
+    """What the metrics mean, all of them (a table whose rows are the metrics, such as compare's)."""
+    return conventions(list(METRICS))
+
+
+def conventions(keys: Sequence[str]) -> list[str]:
+    """The meaning of the metrics among the columns `keys` (a key names its metric, or starts with it:
+    ``macs_published``), as `Tabular.footnotes`: a table never explains a column it does not show."""
+
+    def shown(*metrics: str) -> bool:
+        return any(k == m or k.startswith(m + "_") for k in keys for m in metrics)
+
+    first = []
+    if shown("macs", "flops"):
+        first += ["MACs: conv+linear multiply-accumulates (the papers' 'FLOPs'/'mult-adds')", "FLOPs = 2 × MACs"]
+    if shown("fvcore_flops"):
+        first.append("fvcore flops: fvcore's FlopCountAnalysis (eval) count")
+    second = []
+    if shown("activations"):
+        second.append("activations: conv+linear output elements")
+    if shown("memory_access"):
+        second.append("memory access: inputs + outputs + weights of every layer, in elements (ShuffleNet V2's MAC)")
+    lines = ["; ".join(first) + "."] if first else []
+    units = "K/M/G are powers of 1000."
+    lines.append("; ".join(second) + ". " + units if second else units)
+    return lines
 
 
 # --- show -----------------------------------------------------------------------------------------------------------
@@ -81,7 +100,7 @@ SHOW_BY = ("layer", "block", "stage", "class")
 
 
 def show_table(a: Analysis, by: str = "layer") -> Tabular:
-    title = f"{a.name}  {config_text(dict(a.config))}  input {shape_text(a.graph.input)}"
+    title = "  ".join(x for x in (a.name, config_text(dict(a.config)), f"input {shape_text(a.graph.input)}") if x)
     total = a.macs or 1
     metric_cols = [
         Column("macs", HEADERS["macs"], "count"),
@@ -107,7 +126,7 @@ def show_table(a: Analysis, by: str = "layer") -> Tabular:
         items = sorted(groups.items(), key=lambda kv: -kv[1].macs) if by == "class" else list(groups.items())
         rows = [{"name": k, "layers": t.layers, "share": 100 * t.macs / total, **t.to_dict()} for k, t in items]
     footer = {"name": "total", "share": 100.0 if a.macs else 0.0, **a.totals.to_dict()}
-    return Tabular(title, columns, rows, notes=notes(), footer=footer)
+    return Tabular(title, columns, rows, footer=footer, footnotes=conventions)
 
 
 def show_json(a: Analysis) -> dict[str, Any]:

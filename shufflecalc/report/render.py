@@ -35,6 +35,12 @@ class Tabular:
     rows: list[dict[str, Any]]
     notes: list[str] = field(default_factory=list)
     footer: dict[str, Any] | None = None  # a totals row
+    # notes that explain columns, made from the keys of the columns shown (after --columns or fitting): a table
+    # never explains a column it does not show
+    footnotes: Callable[[list[str]], list[str]] | None = None
+
+    def all_notes(self) -> list[str]:
+        return self.notes + (self.footnotes([c.key for c in self.columns]) if self.footnotes else [])
 
 
 _UNITS = ((1.0, ""), (1e3, "K"), (1e6, "M"), (1e9, "G"), (1e12, "T"))
@@ -79,7 +85,7 @@ def _cell(value: Any, kind: str, exact: bool) -> str:
     if kind == "published" and isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value) if exact else human_short(value)
     if kind == "ratio" and isinstance(value, (int, float)):
-        return f"{value:.4g}" if exact else f"{value:.3f}×"
+        return repr(float(value)) if exact else f"{value:.3f}×"  # exact: always a float (1.0, not 1)
     if kind == "percent" and isinstance(value, (int, float)):
         return f"{value:.4f}" if exact else f"{value:.1f}%"
     if kind == "diff" and isinstance(value, (int, float)):
@@ -151,7 +157,7 @@ def to_text(t: Tabular) -> str:
         for k in range(max(len(c) for c in row)):  # a wrapped cell makes its row taller
             out.append(cells([c[k] if k < len(c) else "" for c in row], "│"))
     out.append(line("└", "─", "┴", "┘"))
-    out.extend(t.notes)
+    out.extend(t.all_notes())
     return "\n".join(out) + "\n"
 
 
@@ -188,7 +194,7 @@ def fit(t: Tabular, width: int) -> Tabular:
     the highest `priority` first and, among equals, the rightmost first; the first column (the row labels) and
     priority-0 columns stay. A note names what was hidden; notes wrap to the width."""
     if table_width(t) <= width:
-        return replace(t, notes=_wrap_notes(t.notes, width))
+        return replace(t, notes=_wrap_notes(t.all_notes(), width), footnotes=None)
     rows = _text_rows(t, exact=False)
     columns = []
     for i, c in enumerate(t.columns):
@@ -218,12 +224,12 @@ def fit(t: Tabular, width: int) -> Tabular:
             break
         hidden.append(i)
         fitted = replace(fitted, columns=[c for j, c in enumerate(columns) if j not in hidden])
-    notes = list(fitted.notes)
+    notes = fitted.all_notes()
     if hidden:
         names = ", ".join(t.columns[i].key for i in sorted(hidden))
         notes.append(f"{len(hidden)} column{'s' if len(hidden) > 1 else ''} hidden to fit {width} characters "
                      f"({names}): --columns to choose, --wide for all.")
-    return replace(fitted, notes=_wrap_notes(notes, width))
+    return replace(fitted, notes=_wrap_notes(notes, width), footnotes=None)
 
 
 def _wrap_notes(notes: Sequence[str], width: int) -> list[str]:
@@ -261,9 +267,10 @@ def to_markdown(t: Tabular) -> str:
         if t.footer is not None and i == len(t.rows):
             cells = [f"**{x}**" if x else x for x in cells]
         lines.append("| " + " | ".join(cells) + " |")
-    if t.notes:
+    notes = t.all_notes()
+    if notes:
         lines.append("")
-        lines.extend(f"{esc(n)}  " if i < len(t.notes) - 1 else esc(n) for i, n in enumerate(t.notes))
+        lines.extend(f"{esc(n)}  " if i < len(notes) - 1 else esc(n) for i, n in enumerate(notes))
     return "\n".join(lines) + "\n"
 
 
@@ -310,9 +317,9 @@ def to_latex(t: Tabular) -> str:
             out.append("    \\midrule")
         out.append("    " + " & ".join(latex_escape(x) for x in row) + " \\\\")
     out += ["    \\bottomrule", "  \\end{tabular}"]
-    if t.notes:
+    if t.all_notes():
         out.append("  \\par\\smallskip")
-        out.append("  {\\footnotesize " + "\\par\n   ".join(latex_escape(n) for n in t.notes) + "\\par}")
+        out.append("  {\\footnotesize " + "\\par\n   ".join(latex_escape(n) for n in t.all_notes()) + "\\par}")
     out.append("\\end{table}")
     return "\n".join(out) + "\n"
 
@@ -343,8 +350,8 @@ def to_html(t: Tabular) -> str:
     if t.footer is not None:
         out.append("<tfoot>" + tr(rows[-1], "td") + "</tfoot>")
     out.append("</table>")
-    if t.notes:
-        out.append('<p class="shufflecalc-notes">' + "<br>\n".join(esc(n) for n in t.notes) + "</p>")
+    if t.all_notes():
+        out.append('<p class="shufflecalc-notes">' + "<br>\n".join(esc(n) for n in t.all_notes()) + "</p>")
     return "\n".join(out) + "\n"
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from shufflecalc.analysis.cost import ALL_METRICS, CONVENTIONS, EXTRA_METRICS
 from shufflecalc.analysis.sweep import METRIC_HEADERS, Sweep
+from shufflecalc.report.cost import conventions
 from shufflecalc.report.render import Column, Tabular
 from shufflecalc.spec.load import format_value
 
@@ -21,7 +22,7 @@ def _column(key: str) -> Column:
     return Column(key, key)
 
 
-def sweep_table(sweep: Sweep, columns: Sequence[str], notes: Sequence[str] = ()) -> Tabular:
+def sweep_table(sweep: Sweep, columns: Sequence[str]) -> Tabular:
     """The sweep as a table: one row per configuration, parameter values as text, counts in the column's kind."""
     rows = []
     for r in sweep.rows:
@@ -31,10 +32,10 @@ def sweep_table(sweep: Sweep, columns: Sequence[str], notes: Sequence[str] = ())
                 row[p] = format_value(row[p])
         rows.append(row)
     title = f"shufflecalc sweep: {', '.join(sweep.models)}"
-    summary = f"{sweep.total} configurations, {sweep.invalid} invalid"
+    summary = f"{sweep.total} configuration{'s' if sweep.total != 1 else ''}, {sweep.invalid} invalid"
     if len(sweep.rows) < sweep.total:
         summary += f" ({sweep.total - len(sweep.rows)} not shown: --skip-invalid)"
-    return Tabular(title, [_column(c) for c in columns], rows, notes=[summary + ".", *notes])
+    return Tabular(title, [_column(c) for c in columns], rows, notes=[summary + "."], footnotes=conventions)
 
 
 def sweep_json(sweep: Sweep, axes: Mapping[str, Sequence[Any]]) -> dict[str, Any]:

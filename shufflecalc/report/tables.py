@@ -6,7 +6,7 @@ from typing import Any
 
 from shufflecalc.analysis.cost import CONVENTIONS, EXTRA_METRICS, config_text
 from shufflecalc.analysis.tables import Result, TableDef
-from shufflecalc.report.cost import notes as convention_notes
+from shufflecalc.report.cost import conventions
 from shufflecalc.report.plot import MACS_LABEL, PlotData, PlotPoint
 from shufflecalc.report.render import Column, Tabular
 
@@ -42,7 +42,7 @@ def table_tabular(table: TableDef, results: list[Result]) -> Tabular:
     if table.reference:
         notes.insert(0, f"Published values: {table.reference}.")
     notes.append("Δ vs paper = (computed − published) / published; published values are rounded as printed.")
-    return Tabular(table.title, columns, rows, notes=notes + convention_notes())
+    return Tabular(table.title, columns, rows, notes=notes, footnotes=conventions)
 
 
 def table_json(table: TableDef, results: list[Result]) -> dict[str, Any]:

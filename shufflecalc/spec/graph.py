@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, NamedTuple
 
 from shufflecalc.errors import ShufflecalcError, format_path, shown
-from shufflecalc.spec.blockdefs import Library, library
+from shufflecalc.spec.blockdefs import Library, expression_names, library
 from shufflecalc.spec.blocks import BLOCKS, IN
 from shufflecalc.spec.expr import BUDGET, BUILTINS, RESERVED_PREFIX, Budget, ExprError, UserFunction, compile_expr
 from shufflecalc.spec.layers import (
@@ -145,6 +145,11 @@ _REPEAT = Arg(int, minimum=1, maximum=MAX_REPEAT)
 _STAGE_STRIDE = Arg(int, minimum=1, maximum=MAX_WINDOW)
 
 
+@lru_cache(maxsize=4096)
+def _names(body: str) -> frozenset[str]:
+    return frozenset(expression_names(body))
+
+
 class _Builder:
     def __init__(self, spec: Spec, config: dict[str, Any]) -> None:
         self.spec = spec
@@ -221,7 +226,18 @@ class _Builder:
                 compiled = compile_expr(body)
             except ExprError as exc:
                 raise self.spec.error(path, str(exc)) from None
+            self._check_function_names(name, args, body, path)
             self.env[name] = UserFunction(name, args, compiled, body)
+
+    def _check_function_names(self, name: str, args: tuple[str, ...], body: str, path: tuple) -> None:
+        """A name a function's body reads that nothing defines is reported at the function, not where it is called."""
+        data = self.spec.data
+        known = set(args) | set(self.config) | set(BUILTINS) | set(data.get("define", {}))
+        known |= {m.group(1) for key in data.get("functions", {}) if (m := FUNC_RE.match(str(key)))}
+        unknown = sorted(_names(body) - known)
+        if unknown:
+            raise self.spec.error(path, f"{name}() reads undefined name '{unknown[0]}' (its arguments, parameters, "
+                                        "defines and functions are known)")
 
     def _input(self, raw: Any) -> Shape:
         if not isinstance(raw, list) or len(raw) != 3:

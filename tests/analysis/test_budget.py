@@ -10,11 +10,15 @@ from pathlib import Path
 import pytest
 
 from shufflecalc.analysis.budget import (
+    DERIVED,
     FAIL,
     PASS,
     SKIP,
+    Delta,
+    LatencyMeasurement,
     check,
     compare_values,
+    group_deltas,
     load_baseline,
     load_budgets,
     parse_percent,
@@ -373,3 +377,133 @@ def test_measure_latency_of_a_real_model(budget_file) -> None:
         assert (cuda.status, cuda.reason) == (SKIP, "cuda is not available")
     assert f"torch {torch.__version__}" in result.latency_method
     assert "median of `shufflecalc bench`" in result.latency_method
+
+
+# --- latency warnings, with injected timing statistics -----------------------------------------------------------
+
+BUSY = ("the machine is busy: load average 3.9 on 2 CPUs before timing, and 2 thread(s) to run; other work competes "
+        "for the cores, so timings are slower and noisier (a parallel operator waits for its slowest thread): try "
+        "--threads 1 or a quieter time")
+NOISY = "noisy: IQR/median is 83.0% (>= 10%); close other work or raise --min-time"
+
+
+class FakeMeter:
+    """A `LatencyMeter` that returns given statistics and records what it was asked to time."""
+
+    def __init__(self, median_ms: float = 245.8, iqr: float = 0.83, warnings: tuple[str, ...] = (BUSY, NOISY)) -> None:
+        self.median_ms, self.iqr, self.warnings = median_ms, iqr, warnings
+        self.calls: list[tuple[str, str, int]] = []
+
+    def method(self) -> str:
+        return "latency: fake meter"
+
+    def measure(self, analysis, device: str, batch: int) -> LatencyMeasurement | None:
+        self.calls.append((analysis.name, device, batch))
+        if device == "cuda":
+            return None
+        return LatencyMeasurement(self.median_ms, self.iqr, 40, 0.10, self.warnings)
+
+
+def test_a_noisy_latency_fail_carries_the_harness_warnings(budget_file) -> None:
+    path = budget_file("budgets:\n  - model: shufflenet\n    config: {g: 3}\n    max_macs: 1G\n"
+                       "    max_latency_ms: {device: cpu, batch: 1, value: 200}\n")
+    result = check(load_budgets(path), latency=FakeMeter())
+    macs, latency = result.models[0].limits
+    assert (latency.status, latency.value, latency.noisy) == (FAIL, 245.8, True) and result.failed
+    assert latency.measurement.iqr_over_median == 0.83 and latency.warnings == (BUSY, NOISY)
+    assert not macs.noisy and macs.warnings == () and macs.measurement is None
+    assert [(m.entry.label, r.limit.key, w) for m, r, w in result.warnings] == [
+        ("shufflenet g=3", "max_latency_ms", BUSY), ("shufflenet g=3", "max_latency_ms", NOISY)]
+    assert result.latency_method == "latency: fake meter"
+
+
+@pytest.mark.parametrize("iqr, noisy", [(0.0999, False), (0.10, True), (0.83, True)])
+def test_noisy_is_the_meters_threshold(budget_file, iqr: float, noisy: bool) -> None:
+    result = check(load_budgets(budget_file(B + "    max_latency_ms: 1000\n")), latency=FakeMeter(iqr=iqr, warnings=()))
+    (r,) = result.models[0].limits
+    assert r.status == PASS and r.noisy is noisy and result.warnings == []
+
+
+def test_latency_batch_sets_only_the_limits_without_a_batch(budget_file) -> None:
+    path = budget_file("budgets:\n  - model: mobilenet\n    max_latency_ms: 1000\n"
+                       "  - model: shufflenet\n    max_latency_ms: {value: 1000, batch: 4}\n"
+                       "  - model: shufflenet_v2\n    max_latency_ms: {value: 1000, device: cuda}\n")
+    budgets = load_budgets(path)
+    assert [e.limits[0].batch_stated for e in budgets.entries] == [False, True, False]
+    meter = FakeMeter(warnings=())
+    result = check(budgets, latency=meter, latency_batch=8)
+    assert meter.calls == [("mobilenet", "cpu", 8), ("shufflenet", "cpu", 4), ("shufflenet_v2", "cuda", 8)]
+    assert [m.limits[0].limit.batch for m in result.models] == [8, 4, 8]
+    assert result.models[2].limits[0].status == SKIP  # cuda: not available to this meter
+    meter.calls.clear()
+    check(budgets, latency=meter)
+    assert [b for _, _, b in meter.calls] == [1, 4, 1]
+
+
+def test_measurement_of_a_bench_document() -> None:
+    from shufflecalc.latency.budget import measurement_of
+
+    row = {"model": "tiny", "batch": 2, "memory_format": "contiguous", "median_ms": 3.5, "iqr_over_median": 0.42,
+           "samples": 57, "warnings": [NOISY, "warm-up hit its cap of 3.0 s before the timings settled"]}
+    doc = {"results": [row], "warnings": [BUSY] + [f"tiny batch 2 contiguous: {w}" for w in row["warnings"]]}
+    m = measurement_of(doc)
+    assert (m.median_ms, m.iqr_over_median, m.samples, m.noise_limit, m.noisy) == (3.5, 0.42, 57, 0.10, True)
+    assert m.warnings == (BUSY, NOISY, "warm-up hit its cap of 3.0 s before the timings settled")
+
+
+@pytest.mark.parametrize("kwargs, message", [({"threads": 0}, "--threads 0: must be at least 1"),
+                                             ({"min_time": 0.0}, "--min-time 0.0: must be a positive number")])
+def test_bench_latency_checks_its_options_as_bench_does(kwargs, message: str) -> None:
+    from shufflecalc.latency.budget import BenchLatency
+
+    with pytest.raises(ShufflecalcError, match=message):
+        BenchLatency(**kwargs)
+
+
+# --- baseline checks: a metric and those derived from it are one check -------------------------------------------
+
+
+def _delta(metric: str, status: str) -> Delta:
+    return Delta(metric, 100, 110 if status == FAIL else 100, status)
+
+
+@pytest.mark.parametrize("failing, named, headline, others", [
+    (["macs", "flops", "fvcore_flops", "macs_without_classifier"], [], "macs",
+     ["flops", "fvcore_flops", "macs_without_classifier"]),
+    (["macs", "flops", "fvcore_flops", "macs_without_classifier"], ["params", "flops"], "flops",
+     ["macs", "fvcore_flops", "macs_without_classifier"]),
+    (["fvcore_flops"], [], "fvcore_flops", ["macs", "flops", "macs_without_classifier"]),  # the one that failed
+    (["fvcore_flops"], ["flops"], "fvcore_flops", ["macs", "flops", "macs_without_classifier"]),
+    ([], ["macs_without_classifier"], "macs_without_classifier", ["macs", "flops", "fvcore_flops"]),
+    ([], [], "macs", ["flops", "fvcore_flops", "macs_without_classifier"]),
+])
+def test_group_deltas_headline(failing: list[str], named: list[str], headline: str, others: list[str]) -> None:
+    deltas = [_delta(m, FAIL if m in failing else PASS) for m in ALL_METRICS]
+    groups = group_deltas(deltas, named)
+    assert [g.root for g in groups] == ["macs", "params", "activations", "memory_access"]
+    macs = groups[0]
+    assert (macs.metric, [d.metric for d in macs.others]) == (headline, others)
+    assert macs.status == (FAIL if failing else PASS)
+    assert [d.metric for d in groups[1].deltas] == ["params", "params_without_classifier"]
+    assert all(DERIVED.get(d.metric, d.metric) == g.root for g in groups for d in g.deltas)
+
+
+def test_a_partial_baseline_groups_what_it_has() -> None:
+    (g,) = group_deltas([_delta("flops", FAIL), _delta("fvcore_flops", PASS)])
+    assert (g.root, g.metric, g.status) == ("macs", "flops", FAIL)
+
+
+def test_one_mac_regression_fails_one_check(budget_file, tmp_path: Path) -> None:
+    a = analyze("shufflenet", g=3)
+    record = a.to_dict(layers=False)
+    for metric in ("macs", "flops", "fvcore_flops", "macs_without_classifier"):  # one change: 1,000 more MACs
+        record[metric] -= 2000 if metric == "flops" else 1000
+    path = tmp_path / "base.json"
+    path.write_text(json.dumps({"models": [record]}))
+    budgets = load_budgets(budget_file("budgets:\n  - model: shufflenet\n    config: {g: 3}\n    max_flops: 1G\n"))
+    result = check(budgets, baseline=load_baseline(str(path)))
+    (m,) = result.models
+    assert result.count_deltas(FAIL) == 4 and result.count_groups(FAIL) == 1 and result.failed
+    assert [(g.metric, g.status) for g in m.groups] == [
+        ("flops", FAIL), ("params", PASS), ("activations", PASS), ("memory_access", PASS)]  # named by the budget
+    assert m.groups[0].headline.delta == 2000

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import yaml
@@ -165,7 +166,7 @@ def test_baseline_threshold_exactly(cli, budget, tmp_path: Path, increase: str, 
     assert r.exit_code == code, r.stdout
     deltas = {d["metric"]: d for d in r.json()["models"][0]["baseline"]}
     assert deltas["macs"] == {"metric": "macs", "baseline": 85_912_920, "value": SHUFFLE_MACS, "delta": 51_547_752,
-                              "delta_percent": 60.0, "status": "PASS" if code == 0 else "FAIL"}
+                              "delta_percent": 60.0, "status": "PASS" if code == 0 else "FAIL", "check": "macs"}
     assert all(d["status"] == "PASS" and d["delta"] == 0 for m, d in deltas.items() if m != "macs")
 
 
@@ -195,7 +196,127 @@ def test_baseline_from_compare_cli(cli, budget, tmp_path: Path) -> None:
     base.write_text(report.stdout)
     r = cli("check", budget(shuffle_budget("max_macs: 1G")), "--baseline", str(base), "-f", "json")
     assert r.exit_code == 0 and all(d["delta"] == 0 for d in r.json()["models"][0]["baseline"])
-    assert "8 metrics of 1 model compared, 0 grew more than 0%; 0 models not in the baseline" in r.stderr
+    assert "8 metrics of 1 model compared in 4 checks, 0 grew more than 0%; 0 models not in the baseline" in r.stderr
+
+
+def test_a_regression_is_one_row_and_only_failures_drops_the_rest(cli, budget, tmp_path: Path) -> None:
+    """The issue: four models, one change to one model's MACs. Before: 32 baseline rows, four failing per change."""
+    models = ["shufflenet:g=3", "shufflenet:g=8", "mobilenet", "mobilenet:width=0.5"]
+    path = budget("budgets:\n" + "".join(f"  - model: {m}\n    max_macs: 1G\n" for m in models))
+    base = tmp_path / "base.json"
+    assert cli("check", path, "--write-baseline", str(base)).exit_code == 0
+    data = json.loads(base.read_text())
+    for metric in ("macs", "flops", "fvcore_flops", "macs_without_classifier"):  # g=8 had 1,000 fewer MACs
+        data["models"][1][metric] -= 2000 if metric == "flops" else 1000
+    base.write_text(json.dumps(data))
+    r = cli("check", path, "--baseline", str(base))
+    assert r.exit_code == 1
+    table = r.stdout.split("max increase 0%")[1]
+    rows = [line for line in table.splitlines() if line.startswith("│ ") and line[2:3].strip()]
+    assert len(rows) == 4 * 4 and sum("FAIL" in line for line in rows) == 1
+    assert "32 metrics of 4 models compared in 16 checks, 1 grew more than 0%" in r.stdout
+    only = cli("check", path, "--baseline", str(base), "--only-failures")
+    assert only.exit_code == 1
+    rows = [line for line in only.stdout.splitlines() if line.startswith("│ ") and line[2:3].strip()]
+    assert len(rows) == 1 and rows[0].startswith("│ shufflenet g=8 │ macs ") and "FAIL" in rows[0]
+    assert "4 models, 4 limits: 4 passed, 0 failed" in only.stdout  # the summary still counts everything
+    md = cli("check", path, "--baseline", str(base), "--only-failures", "-f", "markdown").stdout
+    assert md.startswith("### shufflecalc budget check: ❌ 1 check failed\n") and "PASS" not in md
+
+
+def test_only_failures_leaves_the_report_of_a_run_without_failures_short(cli) -> None:
+    r = cli("check", str(ROOT / "budgets.yaml"), "--only-failures")
+    assert r.exit_code == 0
+    assert "14 models, 38 limits: 36 passed, 0 failed, 2 skipped (needs --latency)" in r.stdout
+    assert "PASS" not in r.stdout and "SKIP (needs --latency)" in r.stdout  # skipped rows are not passes
+
+
+# --- latency options and warnings ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("option", [["--threads", "1"], ["--min-time", "0.1"], ["--batch", "8"]])
+def test_timing_options_need_latency(cli, budget, option: list[str]) -> None:
+    r = cli("check", budget(shuffle_budget("max_macs: 1G")), *option)
+    assert r.exit_code == 2 and r.stdout == ""
+    assert r.stderr == f"shufflecalc: error: {option[0]} needs --latency\n"
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--batch", "0"], "--batch 0: must be a positive whole number"),
+    (["--threads", "0"], "--threads 0: must be at least 1"),
+    (["--min-time", "0"], "--min-time 0.0: must be a positive number of seconds"),
+    (["--min-time", "nan"], "--min-time nan: must be a positive number of seconds"),
+])
+def test_timing_options_are_checked_as_bench_checks_them(cli, budget, option: list[str], message: str) -> None:
+    r = cli("check", budget(shuffle_budget("max_macs: 1G")), "--latency", *option)
+    assert r.exit_code == 2 and r.stdout == "" and r.stderr == f"shufflecalc: error: {message}\n"
+
+
+class FakeBench:
+    """Stands in for BenchLatency in the CLI: records its options and returns a noisy measurement."""
+
+    made: ClassVar[list[tuple]] = []
+
+    def __init__(self, threads=None, min_time=0.5) -> None:
+        self.threads, self.min_time = threads, min_time
+        FakeBench.made.append((threads, min_time))
+        self.batches: list[int] = []
+
+    def method(self) -> str:
+        return f"latency: fake bench, {self.threads} threads, {self.min_time:g} s"
+
+    def measure(self, analysis, device: str, batch: int):
+        from shufflecalc.analysis.budget import LatencyMeasurement
+
+        FakeBench.made.append(("measure", analysis.name, device, batch))
+        return LatencyMeasurement(245.8, 0.83, 40, 0.10, (
+            "the machine is busy: load average 3.9 on 2 CPUs before timing, and 2 thread(s) to run; try --threads 1",
+            "noisy: IQR/median is 83.0% (>= 10%); close other work or raise --min-time"))
+
+
+@pytest.fixture
+def fake_bench(monkeypatch):
+    import shufflecalc.latency.budget
+
+    FakeBench.made = []
+    monkeypatch.setattr(shufflecalc.latency.budget, "BenchLatency", FakeBench)
+    return FakeBench
+
+
+ISSUE = ("budgets:\n  - model: shufflenet\n    config: {g: 3}\n"
+         "    max_latency_ms: {device: cpu, batch: 1, value: 200}\n  - model: mobilenet\n    max_latency_ms: 1000\n")
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "csv", "markdown", "junit", "github"])
+def test_a_noisy_latency_fail_says_so_in_every_format(cli, budget, fake_bench, fmt: str) -> None:
+    path = budget(ISSUE)
+    r = cli("check", path, "--latency", "--threads", "2", "--min-time", "0.25", "-f", fmt)
+    assert r.exit_code == 1  # still a failure: the warning says how far to trust it
+    assert fake_bench.made[0] == (2, 0.25)
+    busy = "shufflecalc: warning: shufflenet g=3 max_latency_ms (cpu, batch 1): the machine is busy"
+    noisy = "shufflecalc: warning: shufflenet g=3 max_latency_ms (cpu, batch 1): noisy: IQR/median is 83.0%"
+    assert busy in r.stderr and noisy in r.stderr  # on stderr whatever the format, as bench prints them
+    if fmt == "csv":
+        return  # csv's rows are fixed: its warnings are those on stderr
+    assert "IQR/median" in r.stdout and "busy" in r.stdout
+    if fmt in ("table", "markdown", "github"):
+        assert "FAIL (noisy: IQR/median 83.0%)" in r.stdout
+    if fmt == "json":
+        data = r.json()
+        assert len(data["warnings"]) == 4 and data["models"][0]["limits"][0]["noisy"] is True
+        assert data["latency_method"] == "latency: fake bench, 2 threads, 0.25 s"
+    if fmt == "github":
+        assert r.stdout.count("::warning file=") == 4 and r.stdout.count("::error file=") == 1  # mobilenet passed
+
+
+def test_batch_sets_the_limits_without_a_batch(cli, budget, fake_bench) -> None:
+    r = cli("check", budget(ISSUE), "--latency", "--batch", "8", "-f", "json")
+    assert [c[1:] for c in fake_bench.made[1:]] == [("shufflenet", "cpu", 1), ("mobilenet", "cpu", 8)]
+    assert [m["limits"][0]["batch"] for m in r.json()["models"]] == [1, 8]
+    stated = budget("budgets:\n  - model: mobilenet\n    max_latency_ms: {value: 1000, batch: 2}\n", "stated.yaml")
+    r = cli("check", stated, "--latency", "--batch", "8")
+    assert f"shufflecalc: warning: --batch 8 changes no limit: every max_latency_ms of {stated} states its batch" \
+        in r.stderr
 
 
 # --- formats -----------------------------------------------------------------------------------------------------

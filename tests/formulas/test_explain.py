@@ -204,8 +204,8 @@ def test_mobilenet_v2_units_by_hand() -> None:
     assert len(e.units) == 17 and all(not x.reasons for x in e.units)  # every unit equal at 224
     # resolution 225: 113x113 maps; a stride-2 unit's depthwise conv has 57x57 = 3,249 positions, not 113²/4
     u = unit("mobilenet_v2", "stage2.unit0", {"resolution": 225})
-    assert u.short == ("dw output positions 3249 ≠ 12,769/4 (≈ 3,192.25)",
-                       "project output positions 3249 ≠ 12,769/4 (≈ 3,192.25)")
+    assert u.short == ("dw output positions 3,249 ≠ 12,769/4 (≈ 3,192.25)",
+                       "project output positions 3,249 ≠ 12,769/4 (≈ 3,192.25)")
 
 
 def test_mobilenet_v3_small_se_unit_by_hand() -> None:

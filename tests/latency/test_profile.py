@@ -74,3 +74,26 @@ def test_cuda_profile_attributes_kernel_time() -> None:
     assert all(row["time_ms"] > 0 for row in doc["layers"] if row["class"] != "other")
     # every kernel runs inside some layer's range: layers account for (nearly) all the forward's kernel time
     assert doc["coverage"] == pytest.approx(1.0, abs=0.02)
+
+
+def test_the_profilers_own_log_lines_stay_off_stderr(tmp_path) -> None:
+    """kineto writes 'USDT:... profiler_start' straight to file descriptor 2; `profile -f json` keeps stderr clean,
+    and anything else written to descriptor 2 meanwhile still gets through."""
+    import os
+    import subprocess
+    import sys
+
+    from shufflecalc.latency.profile import _PROFILER_LOG, _without_profiler_log
+
+    r = subprocess.run([sys.executable, "-m", "shufflecalc", "profile", "mobilenet", "--resolution", "32", "--width",
+                        "0.25", "-f", "json", "--iterations", "1"], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    assert _PROFILER_LOG.match("USDT:2026-12-01 12:41:23 28673:28673 SyncActivityProfilerHandler.cpp:52] x")
+    assert not _PROFILER_LOG.match("shufflecalc: error: x")
+    code = ("import os, sys\nfrom shufflecalc.latency.profile import _without_profiler_log\n"
+            "with _without_profiler_log():\n"
+            "    os.write(2, b'USDT:2026-12-01 12:41:23 1:1 Handler.cpp:52] profiler_start\\n')\n"
+            "    os.write(2, b'a real warning\\n')\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ})
+    assert r.stderr == "a real warning\n"
+    assert _without_profiler_log is not None

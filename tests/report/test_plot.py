@@ -3,15 +3,18 @@ and table; the overwrite rule; a clear exit 2 without matplotlib."""
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import struct
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from typing import Any
 
 import pytest
 
 from shufflecalc.errors import ShufflecalcError
-from shufflecalc.report.plot import PlotData, PlotPoint, choose_kind, render_plot
+from shufflecalc.report.plot import PlotData, PlotPoint, choose_kind, from_analyses, render_plot
 
 from ..conftest import blocked_env
 
@@ -116,6 +119,209 @@ def test_plot_bad_input(cli, tmp_path, monkeypatch, args: list[str], message: st
     monkeypatch.chdir(tmp_path)
     r = cli("sweep", "shufflenet", "--g", "1,2", *args)
     assert r.exit_code == 2 and message in r.stderr and r.stderr.count("\n") == 1
+
+
+# --- figures a reader can use: measured from matplotlib's own text extents --------------------------------------------
+
+
+@pytest.fixture
+def figures(monkeypatch):
+    """The Figures that render_plot saves (from the commands too), captured as they are written."""
+    from matplotlib.figure import Figure
+
+    saved: list[Any] = []
+    original = Figure.savefig
+
+    def savefig(self, *args, **kwargs):
+        saved.append(self)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    return saved
+
+
+@dataclasses.dataclass
+class Layout:
+    """A drawn figure measured in display coordinates (pixels)."""
+
+    title: str
+    title_boxes: list[Any]
+    figure: Any
+    frame: Any  # the axes
+    labels: list[tuple[str, Any]]  # (text, box) of each point label
+    legends: list[tuple[Any, list[str]]]  # (box, entry texts)
+    points: list[tuple[float, float, float]]  # (x, y, marker radius) of every data marker
+    caption: str
+
+
+def measure(fig: Any) -> Layout:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    (ax,) = fig.axes
+    scale = fig.dpi / 72
+    points = []
+    for coll in ax.collections:
+        xy = coll.get_offset_transform().transform(coll.get_offsets()) if len(coll.get_offsets()) else []
+        sizes = list(coll.get_sizes()) or [36.0]
+        for i, (x, y) in enumerate(xy):
+            if math.isfinite(x) and math.isfinite(y):
+                points.append((x, y, math.sqrt(sizes[i % len(sizes)]) / 2 * scale))
+    for line in ax.lines:
+        for x, y in line.get_transform().transform(list(zip(*line.get_data(), strict=True))):
+            if math.isfinite(x) and math.isfinite(y):
+                points.append((x, y, line.get_markersize() / 2 * scale))
+    legends = [leg for leg in [ax.get_legend(), *fig.legends] if leg is not None and leg.get_visible()]
+    titles = [t for t in (ax.title, ax._left_title, ax._right_title, fig._suptitle) if t is not None and t.get_text()]
+    caption = fig._supxlabel.get_text() if fig._supxlabel is not None else ""
+    return Layout(title=" ".join(" ".join(t.get_text().split()) for t in titles),  # as one line
+                  title_boxes=[t.get_window_extent(renderer) for t in titles],
+                  figure=fig.bbox, frame=ax.get_window_extent(renderer),
+                  labels=[(t.get_text(), t.get_window_extent(renderer)) for t in ax.texts
+                          if t.get_visible() and t.get_text()],
+                  legends=[(leg.get_window_extent(renderer), [t.get_text() for t in leg.get_texts()])
+                           for leg in legends],
+                  points=points, caption=caption)
+
+
+def overlap(a: Any, b: Any, tolerance: float = 0.5) -> bool:
+    return a.x0 + tolerance < b.x1 and b.x0 + tolerance < a.x1 and a.y0 + tolerance < b.y1 and b.y0 + tolerance < a.y1
+
+
+def inside(inner: Any, outer: Any, tolerance: float = 0.5) -> bool:
+    return (inner.x0 >= outer.x0 - tolerance and inner.x1 <= outer.x1 + tolerance
+            and inner.y0 >= outer.y0 - tolerance and inner.y1 <= outer.y1 + tolerance)
+
+
+def covers(box: Any, x: float, y: float, r: float) -> bool:
+    """Whether the box covers any of a marker (centre x, y, radius r)."""
+    dx, dy = max(box.x0 - x, 0.0, x - box.x1), max(box.y0 - y, 0.0, y - box.y1)
+    return dx * dx + dy * dy < r * r or (dx == 0 and dy == 0)
+
+
+def check_layout(layout: Layout) -> None:
+    """No two labels overlap, every label inside the axes, no legend over a data point, the title inside the
+    figure."""
+    for i, (text, box) in enumerate(layout.labels):
+        assert inside(box, layout.frame), f"label {text!r} leaves the axes: {box} not in {layout.frame}"
+        for other, box2 in layout.labels[i + 1:]:
+            assert not overlap(box, box2), f"labels {text!r} and {other!r} overlap"
+    for box, entries in layout.legends:
+        for x, y, r in layout.points:
+            assert not covers(box, x, y, r), f"the legend {entries} covers the data point at ({x:.0f}, {y:.0f})"
+        for text, label in layout.labels:
+            assert not overlap(box, label), f"the legend covers the label {text!r}"
+    for box in layout.title_boxes:
+        assert inside(box, layout.figure), "the title leaves the figure"
+
+
+def drawn(data: PlotData, kind: str, figures: list[Any]) -> Layout:
+    render_plot(data, kind, "png")
+    return measure(figures[-1])
+
+
+def command(cli, tmp_path, figures: list[Any], *args: str) -> Layout:
+    r = cli(*args, "--plot", str(tmp_path / "chart.png"), "--force")
+    assert r.exit_code == 0, r.stderr
+    return measure(figures[-1])
+
+
+def bench_doc(batch: int = 1) -> dict[str, Any]:
+    """What compare --latency passes to the plot: `latency.bench`'s document (its environment and options)."""
+    env = {"device": "cpu", "device_name": "Intel(R) Xeon(R) Test CPU", "threads": 4, "dtype": "float32",
+           "mode": "eager", "memory_formats": ["contiguous"]}
+    return {"environment": env, "options": {"device": "cpu", "batches": [batch], "threads": 4}, "results": []}
+
+
+def latency_models() -> tuple[list[str], list[Any], list[float]]:
+    """`compare mobilenet shufflenet:g=3 shufflenet:g=8 --latency`: labels, analyses, median latencies (no torch)."""
+    from shufflecalc.analysis.cost import analyze, labels
+
+    analyses = [analyze("mobilenet"), analyze("shufflenet", g=3), analyze("shufflenet", g=8)]
+    return labels(analyses), analyses, [6.12, 3.05, 3.4]
+
+
+@pytest.mark.parametrize("kind", ["scatter", "lines", "latency"])
+def test_every_kind_is_laid_out_for_a_reader(kind: str, figures) -> None:
+    layout = drawn(DATA[kind], kind, figures)
+    check_layout(layout)
+    assert kind in layout.title
+    if kind != "lines":  # few points: every one labelled
+        assert len(layout.labels) == len({(p.label, p.macs) for p in DATA[kind].points if not p.published})
+
+
+def test_sweep_of_16_points_labels_every_point_without_overlap(cli, tmp_path, figures) -> None:
+    layout = command(cli, tmp_path, figures, "sweep", "mobilenet", "--width", "0.25,0.5,0.75,1",
+                     "--resolution", "128:224:32")
+    check_layout(layout)
+    shown = {text.replace("\n", " ") for text, _ in layout.labels}
+    omitted = 16 - len(shown)
+    assert omitted == 0 or f"{omitted} of 16 point labels left out" in layout.caption
+    assert len(shown) >= 14
+    for word in ("mobilenet", "width", "resolution", "0.25", "224"):
+        assert word in layout.title
+
+
+def test_compare_latency_labels_stay_in_the_axes(figures) -> None:
+    names, analyses, ms = latency_models()
+    points = [PlotPoint(n, a.name, a.config, a.macs, a.params, latency_ms=t) for n, a, t in zip(names, analyses, ms,
+                                                                                               strict=True)]
+    layout = drawn(PlotData("MACs vs median latency", points), "latency", figures)
+    check_layout(layout)
+    assert {text for text, _ in layout.labels} == {"mobilenet", "shufflenet:g=3", "shufflenet:g=8"}
+
+
+def test_compare_latency_title_names_the_device_threads_and_batch(figures) -> None:
+    names, analyses, ms = latency_models()
+    data = from_analyses(names, analyses, latency_ms=ms, bench=bench_doc(8))
+    layout = drawn(data, choose_kind(data), figures)
+    check_layout(layout)
+    for word in ("mobilenet", "shufflenet:g=8", "Intel(R) Xeon(R) Test CPU", "4 threads", "batch 8", "float32"):
+        assert word in layout.title
+    assert "batch 8" in figures[-1].axes[0].get_ylabel()
+
+
+def test_shufflenet_widths_table_legend_covers_no_data(cli, tmp_path, figures) -> None:
+    layout = command(cli, tmp_path, figures, "table", "shufflenet-widths")
+    check_layout(layout)
+    assert "shufflenet-widths" in layout.title and "Table 2" in layout.title
+    assert layout.legends and "published (paper)" in layout.legends[0][1]
+
+
+@pytest.mark.parametrize("args, words", [
+    (["compare", "mobilenet", "shufflenet"], ["MACs vs parameters", "mobilenet", "shufflenet"]),
+    (["table", "mobilenet-width-resolution"], ["mobilenet-width-resolution", "Tables 6 and 7"]),
+    (["table", "shufflenet-vs-mobilenet"], ["shufflenet-vs-mobilenet"]),
+    (["table", "shufflenet-table1"], ["shufflenet-table1"]),
+    (["sweep", "shufflenet", "--g", "1,2,3,4,8", "--width", "0.5,1"], ["shufflenet", "g", "width"]),
+])
+def test_command_plots_are_laid_out_and_titled(cli, tmp_path, figures, args: list[str], words: list[str]) -> None:
+    layout = command(cli, tmp_path, figures, *args)
+    check_layout(layout)
+    for word in words:
+        assert word in layout.title
+
+
+def test_past_16_points_width_is_still_shown(cli, tmp_path, figures) -> None:
+    layout = command(cli, tmp_path, figures, "sweep", "shufflenet", "--g", "1,2,3,4,8", "--width",
+                     "0.25,0.5,1,1.5,2", "--plot-kind", "scatter")
+    check_layout(layout)
+    entries = [text for _, texts in layout.legends for text in texts]
+    for value in ("g=1", "g=8", "width=0.25", "width=0.5", "width=1.0", "width=1.5", "width=2.0"):
+        assert value in entries, entries
+    radii = {round(r, 3) for _, _, r in layout.points}
+    assert len(radii) >= 5  # the widths as marker sizes
+
+
+def test_labels_that_fit_nowhere_are_left_out_and_the_caption_says_so(figures) -> None:
+    crowd = [PlotPoint(f"configuration number {i}", "m", {"k": i}, 100_000_000 + i * 10_000, 2_000_000 + i * 1000)
+             for i in range(12)]
+    layout = drawn(PlotData("crowd", crowd), "scatter", figures)
+    check_layout(layout)
+    assert 0 < len(layout.labels) < 12
+    assert f"{12 - len(layout.labels)} of 12 point labels left out" in layout.caption
 
 
 def test_without_matplotlib_plot_exits_2_with_an_install_hint(tmp_path) -> None:
