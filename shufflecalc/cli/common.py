@@ -241,8 +241,11 @@ class Out(Generic[E]):
         """Draw `data` (a plot.PlotData) to the --plot file, if one was given (see plot_target)."""
         if path is None:
             return
-        from shufflecalc.report.plot import IMAGE_FORMATS, choose_kind, render_plot
+        from shufflecalc.report.plot import IMAGE_FORMATS, choose_kind, font_cache_ready, render_plot
 
+        if not font_cache_ready():
+            print("shufflecalc: matplotlib is building its font cache (once; this first plot takes a few seconds)",
+                  file=sys.stderr)
         self.write_file(path, render_plot(data, choose_kind(data, kind), IMAGE_FORMATS[path.suffix.lower()]))
 
 

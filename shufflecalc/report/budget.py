@@ -31,7 +31,7 @@ from shufflecalc.analysis.budget import (
 )
 from shufflecalc.analysis.cost import CONVENTIONS
 from shufflecalc.errors import ShufflecalcError
-from shufflecalc.report.render import Column, Tabular, to_csv, to_markdown, to_text
+from shufflecalc.report.render import Column, Tabular, human, to_csv, to_markdown, to_text
 
 MARKS = {PASS: "✅ PASS", FAIL: "❌ FAIL", SKIP: "➖ SKIP", "NEW": "🆕 NEW"}
 
@@ -101,9 +101,12 @@ def limits_table(result: CheckResult, marks: bool = False, only_failures: bool =
             if only_failures and r.status == PASS:
                 continue
             limit = r.limit
+            value, bound = _limit_value(r), f"{limit.value:g} ms" if limit.is_latency else exact_human(int(limit.value))
+            if isinstance(value, int) and human(value) == bound and value != limit.value:
+                value, bound = f"{value:,}", f"{int(limit.value):,}"  # they round alike: show how they differ
             rows.append({
-                "model": m.entry.label, "line": limit.line, "budget": _budget_name(r), "value": _limit_value(r),
-                "limit": f"{limit.value:g} ms" if limit.is_latency else exact_human(int(limit.value)),
+                "model": m.entry.label, "line": limit.line, "budget": _budget_name(r), "value": value,
+                "limit": bound,
                 "headroom": r.headroom,
                 "result": _result_text(r, marks),
             })

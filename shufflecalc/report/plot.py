@@ -28,6 +28,7 @@ import textwrap
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from shufflecalc.errors import MissingDependency, ShufflecalcError
@@ -74,6 +75,13 @@ def require_matplotlib() -> None:
         found = False
     if not found:
         raise MissingDependency(INSTALL_HINT)
+
+
+def font_cache_ready() -> bool:
+    """Whether matplotlib's font cache exists: without it, the first plot spends several seconds building it."""
+    import matplotlib
+
+    return any(Path(matplotlib.get_cachedir()).glob("fontlist-*.json"))
 
 
 def choose_kind(data: PlotData, kind: str = "auto") -> str:

@@ -331,3 +331,18 @@ def test_the_ci_doc_latency_example_is_current(tmp_path: Path, monkeypatch) -> N
     result = check(load_budgets("budgets.yaml"), latency=Busy())
     assert text_report(result) == table
     assert github_report(result) == github + table
+
+
+def test_a_value_and_limit_that_round_alike_are_shown_exactly(tmp_path: Path) -> None:
+    """SqueezeNet's 1,248,424 params against a 1.25M limit printed '1.25M | 1.25M | 0.1%'."""
+    from shufflecalc.analysis.budget import check, load_budgets
+    from shufflecalc.report.budget import limits_table
+
+    path = tmp_path / "b.yaml"
+    path.write_text("budgets:\n  - model: squeezenet1_0\n    max_params: 1.25M\n")
+    (row,) = limits_table(check(load_budgets(path))).rows
+    assert (row["value"], row["limit"]) == ("1,248,424", "1,250,000")
+    path.write_text("budgets:\n  - model: squeezenet1_0\n    max_params: 2M\n")
+    result = check(load_budgets(path))
+    (row,) = limits_table(result).rows
+    assert (row["value"], row["limit"]) == (1_248_424, "2M")

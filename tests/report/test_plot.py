@@ -335,3 +335,18 @@ def test_without_matplotlib_plot_exits_2_with_an_install_hint(tmp_path) -> None:
     for args in (["sweep", "shufflenet", "--g", "1,2"], ["table", "shufflenet-table1"]):
         r = subprocess.run([sys.executable, "-m", "shufflecalc", *args], capture_output=True, text=True, env=env)
         assert r.returncode == 0, r.stderr
+
+
+def test_the_first_plot_says_the_font_cache_is_being_built(cli, tmp_path, monkeypatch) -> None:
+    """Without matplotlib's font cache the first --plot takes seconds: it says so, once, on stderr."""
+    pytest.importorskip("matplotlib")
+    from shufflecalc.report import plot
+
+    monkeypatch.setattr(plot, "font_cache_ready", lambda: False)
+    r = cli("compare", "mobilenet", "shufflenet", "--plot", str(tmp_path / "a.png"))
+    assert r.exit_code == 0 and "building its font cache" in r.stderr
+    monkeypatch.setattr(plot, "font_cache_ready", lambda: True)
+    r = cli("compare", "mobilenet", "shufflenet", "--plot", str(tmp_path / "b.png"))
+    assert "font cache" not in r.stderr
+    monkeypatch.undo()
+    assert plot.font_cache_ready()  # this machine has built it by now
