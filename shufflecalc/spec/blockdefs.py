@@ -14,6 +14,12 @@ A block is declared like a small spec::
           - ...
         output: cat                  # optional: the default is the last layer present
 
+A layer's ``name``, ``op`` and ``inputs`` may hold ``{expression}`` parts (``name: "dw_{act}"``, ``op: "{act}"``): the
+value of each part, as text; a templated op is a layer kind. ``require:`` lists conditions on the arguments and the
+input, checked in order before any layer: ``{that: "out % groups == 0", error: "... {out} ...", arg: out}``; the
+error is a template like a name, and `arg` names the argument it is about (a built-in block's error is reported at
+that argument of the use).
+
 ``include: [other.yaml, ...]`` (paths relative to the including file) brings in the blocks of other files, which hold
 ``blocks:`` and may ``include`` further files. This module only reads and checks the declarations (names, keys, argument
 declarations, that every op is known, that no block uses itself, that no name is defined twice); `templates` expands
@@ -23,24 +29,28 @@ a block instance into layers.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from shufflecalc.errors import ShufflecalcError, shown
-from shufflecalc.spec.blocks import BLOCKS
+from shufflecalc.spec.blocks import BLOCKS, PYTHON_BLOCKS
 from shufflecalc.spec.expr import BUILTINS, MAX_ABS_INT, RESERVED_PREFIX, ExprError, compile_expr
 from shufflecalc.spec.layers import KINDS, Arg, reserved_name
-from shufflecalc.spec.load import NAME_RE, PARAM_TYPES, Spec, _coerce
+from shufflecalc.spec.load import NAME_RE, PARAM_TYPES, Spec, _coerce, builtin_dir
 from shufflecalc.spec.yamlsrc import Document, check_file_name, load_file
 
-BLOCK_KEYS = {"args", "define", "layers", "output", "help"}
+BLOCK_KEYS = {"args", "define", "require", "layers", "output", "help"}
+REQUIRE_KEYS = {"that", "error", "arg"}
 ARG_KEYS = {"type", "default", "choices", "min", "max", "help"}
 LAYER_KEYS = {"op", "name", "inputs", "when"}  # besides the op's own arguments
 INPUT_NAMES = ("in_channels", "in_height", "in_width")  # the block input's size, visible to its expressions
 BLOCK_INPUT = "input"  # what `inputs` calls the block's input
 MAX_INCLUDES = 64  # files one spec may bring in, directly or not
+SHIPPED = ("blocks", "builtin.yaml")  # the built-in blocks, under the built-in specs' folder
+TEMPLATE_PART = re.compile(r"\{([^{}]*)\}")  # an {expression} part of a name, op, input or message
 
 
 @dataclass(eq=False)
@@ -58,6 +68,10 @@ class BlockDef:
     path: tuple
     free: frozenset[str] = field(default=frozenset())
     library: dict[str, BlockDef] = field(default_factory=dict, repr=False)  # the blocks it can use
+    require: list[dict[str, Any]] = field(default_factory=list)
+    help: str = ""
+    shipped: bool = False  # one of shufflecalc's built-in blocks (specs/blocks/builtin.yaml)
+    spatial: bool = False  # its expressions read in_height or in_width
 
     def where(self, path: tuple) -> str:
         """`net.yaml:9 blocks.fire.layers[4].out` for a path inside this block's declaration."""
@@ -88,6 +102,55 @@ def library(spec: Spec) -> Library:
         _LIBRARIES.clear()
     _LIBRARIES[id(spec)] = (spec, blocks)
     return blocks
+
+
+_SHIPPED: list[Library] = []
+
+
+def shipped_library() -> Library:
+    """shufflecalc's built-in blocks, read once from specs/blocks/builtin.yaml. Every spec can use them (through
+    `blocks.BLOCKS`); they read nothing of the spec around them, and their mistakes are reported at the use."""
+    if _SHIPPED:
+        return _SHIPPED[0]
+    path = builtin_dir().joinpath(*SHIPPED)
+    doc = load_file(path, "specs/" + "/".join(SHIPPED))
+    if not isinstance(doc.data, dict) or set(doc.data) - {"blocks", "description"}:
+        raise doc.error((), "the built-in blocks' file is a mapping with 'blocks' (and 'description')")
+    blocks: Library = {}
+    for name, decl in doc.data.get("blocks", {}).items():
+        if name in PYTHON_BLOCKS:
+            raise doc.error(("blocks", name), f"block '{name}' is defined twice: here and in Python")
+        blocks[name] = _block(doc, name, decl, shipped=True)
+    for defn in blocks.values():
+        defn.library = blocks
+        for i, layer in enumerate(defn.layers):
+            op = layer["op"]
+            if op not in KINDS and not is_template(op):
+                raise doc.error((*defn.path, "layers", i, "op"), f"a built-in block's layers are layer kinds, got "
+                                                                 f"'{op}'")
+    _SHIPPED.append(blocks)
+    return blocks
+
+
+def is_template(text: str) -> bool:
+    """Text with {expression} parts."""
+    return "{" in text or "}" in text
+
+
+def template_parts(text: str) -> list[str]:
+    """The expressions of a template's {...} parts."""
+    return TEMPLATE_PART.findall(text)
+
+
+def _check_template(doc: Document, path: tuple, text: str, what: str) -> None:
+    rest = TEMPLATE_PART.sub("", text)
+    if "{" in rest or "}" in rest:
+        raise doc.error(path, f"unbalanced braces in {what} {shown(text)} (an {{expression}} part is in braces)")
+    for part in template_parts(text):
+        try:
+            compile_expr(part)
+        except ExprError as exc:
+            raise doc.error(path, f"{what} {shown(text)}: {exc}") from None
 
 
 def _collect(doc: Document, data: Mapping[str, Any], base: Path | None, blocks: Library, seen: list[str],
@@ -141,11 +204,11 @@ def _collect(doc: Document, data: Mapping[str, Any], base: Path | None, blocks: 
         _collect(included, included.data, path.parent, blocks, seen, [*chain, key])
 
 
-def _block(doc: Document, name: Any, decl: Any) -> BlockDef:
+def _block(doc: Document, name: Any, decl: Any, shipped: bool = False) -> BlockDef:
     path = ("blocks", name)
     if not isinstance(name, str) or not NAME_RE.match(name) or name.startswith(RESERVED_PREFIX):
         raise doc.error(path, f"invalid block name {shown(name)} (letters, digits and _, not starting with __)")
-    if name in KINDS or name in BLOCKS:
+    if name in KINDS or (not shipped and name in BLOCKS):
         what = "a layer kind" if name in KINDS else "a built-in block"
         raise doc.error(path, f"block '{name}' is defined twice: here and as {what} of shufflecalc")
     if not isinstance(decl, dict):
@@ -153,12 +216,17 @@ def _block(doc: Document, name: Any, decl: Any) -> BlockDef:
     for key in decl:
         if key not in BLOCK_KEYS:
             raise doc.error((*path, key), f"unknown key '{key}' (expected one of: {', '.join(sorted(BLOCK_KEYS))})")
-    args = _args(doc, path, decl.get("args", {}))
+    args = _args(doc, path, decl.get("args", {}), exact_bounds=shipped)
     define = decl.get("define", {})
     if not isinstance(define, dict):
         raise doc.error((*path, "define"), "'define' must be a mapping of name -> value")
     for key in define:
         _local_name(doc, (*path, "define", key), key, args)
+    require = decl.get("require", [])
+    if not isinstance(require, list):
+        raise doc.error((*path, "require"), "'require' must be a list of {that, error, arg}")
+    for i, item in enumerate(require):
+        _require(doc, (*path, "require", i), item, args)
     layers = decl.get("layers")
     if not isinstance(layers, list) or not layers:
         raise doc.error(path, f"block '{name}' has no layers: 'layers' must be a non-empty list")
@@ -168,12 +236,33 @@ def _block(doc: Document, name: Any, decl: Any) -> BlockDef:
     output = decl.get("output")
     if output is not None and (not isinstance(output, str) or output not in names):
         raise doc.error((*path, "output"), f"output must name a layer of the block, got {shown(output)}")
-    defn = BlockDef(name, args, define, layers, output, doc, path)
-    defn.free = _free_names(defn)
+    defn = BlockDef(name, args, define, layers, output, doc, path, require=require, help=str(decl.get("help", "")),
+                    shipped=shipped)
+    names_read = _names_read(defn)
+    defn.free = frozenset(names_read - _local(defn))
+    defn.spatial = bool(names_read & {"in_height", "in_width"})
     return defn
 
 
-def _args(doc: Document, path: tuple, raw: Any) -> dict[str, Arg]:
+def _require(doc: Document, path: tuple, item: Any, args: Mapping[str, Arg]) -> None:
+    if not isinstance(item, dict) or "that" not in item or "error" not in item:
+        raise doc.error(path, "a requirement is a mapping {that: <condition>, error: <message>, arg: <argument>}")
+    for key in item:
+        if key not in REQUIRE_KEYS:
+            raise doc.error((*path, key), f"unknown key '{key}' (expected one of: {', '.join(sorted(REQUIRE_KEYS))})")
+    if not isinstance(item["that"], (str, bool)):
+        raise doc.error((*path, "that"), f"that must be an expression that is true or false, got "
+                                         f"{shown(item['that'])}")
+    if not isinstance(item["error"], str) or not item["error"].strip():
+        raise doc.error((*path, "error"), "error must be a message (text, with {expression} parts)")
+    _check_template(doc, (*path, "error"), item["error"], "message")
+    if "arg" in item and item["arg"] not in args:
+        raise doc.error((*path, "arg"), f"arg must name an argument of the block, got {shown(item['arg'])}")
+
+
+def _args(doc: Document, path: tuple, raw: Any, exact_bounds: bool = False) -> dict[str, Arg]:
+    """The declared arguments. `exact_bounds`: a whole-number bound of a float argument stays an int (so that a
+    message says "at least 0", as the layer kinds' do)."""
     if not isinstance(raw, dict):
         raise doc.error((*path, "args"), "'args' must be a mapping of name -> {type, default, ...}")
     args: dict[str, Arg] = {}
@@ -203,6 +292,8 @@ def _args(doc: Document, path: tuple, raw: Any) -> dict[str, Arg]:
                 if not number:
                     raise doc.error((*where, key), f"'{key}' applies to int and float arguments only")
                 bounds[key] = _coerce(decl[key], ptype, lambda m, at=(*where, key): fail(m, at))
+                if exact_bounds and ptype is float and type(decl[key]) is int:
+                    bounds[key] = decl[key]
         choices = None
         if "choices" in decl:
             if not isinstance(decl["choices"], list) or not decl["choices"]:
@@ -230,8 +321,18 @@ def _layer(doc: Document, path: tuple, layer: Any, names: set[str]) -> None:
     op = layer["op"]
     if not isinstance(op, str):
         raise doc.error((*path, "op"), f"op must be a layer kind or block name (a string), got {shown(op)}")
+    if is_template(op):
+        _check_template(doc, (*path, "op"), op, "op")
+        if "name" not in layer:
+            raise doc.error((*path, "op"), "a layer whose op is a template needs a 'name'")
     name = layer.get("name", f"{op}_{path[-1]}")
     where = (*path, "name") if "name" in layer else path
+    if isinstance(name, str) and is_template(name):
+        _check_template(doc, where, name, "layer name")
+        if not NAME_RE.match(TEMPLATE_PART.sub("x", name)):
+            raise doc.error(where, f"invalid layer name {shown(name)} (letters, digits, _ and {{expression}} parts)")
+        _layer_rest(doc, path, layer)
+        return
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise doc.error(where, f"invalid layer name {shown(name)} (letters, digits and _)")
     why = reserved_name(name)
@@ -241,6 +342,10 @@ def _layer(doc: Document, path: tuple, layer: Any, names: set[str]) -> None:
     if name in names:
         raise doc.error(where, f"duplicate layer name '{name}' in the block")
     names.add(name)
+    _layer_rest(doc, path, layer)
+
+
+def _layer_rest(doc: Document, path: tuple, layer: Mapping[str, Any]) -> None:
     when = layer.get("when")
     if when is not None and not isinstance(when, (str, bool)):
         raise doc.error((*path, "when"), f"when must be an expression that is true or false, got {shown(when)}")
@@ -250,22 +355,43 @@ def _layer(doc: Document, path: tuple, layer: Any, names: set[str]) -> None:
         if not isinstance(items, list) or not items or not all(isinstance(i, str) for i in items):
             raise doc.error((*path, "inputs"), "inputs must be a list of local layer names, `input`, or expressions "
                                                "giving one")
+        for j, item in enumerate(items):
+            if is_template(item):
+                _check_template(doc, (*path, "inputs", j), item, "input")
 
 
-def _free_names(defn: BlockDef) -> frozenset[str]:
-    """Names the block's expressions read that it does not define itself (spec parameters, defines, functions)."""
-    local = set(defn.args) | set(defn.define) | set(INPUT_NAMES) | set(BUILTINS)
+def _local(defn: BlockDef) -> set[str]:
+    return set(defn.args) | set(defn.define) | set(INPUT_NAMES) | set(BUILTINS)
+
+
+def _expressions(value: Any, key: str) -> list[str]:
+    """The expressions in a layer's value under `key`: the {...} parts of a templated name, op or input; any other
+    string of an input or an argument as a whole (a plain name or op is no expression)."""
+    texts: list[str] = []
+    for v in value if isinstance(value, list) else [value]:
+        if not isinstance(v, str):
+            continue
+        if key in ("op", "name", "inputs") and is_template(v):
+            texts += template_parts(v)
+        elif key not in ("op", "name"):
+            texts.append(v)
+    return texts
+
+
+def _names_read(defn: BlockDef) -> set[str]:
+    """Every name the block's expressions read (its define values, conditions, messages, layer arguments, and the
+    {...} parts of names, ops and inputs); those it does not define itself are spec parameters, defines, functions."""
     texts: list[str] = [v for v in defn.define.values() if isinstance(v, str)]
+    for item in defn.require:
+        texts += _expressions(item.get("that"), "that")
+        texts += template_parts(item.get("error", ""))
     for layer in defn.layers:
         for key, value in layer.items():
-            if key in ("op", "name"):
-                continue
-            values = value if isinstance(value, list) else [value]
-            texts += [v for v in values if isinstance(v, str)]
+            texts += _expressions(value, key)
     names: set[str] = set()
     for t in texts:
         names |= expression_names(t)
-    return frozenset(names - local)
+    return names
 
 
 def expression_names(text: str) -> set[str]:
@@ -283,6 +409,8 @@ def _check_uses(blocks: Library) -> None:
     for defn in blocks.values():
         for i, layer in enumerate(defn.layers):
             op = layer["op"]
+            if is_template(op):
+                continue  # a layer kind, checked where it is expanded
             if op not in KINDS and op not in BLOCKS and op not in blocks:
                 known = ", ".join(sorted(KINDS) + sorted(BLOCKS) + sorted(blocks))
                 raise defn.doc.error((*defn.path, "layers", i, "op"), f"unknown op '{op}' (known: {known})")
@@ -308,4 +436,5 @@ def _check_uses(blocks: Library) -> None:
             visit(name, [])
 
 
-__all__ = ["BLOCK_INPUT", "INPUT_NAMES", "LAYER_KEYS", "BlockDef", "Library", "expression_names", "library"]
+__all__ = ["BLOCK_INPUT", "INPUT_NAMES", "LAYER_KEYS", "TEMPLATE_PART", "BlockDef", "Library", "expression_names",
+           "is_template", "library", "shipped_library", "template_parts"]

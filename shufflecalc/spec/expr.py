@@ -60,6 +60,15 @@ def _round(x: float, ndigits: int | None = None) -> float | int:
     return math.floor(abs(x) * scale + 0.5) / scale * (1 if x >= 0 else -1)
 
 
+def _round_even(x: float, ndigits: int | None = None) -> float | int:
+    """Python's `round`: ties to the even neighbour (torchvision's `round(c * ratio)`)."""
+    x = _num(x, "round_even")
+    if ndigits is not None and (type(ndigits) is not int or abs(ndigits) > MAX_ROUND_DIGITS):
+        raise ExprError(f"round_even(): ndigits must be a whole number from -{MAX_ROUND_DIGITS} to "
+                        f"{MAX_ROUND_DIGITS}, got {shown(ndigits)}")
+    return round(x) if ndigits is None else round(x, ndigits)
+
+
 def make_divisible(value: float, divisor: int, min_value: int | None = None) -> int:
     """torchvision's `_make_divisible`: round to the nearest multiple of `divisor`, not below 90% of `value`."""
     if divisor <= 0:
@@ -88,6 +97,7 @@ BUILTINS: dict[str, Callable[..., Any]] = {
     "int": _to_int,
     "float": lambda x: float(_num(x, "float")),
     "round": _round,
+    "round_even": _round_even,
     "floor": lambda x: math.floor(_num(x, "floor")),
     "ceil": lambda x: math.ceil(_num(x, "ceil")),
     "min": min,

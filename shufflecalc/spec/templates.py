@@ -6,6 +6,11 @@ their sums and the name of the one that is the block's output; the graph prefixe
 configurations of a sweep, so all three are cached: a layer on (kind, arguments, input shapes), a built-in block on
 (kind, arguments, input shape), a user-defined block on (definition, arguments, input shape, and the values of the
 spec's names its expressions read: `BlockDef.free`, and the names the functions it calls read).
+
+A built-in block (specs/blocks/builtin.yaml) is expanded in two steps: its plan (each layer's name, op, arguments
+and inputs) from its arguments and the input's channels, cached, since its expressions do not read the input's height
+and width; then the layers' numbers for the input shape. Its mistakes are `LayerError`s that the graph reports at the
+use, never at the shipped file's lines, as the Python blocks it replaces did.
 """
 
 from __future__ import annotations
@@ -17,10 +22,25 @@ from math import prod
 from typing import Any, NamedTuple
 
 from shufflecalc.errors import shown
-from shufflecalc.spec.blockdefs import BLOCK_INPUT, LAYER_KEYS, BlockDef, expression_names
+from shufflecalc.spec.blockdefs import (
+    BLOCK_INPUT,
+    LAYER_KEYS,
+    TEMPLATE_PART,
+    BlockDef,
+    expression_names,
+    is_template,
+)
 from shufflecalc.spec.blocks import BLOCKS, IN
 from shufflecalc.spec.expr import BUDGET, Budget, UserFunction
-from shufflecalc.spec.layers import KINDS, MAX_CHANNELS, MAX_FEATURES, MAX_SPATIAL, LayerError, Shape
+from shufflecalc.spec.layers import (
+    KINDS,
+    MAX_CHANNELS,
+    MAX_FEATURES,
+    MAX_SPATIAL,
+    LayerError,
+    Shape,
+    reserved_name,
+)
 from shufflecalc.spec.load import NAME_RE
 from shufflecalc.spec.totals import Totals
 from shufflecalc.spec.values import Scope, bound
@@ -104,24 +124,51 @@ def check_shape(shape: Shape) -> None:
         raise LayerError(f"the output has {prod(shape):,} elements, more than the maximum {MAX_FEATURES:,}")
 
 
+# A plan: each layer's local name, op, arguments (sorted items) and inputs (local names; empty: the previous layer),
+# and the local name of the output layer.
+Plan = tuple[tuple[tuple[str, str, tuple, tuple[str, ...]], ...], str]
+
+
 @lru_cache(maxsize=16384)
 def builtin_template(kind: str, args: tuple, in_shape: Shape) -> Template:
-    """A built-in block (`blocks.BLOCKS`, Python code) with these (sorted) arguments on this input."""
-    prims = BLOCKS[kind].expand(dict(args), in_shape)
+    """A built-in block (`blocks.BLOCKS`) with these (sorted) arguments on this input. A LayerError for arguments
+    or an input it refuses."""
+    block = BLOCKS[kind]
+    if block.expand is not None:  # a Python block
+        prims = block.expand(dict(args), in_shape)
+        plan: Plan = (tuple((p.name, p.op, tuple(sorted(p.attrs.items())), p.inputs) for p in prims), prims[-1].name)
+    else:
+        defn: BlockDef = block.defn
+        plan = _plan(defn, args, in_shape if defn.spatial else in_shape[:1])
+    layers, output = plan
     shapes: dict[str, Shape] = {IN: in_shape}
     prev = IN
     entries = []
-    for p in prims:
-        inputs = p.inputs or (prev,)
+    for name, op, attrs, inputs in layers:
+        inputs = inputs or (prev,)
         in_shapes = tuple(shapes[i] for i in inputs)
         try:
-            full, numbers = evaluate(p.op, tuple(sorted(p.attrs.items())), in_shapes)
+            full, numbers = evaluate(op, attrs, in_shapes)
         except LayerError as exc:
-            raise LayerError(f"{p.name}: {exc}") from None
-        shapes[p.name] = numbers.out
-        prev = p.name
-        entries.append(Entry(p.name, p.op, full, inputs, in_shapes, numbers))
-    return Template(tuple(entries), sums(entries), entries[-1].name)
+            raise LayerError(f"{name}: {exc}") from None
+        shapes[name] = numbers.out
+        prev = name
+        entries.append(Entry(name, op, full, inputs, in_shapes, numbers))
+    return Template(tuple(entries), sums(entries), output)
+
+
+@lru_cache(maxsize=16384)
+def _plan(defn: BlockDef, args: tuple, size: tuple[int, ...]) -> Plan:
+    """The layers of a shipped block for these arguments and input size (the channels alone, or (C, H, W) if its
+    expressions read the height or width). Its expressions read its arguments, defines and the input size only, and
+    spend from a budget of their own (not the spec's)."""
+    env: dict[str, Any] = {**dict(args), BUDGET: Budget(), "in_channels": size[0]}
+    if len(size) == 3:
+        env.update(in_height=size[1], in_width=size[2])
+    scope = Scope(env, lambda path, message: LayerError(message))
+    for name, raw in defn.define.items():
+        env[name] = scope.literal(raw, (*defn.path, "define", name))
+    return _Planner(defn, scope).run()
 
 
 def sums(entries: list[Entry] | tuple[Entry, ...]) -> Totals:
@@ -190,40 +237,79 @@ def _user_template(defn: BlockDef, args: tuple, in_shape: Shape, spec_items: tup
     return _Expansion(defn, scope, spec_env, in_shape).run()
 
 
-class _Expansion:
-    """One user-defined block instance, layer by layer."""
+class _Walk:
+    """One block instance, layer by layer: the conditions, the layers present, their names, ops and inputs. `fail`
+    makes the exception for a mistake (a BlockFailure in a user's block, a LayerError in a built-in one)."""
 
-    def __init__(self, defn: BlockDef, scope: Scope, spec_env: Mapping[str, Any], in_shape: Shape) -> None:
-        self.defn, self.scope, self.spec_env = defn, scope, spec_env
-        self.entries: list[Entry] = []
-        self.shapes: dict[str, Shape] = {IN: in_shape}
+    def __init__(self, defn: BlockDef, scope: Scope) -> None:
+        self.defn, self.scope = defn, scope
         self.local: dict[str, str] = {BLOCK_INPUT: IN}  # a layer's local name -> the entry that is its output
         self.last = IN
 
-    def fail(self, path: tuple, message: str) -> BlockFailure:
-        return BlockFailure(message, [self.defn.where(path)])
+    def fail(self, path: tuple, message: str, arg: str | None = None) -> Exception:
+        raise NotImplementedError
 
-    def run(self) -> Template:
+    def run(self) -> Any:  # a Template or a Plan: see _result
         defn = self.defn
+        self._require()
         for i, layer in enumerate(defn.layers):
             path = (*defn.path, "layers", i)
             if not self._present(layer, path):
                 continue
             op = layer["op"]
             name = layer.get("name", f"{op}_{i}")
+            if is_template(op):
+                op = self._op(op, path)
+            if is_template(name):
+                name = self._name(name, (*path, "name"))
             sources = self._inputs(layer, path)
-            if op in KINDS:
-                output = self._primitive(name, op, layer, sources, path)
-            else:
-                output = self._block(name, op, layer, sources, path)
-            self.local[name] = self.last = output
+            self.local[name] = self.last = self._layer(name, op, layer, sources, path)
         if defn.output is not None and defn.output not in self.local:
             raise self.fail((*defn.path, "output"), f"the output layer '{defn.output}' is not present "
                                                     "(its 'when' is false)")
         output = self.local[defn.output] if defn.output is not None else self.last
-        if not self.entries:
+        if output == IN:
             raise self.fail(defn.path, f"block '{defn.name}' has no layers present here (every 'when' is false)")
-        return Template(tuple(self.entries), sums(self.entries), output)
+        return self._result(output)
+
+    def _layer(self, name: str, op: str, layer: Mapping[str, Any], sources: tuple[str, ...], path: tuple) -> str:
+        raise NotImplementedError
+
+    def _result(self, output: str) -> Any:
+        raise NotImplementedError
+
+    def _require(self) -> None:
+        for i, item in enumerate(self.defn.require):
+            path = (*self.defn.path, "require", i)
+            that = item["that"]
+            if isinstance(that, str):
+                that = self.scope.expr(that, (*path, "that"))
+            if not isinstance(that, bool):
+                raise self.fail((*path, "that"), f"that must be true or false, got {shown(that)}")
+            if not that:
+                raise self.fail(path, self._render(item["error"], (*path, "error")), item.get("arg"))
+
+    def _render(self, text: str, path: tuple) -> str:
+        """A template's text with each {expression} part replaced by its value."""
+        return TEMPLATE_PART.sub(lambda m: str(self.scope.expr(m.group(1), path)), text)
+
+    def _op(self, raw: str, path: tuple) -> str:
+        op = self._render(raw, (*path, "op"))
+        if op not in KINDS:
+            raise self.fail((*path, "op"), f"op {raw} gives {shown(op)}, which is not a layer kind (known: "
+                                           f"{', '.join(sorted(KINDS))})")
+        return op
+
+    def _name(self, raw: str, path: tuple) -> str:
+        name = self._render(raw, path)
+        if not NAME_RE.match(name):
+            raise self.fail(path, f"layer name {raw} gives {shown(name)}, which is not a name (letters, digits and _)")
+        why = reserved_name(name)
+        if why is not None or name == BLOCK_INPUT:
+            raise self.fail(path, f"layer name '{name}' is reserved ({why or 'it names the block input'})")
+        if name in self.local:
+            raise self.fail(path, f"duplicate layer name '{name}' in the block")
+        return name
 
     def _present(self, layer: Mapping[str, Any], path: tuple) -> bool:
         when = layer.get("when", True)
@@ -243,23 +329,73 @@ class _Expansion:
         for j, item in enumerate(items):
             ref = item
             if ref not in self.local:
-                if NAME_RE.match(item) and item not in self.scope.env:
+                if is_template(item):
+                    ref = self._render(item, (*path, "inputs", j))
+                elif NAME_RE.match(item) and item not in self.scope.env:
                     raise self.fail((*path, "inputs", j), f"undefined layer '{item}' (inputs name earlier layers of "
                                                           f"the block: {known})")
-                ref = self.scope.expr(item, (*path, "inputs", j))
+                else:
+                    ref = self.scope.expr(item, (*path, "inputs", j))
                 if not isinstance(ref, str) or ref not in self.local:
                     raise self.fail((*path, "inputs", j), f"{item} gives {shown(ref)}, which names no earlier "
                                                           f"layer of the block ({known})")
             sources.append(self.local[ref])
         return tuple(sources)
 
-    def _primitive(self, name: str, op: str, layer: Mapping[str, Any], sources: tuple[str, ...], path: tuple) -> str:
+    def _check_inputs(self, op: str, sources: tuple[str, ...], path: tuple) -> None:
         kind = KINDS[op]
         if kind.inputs and len(sources) != kind.inputs:
             raise self.fail(path, f"{op} takes {kind.inputs} input(s), got {len(sources)}")
         if not kind.inputs and len(sources) < 2:
             raise self.fail(path, f"{op} needs two or more inputs: list them with 'inputs: [a, b]'")
-        args = self.scope.args(kind.args, layer, path, LAYER_KEYS)
+
+
+class _Planner(_Walk):
+    """A built-in block's plan: its layers' names, ops, arguments and inputs, without their numbers. Its layers are
+    layer kinds; their arguments are computed, not read, so the kinds' rules check them (as they checked a Python
+    block's)."""
+
+    def __init__(self, defn: BlockDef, scope: Scope) -> None:
+        super().__init__(defn, scope)
+        self.layers: list[tuple[str, str, tuple, tuple[str, ...]]] = []
+
+    def fail(self, path: tuple, message: str, arg: str | None = None) -> Exception:
+        return LayerError(message, arg)
+
+    def _layer(self, name: str, op: str, layer: Mapping[str, Any], sources: tuple[str, ...], path: tuple) -> str:
+        self._check_inputs(op, sources, path)
+        attrs = {key: self.scope.expr(value, (*path, key)) if isinstance(value, str) else value
+                 for key, value in layer.items() if key not in LAYER_KEYS}
+        self.layers.append((name, op, tuple(sorted(attrs.items())), sources))
+        return name
+
+    def _result(self, output: str) -> Plan:
+        return tuple(self.layers), output
+
+
+class _Expansion(_Walk):
+    """One user-defined block instance, layer by layer."""
+
+    def __init__(self, defn: BlockDef, scope: Scope, spec_env: Mapping[str, Any], in_shape: Shape) -> None:
+        super().__init__(defn, scope)
+        self.spec_env = spec_env
+        self.entries: list[Entry] = []
+        self.shapes: dict[str, Shape] = {IN: in_shape}
+
+    def fail(self, path: tuple, message: str, arg: str | None = None) -> BlockFailure:
+        return BlockFailure(message, [self.defn.where(path)])
+
+    def _result(self, output: str) -> Template:
+        return Template(tuple(self.entries), sums(self.entries), output)
+
+    def _layer(self, name: str, op: str, layer: Mapping[str, Any], sources: tuple[str, ...], path: tuple) -> str:
+        if op in KINDS:
+            return self._primitive(name, op, layer, sources, path)
+        return self._block(name, op, layer, sources, path)
+
+    def _primitive(self, name: str, op: str, layer: Mapping[str, Any], sources: tuple[str, ...], path: tuple) -> str:
+        self._check_inputs(op, sources, path)
+        args = self.scope.args(KINDS[op].args, layer, path, LAYER_KEYS)
         in_shapes = tuple(self.shapes[s] for s in sources)
         try:
             full, numbers = evaluate(op, tuple(sorted(args.items())), in_shapes)
@@ -303,6 +439,7 @@ def clear_caches() -> None:
     """Forget every cached layer and template (for measurements from cold, and after changing a kind's rule)."""
     evaluate.cache_clear()
     builtin_template.cache_clear()
+    _plan.cache_clear()
     _user_template.cache_clear()
 
 

@@ -14,13 +14,19 @@ import pytest
 import shufflecalc
 from shufflecalc.spec.blocks import BLOCKS
 from shufflecalc.spec.expr import make_divisible
+from shufflecalc.spec.templates import Entry, builtin_template
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
 
 
+def _entries(block: str, shape: tuple, **args: Any) -> list[Entry]:
+    """The block's layers (from specs/blocks/builtin.yaml), with their complete arguments."""
+    return list(builtin_template(block, tuple(sorted({**_defaults(block), **args}.items())), shape).entries)
+
+
 def _layers(block: str, shape: tuple, **args: Any) -> list[tuple[str, str]]:
-    return [(p.name, p.op) for p in BLOCKS[block].expand({**_defaults(block), **args}, shape)]
+    return [(e.name, e.op) for e in _entries(block, shape, **args)]
 
 
 def _defaults(block: str) -> dict[str, Any]:
@@ -45,18 +51,18 @@ def test_inverted_residual_expansion_and_residual_rules() -> None:
 @pytest.mark.parametrize("hidden, squeeze", [(16, 8), (72, 24), (120, 32), (480, 120), (576, 144), (88, 24)])
 def test_se_channels_follow_torchvision_mobilenet_v3(hidden: int, squeeze: int) -> None:
     """make_divisible(hidden // 4, 8), written out: 72 // 4 = 18 -> 16 is below 90% of 18, so 24."""
-    prims = BLOCKS["inverted_residual"].expand({**_defaults("inverted_residual"), "out": 8, "hidden": hidden,
-                                                "se": True, "stride": 1}, (8, 4, 4))
+    prims = _entries("inverted_residual", (8, 4, 4), out=8, hidden=hidden, se=True, stride=1)
     (fc1,) = [p for p in prims if p.name == "se_fc1"]
     assert fc1.attrs["out"] == squeeze == make_divisible(hidden // 4, 8)
 
 
 def test_resnet_bottleneck_widths_and_projection() -> None:
-    prims = {p.name: p for p in BLOCKS["resnet_bottleneck"].expand(
-        {**_defaults("resnet_bottleneck"), "planes": 128, "stride": 2, "groups": 32, "width_per_group": 4},
-        (256, 8, 8))}
-    assert prims["conv2"].attrs == {"out": 256, "kernel": 3, "stride": 2, "groups": 32}  # int(128 * 4 / 64) * 32
-    assert prims["conv3"].attrs["out"] == 512 and prims["downsample"].attrs == {"out": 512, "kernel": 1, "stride": 2}
+    prims = {p.name: p for p in _entries("resnet_bottleneck", (256, 8, 8), planes=128, stride=2, groups=32,
+                                         width_per_group=4)}
+    conv2, downsample = prims["conv2"].attrs, prims["downsample"].attrs
+    assert (conv2["out"], conv2["kernel"], conv2["stride"], conv2["groups"]) == (256, 3, 2, 32)  # int(128*4/64) * 32
+    assert prims["conv3"].attrs["out"] == 512
+    assert (downsample["out"], downsample["kernel"], downsample["stride"], downsample["groups"]) == (512, 1, 2, 1)
     identity = [n for n, _ in _layers("resnet_bottleneck", (256, 8, 8), planes=64)]
     assert "downsample" not in identity and identity[-2:] == ["add", "relu"]
     first = [n for n, _ in _layers("resnet_bottleneck", (64, 8, 8), planes=64)]  # layer1.unit0: channels change
@@ -190,3 +196,109 @@ def test_block_computes_what_torchvisions_structure_computes(write_spec: Any, bl
 
 def test_every_new_block_is_checked_against_a_reference() -> None:
     assert {c[0] for c in CASES} == set(BLOCKS) - {"conv_bn_act", "dwsep", "bottleneck", "shufflenet_unit"}
+
+
+# --- the built-in blocks are written in the spec language ------------------------------------------------------------
+
+
+def test_every_builtin_block_is_declared_in_the_shipped_yaml() -> None:
+    from shufflecalc.spec.blocks import PYTHON_BLOCKS
+    from shufflecalc.spec.load import builtin_dir, builtin_names
+
+    assert list(BLOCKS) == ["conv_bn_act", "dwsep", "bottleneck", "shufflenet_unit", "squeeze_excitation",
+                            "inverted_residual", "shufflenet_v2_unit", "resnet_bottleneck"]
+    assert PYTHON_BLOCKS == {}  # nothing is left that the language cannot say
+    for name, kind in BLOCKS.items():
+        assert kind.expand is None and kind.defn.doc.file == "specs/blocks/builtin.yaml", name
+        assert not kind.defn.spatial, name  # its layers follow from the input's channels: planned once per C
+        assert kind.doc and kind.args == kind.defn.args, name
+    assert (builtin_dir() / "blocks" / "builtin.yaml").is_file()
+    assert "builtin" not in builtin_names()  # specs/*.yaml only: the block file is no spec
+
+
+def test_the_shipped_yaml_reads_as_the_strict_loader_reads_it() -> None:
+    """The file goes through the same safe loader as a spec (duplicate keys, numbers, text): its values are plain."""
+    import yaml
+
+    from shufflecalc.spec.load import builtin_dir
+
+    text = (builtin_dir() / "blocks" / "builtin.yaml").read_text()
+    assert BLOCKS["conv_bn_act"].defn.doc.data == yaml.safe_load(text)
+
+
+def test_float_bounds_keep_the_messages_of_the_python_blocks() -> None:
+    """`min: 0` of a float argument is shown as 0, not 0.0, as the Python blocks' Arg(minimum=0) was."""
+    eps, bottleneck = BLOCKS["conv_bn_act"].args["eps"], BLOCKS["bottleneck"].args["bottleneck"]
+    assert (eps.minimum, type(eps.minimum), eps.maximum, eps.default) == (0, int, 1.0, 1e-5)
+    assert (bottleneck.minimum, bottleneck.maximum, bottleneck.default) == (0, 1024.0, 0.25)
+    assert BLOCKS["inverted_residual"].args["hidden"].default is None
+    assert not BLOCKS["inverted_residual"].args["hidden"].required and BLOCKS["dwsep"].args["out"].required
+
+
+def test_hidden_channels_round_half_to_even_as_torchvision_does() -> None:
+    """torchvision: int(round(in * expand)), Python's round: 5 * 0.5 = 2.5 -> 2 (the evaluator's round gives 3)."""
+    layers = {e.name: e for e in _entries("inverted_residual", (5, 4, 4), out=5, expand=0.5)}
+    assert layers["expand"].attrs["out"] == 2
+    layers = {e.name: e for e in _entries("inverted_residual", (7, 4, 4), out=5, expand=0.5)}
+    assert layers["expand"].attrs["out"] == 4  # 3.5 -> 4
+
+
+@pytest.mark.parametrize("layer, expected", [
+    ("  - stage: stage2\n    repeat: 2\n    unit: {op: shufflenet_unit, out: 250, groups: 3}\n",
+     "my.yaml:5 layers[0].unit.out: bottleneck channels 62 (out=250, input 24) are not divisible by groups=3 "
+     "(in stage2.unit0)"),
+    ("  - {op: bottleneck, name: u, out: 24, bottleneck: 0.01}\n",
+     "my.yaml:3 layers[0].bottleneck: bottleneck 0.01 of 24 channels leaves no channels (in u)"),
+    ("  - {op: shufflenet_unit, name: u, out: 12}\n",
+     "my.yaml:3 layers[0].out: a stride-1 unit adds its input back, so out must equal the input channels (24), got 12 "
+     "(in u)"),
+    ("  - {op: shufflenet_unit, name: u, out: 12, stride: 2}\n",
+     "my.yaml:3 layers[0].out: a stride-2 unit concatenates its input, so out must exceed the input channels (24), "
+     "got 12 (in u)"),
+    ("  - {op: shufflenet_unit, name: u, out: 48, stride: 2, groups: 5, pw1_grouped: false}\n",
+     "my.yaml:3 layers[0].out: bottleneck channels 12 (out=48, input 24) are not divisible by groups=5 (in u)"),
+    ("  - {op: shufflenet_unit, name: u, out: 29, stride: 2, groups: 5, bottleneck: 0.2}\n",
+     "my.yaml:3 layers[0].groups: input channels 24 are not divisible by groups=5 (in u)"),
+    ("  - {op: shufflenet_v2_unit, name: u, out: 25, stride: 2}\n",
+     "my.yaml:3 layers[0].out: the two branches produce out / 2 channels each, so out must be even, got 25 (in u)"),
+    ("  - {op: inverted_residual, name: u, out: 8, expand: 0.01}\n",
+     "my.yaml:3 layers[0].expand: expand 0.01 of 24 input channels leaves no hidden channels (in u)"),
+    ("  - {op: resnet_bottleneck, planes: 1, width_per_group: 1}\n",
+     "my.yaml:3 layers[0].width_per_group: planes 1 with width_per_group 1 leave no channels "
+     "(in resnet_bottleneck_0)"),
+    ("  - {op: conv_bn_act, name: u, out: 8, kernel: 9, padding: 0}\n", "my.yaml:3 layers[0]: u: conv: "),
+])
+def test_a_builtin_blocks_mistake_is_reported_at_the_use_only(write_spec: Any, layer: str, expected: str) -> None:
+    path = write_spec(f"input: [24, 4, 4]\nlayers:\n{layer}")
+    with pytest.raises(shufflecalc.ShufflecalcError) as info:
+        shufflecalc.analyze(path)
+    message = str(info.value).replace(path, "my.yaml")
+    assert message.startswith(expected) and "builtin.yaml" not in message, message
+
+
+def test_a_user_block_can_require_and_name_layers_after_its_arguments(write_spec: Any) -> None:
+    spec = """
+blocks:
+  unit:
+    args:
+      out: {type: int}
+      act: {type: str, default: relu, choices: [relu, relu6, none]}
+    require:
+      - {that: "out % 2 == 0", error: "out must be even, got {out} (input {in_channels})", arg: out}
+    layers:
+      - {op: conv2d, name: conv, out: out, kernel: 1}
+      - {op: "{act}", name: "conv_{act}", when: "act != 'none'"}
+      - {op: add, name: sum, inputs: ["conv_{act}", conv], when: "act != 'none'"}
+input: [8, 4, 4]
+layers:
+  - {op: unit, name: a, out: 8, act: relu6}
+  - {op: unit, name: b, out: 8, act: none}
+"""
+    names = [(layer.name, layer.op) for layer in shufflecalc.analyze(write_spec(spec)).layers]
+    assert names == [("a.conv", "conv2d"), ("a.conv_relu6", "relu6"), ("a.sum", "add"), ("b.conv", "conv2d")]
+    path = write_spec(spec.replace("out: 8, act: none", "out: 7, act: none"))
+    with pytest.raises(shufflecalc.ShufflecalcError) as info:
+        shufflecalc.analyze(path)
+    message = str(info.value).replace(path, "my.yaml")
+    assert message == ("my.yaml:16 layers[1] (b) -> my.yaml:8 blocks.unit.require[0]: out must be even, got 7 "
+                       "(input 8)"), message
