@@ -29,8 +29,9 @@ a block instance into layers.
 from __future__ import annotations
 
 import ast
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,14 +84,14 @@ class BlockDef:
 
 Library = dict[str, BlockDef]
 
-_LIBRARIES: dict[int, tuple[Spec, Library]] = {}
+_LIBRARIES: dict[int, tuple[Spec, Library, tuple[str, ...], tuple[int, ...]]] = {}
 
 
 def library(spec: Spec) -> Library:
     """The user-defined blocks a spec can use: its own and those of the files it includes (read once per spec)."""
     cached = _LIBRARIES.get(id(spec))
-    if cached is not None and cached[0] is spec:
-        return cached[1]
+    if cached is not None and cached[0] is spec and _stamps(cached[2]) == cached[3]:
+        return cached[1]  # the same spec, and none of its included files changed since
     blocks: Library = {}
     seen: list[str] = []
     base = Path(spec.file).parent if spec.file and not spec.builtin else None
@@ -100,8 +101,19 @@ def library(spec: Spec) -> Library:
         defn.library = blocks
     if len(_LIBRARIES) > 256:
         _LIBRARIES.clear()
-    _LIBRARIES[id(spec)] = (spec, blocks)
+    _LIBRARIES[id(spec)] = (spec, blocks, tuple(seen), _stamps(seen))
     return blocks
+
+
+def _stamps(files: Sequence[str]) -> tuple[int, ...]:
+    """The modification times of included files (-1 for one that is gone): an edited include is read again."""
+    stamps = []
+    for f in files:
+        try:
+            stamps.append(os.stat(f).st_mtime_ns)
+        except OSError:
+            stamps.append(-1)
+    return tuple(stamps)
 
 
 _SHIPPED: list[Library] = []
@@ -381,7 +393,7 @@ def _expressions(value: Any, key: str) -> list[str]:
 def _names_read(defn: BlockDef) -> set[str]:
     """Every name the block's expressions read (its define values, conditions, messages, layer arguments, and the
     {...} parts of names, ops and inputs); those it does not define itself are spec parameters, defines, functions."""
-    texts: list[str] = [v for v in defn.define.values() if isinstance(v, str)]
+    texts: list[str] = [v for v in defn.define.values() for v in _strings(v)]
     for item in defn.require:
         texts += _expressions(item.get("that"), "that")
         texts += template_parts(item.get("error", ""))
@@ -392,6 +404,17 @@ def _names_read(defn: BlockDef) -> set[str]:
     for t in texts:
         names |= expression_names(t)
     return names
+
+
+def _strings(value: Any) -> list[str]:
+    """The strings in a define value, inside lists and tables too (each is an expression)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    return []
 
 
 def expression_names(text: str) -> set[str]:

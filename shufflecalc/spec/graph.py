@@ -29,6 +29,7 @@ from shufflecalc.spec.layers import (
 from shufflecalc.spec.load import FUNC_RE, NAME_RE, Spec, load_spec, resolve_config
 from shufflecalc.spec.templates import (
     CURRENT_BUDGET,
+    MAX_LAYERS,
     BlockFailure,
     Entry,
     Numbers,
@@ -43,7 +44,6 @@ from shufflecalc.spec.values import Scope, text
 
 INPUT = "input"
 MAX_REPEAT = 1_000  # units in one stage
-MAX_LAYERS = 20_000  # primitive layers in one network
 ENTRY_KEYS = {"op", "name", "inputs"}
 STAGE_KEYS = {"stage", "repeat", "stride", "unit", "first"}
 

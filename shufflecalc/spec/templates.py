@@ -45,6 +45,8 @@ from shufflecalc.spec.load import NAME_RE
 from shufflecalc.spec.totals import Totals
 from shufflecalc.spec.values import Scope, bound
 
+MAX_LAYERS = 20_000  # primitive layers in one network (and so in one block)
+
 # The step budget of the expansion under way: a user block's template spends from it when it is computed (a cached
 # template costs nothing again).
 CURRENT_BUDGET: contextvars.ContextVar[Budget | None] = contextvars.ContextVar("budget", default=None)
@@ -245,6 +247,8 @@ class _Walk:
         self.defn, self.scope = defn, scope
         self.local: dict[str, str] = {BLOCK_INPUT: IN}  # a layer's local name -> the entry that is its output
         self.last = IN
+        self.produced: dict[str, tuple[str, tuple]] = {}  # a layer's output entry -> (its local name, its path)
+        self.consumed: set[str] = set()  # output entries some later layer reads
 
     def fail(self, path: tuple, message: str, arg: str | None = None) -> Exception:
         raise NotImplementedError
@@ -263,13 +267,19 @@ class _Walk:
             if is_template(name):
                 name = self._name(name, (*path, "name"))
             sources = self._inputs(layer, path)
+            self.consumed.update(sources)
             self.local[name] = self.last = self._layer(name, op, layer, sources, path)
+            self.produced[self.last] = (name, path)
         if defn.output is not None and defn.output not in self.local:
             raise self.fail((*defn.path, "output"), f"the output layer '{defn.output}' is not present "
                                                     "(its 'when' is false)")
         output = self.local[defn.output] if defn.output is not None else self.last
         if output == IN:
             raise self.fail(defn.path, f"block '{defn.name}' has no layers present here (every 'when' is false)")
+        for entry, (name, path) in self.produced.items():
+            if entry != output and entry not in self.consumed:  # a trace drops it: its count could not be checked
+                raise self.fail(path, f"the output of '{name}' is read by no later layer of the block and is not "
+                                      "the block's output (name it in a later layer's 'inputs', or remove it)")
         return self._result(output)
 
     def _layer(self, name: str, op: str, layer: Mapping[str, Any], sources: tuple[str, ...], path: tuple) -> str:
@@ -404,7 +414,17 @@ class _Expansion(_Walk):
             raise self.fail(at, f"{name}: {exc}" if at == path else str(exc)) from None
         self.entries.append(Entry(name, op, full, sources, in_shapes, numbers))
         self.shapes[name] = numbers.out
+        self._check_size(path)
         return name
+
+    def _check_size(self, path: tuple) -> None:
+        if len(self.entries) > MAX_LAYERS:
+            raise self._too_big(path)
+
+    def _too_big(self, path: tuple) -> BlockFailure:
+        """A block stops growing at the network's layer limit (nested blocks would otherwise double per level)."""
+        return self.fail(path, f"block '{self.defn.name}' grows past {MAX_LAYERS:,} layers (the most a spec may "
+                               "expand to)")
 
     def _block(self, name: str, op: str, layer: Mapping[str, Any], sources: tuple[str, ...], path: tuple) -> str:
         if len(sources) != 1:
@@ -428,6 +448,8 @@ class _Expansion(_Walk):
                 exc.sites.insert(0, f"{self.defn.where(path)} ({name})")
                 raise
         prefix = name + "."
+        if len(self.entries) + len(sub.entries) > MAX_LAYERS:
+            raise self._too_big(path)
         for e in sub.entries:
             inputs = tuple(sources[0] if s == IN else prefix + s for s in e.inputs)
             self.entries.append(Entry(prefix + e.name, e.op, e.attrs, inputs, e.in_shapes, e.numbers))

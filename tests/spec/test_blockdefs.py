@@ -313,8 +313,6 @@ def test_a_built_in_spec_includes_no_files() -> None:
     assert g.sums.params == 1_248_424 and g.sums.macs == 818_924_576
 
 
-@pytest.mark.xfail(strict=True, reason="an edited included file is not re-read: load_spec caches on the spec file's "
-                                       "mtime only (spec/load.py:96) and blockdefs.library caches per Spec")
 def test_an_edited_included_file_is_read_again(tmp_path: Path) -> None:
     lib = tmp_path / "lib.yaml"
     lib.write_text(LIB_BLOCK.format(name="b", out=4))
