@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from shufflecalc.cli.common import EXIT_FAILED, EXIT_OK, Out, boundary, command
+from shufflecalc.cli.common import EXIT_FAILED, EXIT_OK, Out, WideOpt, boundary, command
 from shufflecalc.errors import ShufflecalcError
 
 
@@ -63,6 +63,7 @@ def check_command(
         "(.txt .md .csv .json, .xml for junit; github needs --format)")] = None,
     force: Annotated[bool, typer.Option("--force", help="overwrite an existing --output or --write-baseline "
                                         "file")] = False,
+    wide: WideOpt = False,
 ) -> None:
     """Check models against the budgets in a YAML file: exit 0 within budget, 1 a budget exceeded, 2 invalid input."""
     # imported here, not at the top: the other commands' start-up does not pay for them
@@ -70,7 +71,7 @@ def check_command(
     from shufflecalc.report import budget as report
     from shufflecalc.report.render import to_json
 
-    with Out(fmt, output_file, force, EXTENSIONS, CheckFormat.table) as out:
+    with Out(fmt, output_file, force, EXTENSIONS, CheckFormat.table, wide=wide) as out:
         try:
             if max_increase is not None and baseline is None:
                 raise ShufflecalcError("--max-increase needs --baseline")
@@ -99,7 +100,7 @@ def check_command(
                 out.emit(report.github_error(exc))
             raise
         render = {
-            CheckFormat.table: lambda r: report.text_report(r, only_failures),
+            CheckFormat.table: lambda r: report.text_report(r, only_failures, out.width),
             CheckFormat.json: lambda r: to_json(report.check_json(r)),
             CheckFormat.csv: lambda r: report.csv_report(r, only_failures),
             CheckFormat.markdown: lambda r: report.markdown_report(r, only_failures),

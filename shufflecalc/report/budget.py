@@ -31,7 +31,7 @@ from shufflecalc.analysis.budget import (
 )
 from shufflecalc.analysis.cost import CONVENTIONS
 from shufflecalc.errors import ShufflecalcError
-from shufflecalc.report.render import Column, Tabular, human, to_csv, to_markdown, to_text
+from shufflecalc.report.render import Column, Tabular, fit, human, to_csv, to_markdown, to_text
 
 MARKS = {PASS: "✅ PASS", FAIL: "❌ FAIL", SKIP: "➖ SKIP", "NEW": "🆕 NEW"}
 
@@ -178,11 +178,16 @@ def _notes_only(t: Tabular, render: Callable[[Tabular], str], separator: str = "
     return render(t) if t.rows else separator.join(t.notes) + "\n"
 
 
-def text_report(result: CheckResult, only_failures: bool = False) -> str:
-    parts = [_notes_only(limits_table(result, only_failures=only_failures), to_text)]
+def text_report(result: CheckResult, only_failures: bool = False, width: int | None = None) -> str:
+    """The terminal tables (the limits, the baseline checks), fitted to `width` characters when given."""
+
+    def draw(t: Tabular) -> str:
+        return to_text(fit(t, width) if width else t)
+
+    parts = [_notes_only(limits_table(result, only_failures=only_failures), draw)]
     table = baseline_table(result, only_failures=only_failures)
     if table is not None:
-        parts.append(_notes_only(table, to_text))
+        parts.append(_notes_only(table, draw))
     return "\n".join(parts)
 
 

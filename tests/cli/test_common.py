@@ -14,6 +14,8 @@ from shufflecalc.analysis.cost import analyze
 from shufflecalc.cli import common
 from shufflecalc.cli.common import EXTENSIONS, Format
 
+from ..conftest import ROOT
+
 COMMANDS = {
     "list": ["list"],
     "show": ["show", "shufflenet", "--g", "8"],
@@ -259,7 +261,7 @@ FIT_COMMANDS = [
     ("compare", "mobilenet", "mobilenet_v2", "shufflenet", "shufflenet_v2"), ("explain", "resnet50"),
     ("explain", "shufflenet", "--layer", "stage2.unit0.gconv1"), ("table", "shufflenet-widths"), ("formula",),
     ("formula", "unit-c", "--M", "240", "--N", "60", "--g", "3", "--Iw", "28", "--Ih", "28"),
-    ("sweep", "shufflenet", "--g", "1,2,3"),
+    ("sweep", "shufflenet", "--g", "1,2,3"), ("check", str(ROOT / "budgets.yaml")),
 ]
 
 
