@@ -32,6 +32,7 @@ def test_wheel_contains_every_builtin_spec_and_table(tmp_path) -> None:
     for table in tables:
         assert f"shufflecalc/specs/tables/{table}.yaml" in names
     assert "shufflecalc/cli/__init__.py" in names
+    assert {"shufflecalc/specs/blocks/builtin.yaml", "shufflecalc/specs/blocks/builtin.json"} <= names
     for module in (ROOT / "shufflecalc").rglob("*.py"):  # every subpackage is listed in pyproject.toml
         assert module.relative_to(ROOT).as_posix() in names
 

@@ -28,7 +28,7 @@ a block instance into layers.
 
 from __future__ import annotations
 
-import ast
+import json
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -38,7 +38,7 @@ from typing import Any
 
 from shufflecalc.errors import ShufflecalcError, shown
 from shufflecalc.spec.blocks import BLOCKS, PYTHON_BLOCKS
-from shufflecalc.spec.expr import BUILTINS, MAX_ABS_INT, RESERVED_PREFIX, ExprError, compile_expr
+from shufflecalc.spec.expr import BUILTINS, MAX_ABS_INT, MAX_LENGTH, RESERVED_PREFIX, ExprError, compile_expr
 from shufflecalc.spec.layers import KINDS, Arg, reserved_name
 from shufflecalc.spec.load import NAME_RE, PARAM_TYPES, Spec, _coerce, builtin_dir
 from shufflecalc.spec.yamlsrc import Document, check_file_name, load_file
@@ -51,6 +51,7 @@ INPUT_NAMES = ("in_channels", "in_height", "in_width")  # the block input's size
 BLOCK_INPUT = "input"  # what `inputs` calls the block's input
 MAX_INCLUDES = 64  # files one spec may bring in, directly or not
 SHIPPED = ("blocks", "builtin.yaml")  # the built-in blocks, under the built-in specs' folder
+SHIPPED_JSON = "builtin.json"  # the same data, quick to load (see _shipped_document)
 TEMPLATE_PART = re.compile(r"\{([^{}]*)\}")  # an {expression} part of a name, op, input or message
 
 
@@ -124,8 +125,7 @@ def shipped_library() -> Library:
     `blocks.BLOCKS`); they read nothing of the spec around them, and their mistakes are reported at the use."""
     if _SHIPPED:
         return _SHIPPED[0]
-    path = builtin_dir().joinpath(*SHIPPED)
-    doc = load_file(path, "specs/" + "/".join(SHIPPED))
+    doc = _shipped_document()
     if not isinstance(doc.data, dict) or set(doc.data) - {"blocks", "description"}:
         raise doc.error((), "the built-in blocks' file is a mapping with 'blocks' (and 'description')")
     blocks: Library = {}
@@ -142,6 +142,29 @@ def shipped_library() -> Library:
                                                                  f"'{op}'")
     _SHIPPED.append(blocks)
     return blocks
+
+
+def _shipped_document() -> Document:
+    """The shipped blocks' declarations: from builtin.json, the same data as builtin.yaml (the file people read and
+    edit) kept in a form that loads in a fraction of the time, for the start of every command;
+    tests/spec/test_blocks.py holds the two equal, and `python -m shufflecalc.spec.blockdefs` writes the JSON again.
+    Without the JSON (a checkout mid-edit), the YAML itself."""
+    folder = builtin_dir().joinpath(*SHIPPED[:-1])
+    shown_name = "specs/" + "/".join(SHIPPED)
+    try:
+        data = json.loads(folder.joinpath(SHIPPED_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return load_file(folder / SHIPPED[-1], shown_name)
+    return Document(data=data, file=shown_name)
+
+
+def write_shipped_json() -> Path:
+    """Write builtin.json from builtin.yaml (after editing the YAML)."""
+    folder = builtin_dir().joinpath(*SHIPPED[:-1])
+    data = load_file(folder / SHIPPED[-1]).data
+    target = folder / SHIPPED_JSON
+    target.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
+    return target
 
 
 def is_template(text: str) -> bool:
@@ -418,13 +441,14 @@ def _strings(value: Any) -> list[str]:
 
 
 def expression_names(text: str) -> set[str]:
-    """The names an expression reads (nothing for text that is not an expression)."""
-    try:
-        compile_expr(text)
-        tree = ast.parse(text.strip(), mode="eval")
-    except (ExprError, SyntaxError, ValueError, RecursionError, MemoryError):
+    """The names an expression reads (nothing for text that is not an expression). Python's own compiler lists them
+    (`co_names`): the evaluator allows no attributes, lambdas or comprehensions, so these are exactly its names."""
+    if len(text) > MAX_LENGTH:
         return set()
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    try:
+        return set(compile(text.strip(), "<expression>", "eval").co_names)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return set()
 
 
 def _check_uses(blocks: Library) -> None:
@@ -461,3 +485,7 @@ def _check_uses(blocks: Library) -> None:
 
 __all__ = ["BLOCK_INPUT", "INPUT_NAMES", "LAYER_KEYS", "TEMPLATE_PART", "BlockDef", "Library", "expression_names",
            "is_template", "library", "shipped_library", "template_parts"]
+
+
+if __name__ == "__main__":
+    print(f"wrote {write_shipped_json()}")

@@ -28,6 +28,7 @@ MAX_PARAM = MAX_ABS_INT  # magnitude of an int or float parameter value (and of 
 MAX_PARAM_TEXT = MAX_LENGTH  # characters of a str parameter value, or of a number written as text
 
 
+@lru_cache(maxsize=1)
 def builtin_dir() -> Path:
     """Where the built-in specs are: packaged as shufflecalc/specs, or the repository's specs/ in a checkout."""
     here = Path(__file__).resolve().parent.parent  # the shufflecalc package

@@ -262,22 +262,21 @@ class _Converter:
     def scalar(self, node: yaml.ScalarNode, path: YamlPath, key: bool) -> Any:
         """A scalar's value, built here rather than by PyYAML's constructor, so that every mistake is a clean error."""
         tag, text = node.tag[len(_TAG):], str(node.value)
-        as_written = shown(text)
         if tag == "str" or tag == "merge":
             if key and not text.isprintable():
-                raise self.error(path, f"a key must be printable text: {as_written} holds a control character, "
+                raise self.error(path, f"a key must be printable text: {shown(text)} holds a control character, "
                                        "newline or tab", node)
             if not key and (bad := _BAD_VALUE_CHARS.search(text)):
                 raise self.error(path, f"text must not hold the control character {repr(bad.group())[1:-1]}: "
-                                       f"{as_written}", node)
+                                       f"{shown(text)}", node)
             return text
         if tag == "null":
             if text.lower() not in _NULLS:
-                raise self.error(path, f"cannot read {as_written} as null", node)
+                raise self.error(path, f"cannot read {shown(text)} as null", node)
             return None
         if tag == "bool":
             if text.lower() not in _BOOLS:
-                raise self.error(path, f"cannot read {as_written} as a boolean (true or false)", node)
+                raise self.error(path, f"cannot read {shown(text)} as a boolean (true or false)", node)
             return _BOOLS[text.lower()]
         if tag == "int":
             return self.integer(node, path, text)
@@ -286,37 +285,35 @@ class _Converter:
         raise self.error(path, f"invalid value: a plain value cannot be tagged '{node.tag}'", node)
 
     def integer(self, node: yaml.ScalarNode, path: YamlPath, text: str) -> int:
-        as_written = shown(text)
         digits = _digits(text)
         if ":" in digits:
             raise self.error(path, _sexagesimal(text), node)
         if len(digits) > _MAX_DIGITS:  # before int(), which refuses more than 4,300 digits with a ValueError
-            raise self.error(path, _too_big(as_written), node)
+            raise self.error(path, _too_big(shown(text)), node)
         if re.fullmatch(r"[-+]?0[0-9]+", digits):
-            raise self.error(path, f"{as_written} has a leading zero, which YAML 1.1 reads as an octal number: write "
+            raise self.error(path, f"{shown(text)} has a leading zero, which YAML 1.1 reads as an octal number: write "
                                    f"{int(digits):d} (or quote it for text)", node)
         if not _INT_RE.fullmatch(digits):
-            raise self.error(path, f"cannot read {as_written} as an integer", node)
+            raise self.error(path, f"cannot read {shown(text)} as an integer", node)
         number = int(digits, 0)
         if abs(number) > MAX_NUMBER:
-            raise self.error(path, _too_big(as_written), node)
+            raise self.error(path, _too_big(shown(text)), node)
         return number
 
     def real(self, node: yaml.ScalarNode, path: YamlPath, text: str) -> float:
-        as_written = shown(text)
         digits = _digits(text).lower()
         if ":" in digits:
             raise self.error(path, _sexagesimal(text), node)
         if digits.lstrip("+-") in (".inf", ".nan", "inf", "nan", "infinity"):
-            raise self.error(path, f"{as_written} is not a finite number", node)
+            raise self.error(path, f"{shown(text)} is not a finite number", node)
         try:
             number = float(digits)
         except ValueError:
-            raise self.error(path, f"cannot read {as_written} as a number", node) from None
+            raise self.error(path, f"cannot read {shown(text)} as a number", node) from None
         if number != number or number in (float("inf"), float("-inf")):
-            raise self.error(path, f"{as_written} is not a finite number", node)
+            raise self.error(path, f"{shown(text)} is not a finite number", node)
         if abs(number) > MAX_NUMBER:
-            raise self.error(path, _too_big(as_written), node)
+            raise self.error(path, _too_big(shown(text)), node)
         return number
 
 

@@ -302,3 +302,27 @@ layers:
     message = str(info.value).replace(path, "my.yaml")
     assert message == ("my.yaml:16 layers[1] (b) -> my.yaml:8 blocks.unit.require[0]: out must be even, got 7 "
                        "(input 8)"), message
+
+
+def test_the_shipped_json_is_the_yaml() -> None:
+    """builtin.json, what commands load at start, holds exactly builtin.yaml's data (after editing the YAML, run
+    `python -m shufflecalc.spec.blockdefs`)."""
+    import json
+
+    from shufflecalc.spec.blockdefs import SHIPPED, SHIPPED_JSON
+    from shufflecalc.spec.load import builtin_dir
+    from shufflecalc.spec.yamlsrc import load_file
+
+    folder = builtin_dir().joinpath(*SHIPPED[:-1])
+    from_yaml = load_file(folder / SHIPPED[-1]).data
+    from_json = json.loads((folder / SHIPPED_JSON).read_text(encoding="utf-8"))
+    assert from_json == from_yaml
+    assert [type(v) for v in _leaves(from_json)] == [type(v) for v in _leaves(from_yaml)]  # 0 stays an int, 1.0 a float
+
+
+def _leaves(value: object) -> list[object]:
+    if isinstance(value, dict):
+        return [leaf for v in value.values() for leaf in _leaves(v)]
+    if isinstance(value, list):
+        return [leaf for v in value for leaf in _leaves(v)]
+    return [value]
