@@ -226,7 +226,7 @@ def fit(t: Tabular, width: int) -> Tabular:
         fitted = replace(fitted, columns=[c for j, c in enumerate(columns) if j not in hidden])
     notes = fitted.all_notes()
     if hidden:
-        names = ", ".join(t.columns[i].key for i in sorted(hidden))
+        names = ", ".join(t.columns[i].header.replace("\n", " ") for i in sorted(hidden))  # as --columns takes them
         notes.append(f"{len(hidden)} column{'s' if len(hidden) > 1 else ''} hidden to fit {width} characters "
                      f"({names}): --columns to choose, --wide for all.")
     return replace(fitted, notes=_wrap_notes(notes, width), footnotes=None)

@@ -139,7 +139,8 @@ def test_fit_folds_headers_wraps_prose_then_hides_by_priority(width: int) -> Non
     if hidden:
         assert hidden[0] == "extra" or "extra" in hidden  # priority 2 goes first
         note = " ".join(fitted.notes)
-        assert f"hidden to fit {width} characters ({', '.join(hidden)})" in note and "--wide" in note
+        headers = ", ".join(c.header for c in t.columns if c.key in hidden)  # named as --columns takes them
+        assert f"hidden to fit {width} characters ({headers})" in note and "--wide" in note
     about = next((c for c in fitted.columns if c.key == "about"), None)
     if about is not None:
         assert about.wrap >= MIN_WRAP and "fairly long" in text  # wrapped, not cut: every word is still there
