@@ -44,6 +44,18 @@ def run_cli(*args: str, columns: int | None = None) -> Result:
     return Result(code, stdout, stderr)
 
 
+def rejected(cli, path: str, *extra: str) -> str:
+    """Run `show` on a bad spec: exit 2, nothing on stdout, exactly one stderr line; its message, prefix removed."""
+    prefix = "shufflecalc: error: "
+    result = cli("show", path, *extra)
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(prefix), lines[0]
+    return lines[0][len(prefix):]
+
+
 @pytest.fixture
 def cli():
     return run_cli

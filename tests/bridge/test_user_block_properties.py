@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from .test_properties import _flow
+
 pytest.importorskip("torch")
 pytest.importorskip("fvcore")
 hypothesis = pytest.importorskip("hypothesis")
@@ -36,15 +38,6 @@ def size(n: int, k: int, s: int, p: int) -> int:
     return (n + 2 * p - (k - 1) - 1) // s + 1
 
 
-def _flow(**kv: object) -> str:
-    def text(v: object) -> str:
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, list):
-            return "[" + ", ".join(map(str, v)) + "]"
-        return str(v)
-
-    return "{" + ", ".join(f"{k}: {text(v)}" for k, v in kv.items() if v is not None) + "}"
 
 
 @dataclass

@@ -14,18 +14,9 @@ import pytest
 
 from shufflecalc.spec.graph import expand
 
-PREFIX = "shufflecalc: error: "
+from ..conftest import rejected
 
-
-def fails(cli, path: str, *extra: str) -> str:
-    """Run `show` on a bad spec: exit 2, nothing on stdout, exactly one stderr line; its message, prefix removed."""
-    result = cli("show", path, *extra)
-    assert result.exit_code == 2, (result.stdout, result.stderr)
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(PREFIX), lines[0]
-    return lines[0][len(PREFIX):]
+fails = rejected  # show on a bad spec: the one stderr line, prefix removed
 
 
 def spec(blocks: str, layers: str = "  - {op: relu, name: r}\n", head: str = "") -> str:

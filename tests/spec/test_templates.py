@@ -16,7 +16,7 @@ from shufflecalc.spec import templates
 from shufflecalc.spec.graph import expand
 from shufflecalc.spec.load import load_spec
 
-PREFIX = "shufflecalc: error: "
+from ..conftest import rejected
 
 BASIC = """\
 blocks:
@@ -50,15 +50,7 @@ layers:
 """
 
 
-def fails(cli, path: str, *extra: str) -> str:
-    """Run `show` on a bad spec: exit 2, nothing on stdout, exactly one stderr line; its message, prefix removed."""
-    result = cli("show", path, *extra)
-    assert result.exit_code == 2, (result.stdout, result.stderr)
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(PREFIX), lines[0]
-    return lines[0][len(PREFIX):]
+fails = rejected  # show on a bad spec: the one stderr line, prefix removed
 
 
 def model(cli, path: str, *extra: str) -> dict:
