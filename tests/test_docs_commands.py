@@ -135,8 +135,8 @@ def spec_format_block(after_text: str, doc: str = "docs/spec-format.md") -> str:
 
 
 def readme_baseline_budgets() -> str:
-    """The budget file the README's baseline example describes in prose: `model: tiny.yaml`, `config: {g: 2}`, ..."""
-    prose = re.search(r"a budget file `budgets.yaml`\n?\((.*?)\):", DOCS["README.md"], re.S).group(1)
+    """The budget file docs/ci.md's baseline example describes in prose: `model: tiny.yaml`, `config: {g: 2}`, ..."""
+    prose = re.search(r"a budget file `budgets.yaml`\n?\((.*?)\):", DOCS["docs/ci.md"], re.S).group(1)
     entry = yaml.safe_load("{" + ", ".join(re.findall(r"`([^`]+)`", prose)) + "}")
     assert entry == {"model": "tiny.yaml", "config": {"g": 2}, "max_macs": "200K", "max_params": "10K"}
     return yaml.safe_dump({"budgets": [entry]})
@@ -236,7 +236,7 @@ def test_bash_block_commands_run(fence: Fence, tmp_path: Path, monkeypatch) -> N
 def test_redirected_and_written_outputs_are_what_the_docs_say(tmp_path: Path, monkeypatch) -> None:
     """`> report.json` is JSON, `-f html > review.html` HTML, `--output table5.tex` a booktabs table."""
     monkeypatch.chdir(tmp_path)
-    prepare("README.md", tmp_path)
+    prepare("docs/sweeps.md", tmp_path)
     import json
 
     for c in ALL_COMMANDS:
@@ -276,26 +276,29 @@ def key(f: Fence) -> str:
 # Every shown output (a plain fenced block), and the test that compares it with the command's real output.
 SHOWN_ELSEWHERE = {
     "README.md: shufflecalc compare mobilenet shufflenet --g 3": "tests/test_readme.py",
-    "README.md: shufflecalc verify mobilenet shufflenet --g 3": "tests/cli/test_verify.py",
-    "README.md: g": "tests/test_readme.py (compare mobilenet mobilenet_v2 shufflenet shufflenet_v2 --g 3)",
-    "README.md: shufflecalc formula dwsep --K 3 --M 512 --N 512 --Iw 14 --Ih 14": "tests/test_readme_formulas.py",
-    "README.md: shufflecalc formula unit-b --K 3 --M 240 --N 60 --Iw 28 --Ih 28 --g 3": "tests/test_readme_formulas.py",
-    "README.md: shufflecalc explain shufflenet --g 3": "tests/test_readme_formulas.py",
-    "README.md: shufflecalc explain resnet50": "tests/test_readme_formulas.py",
-    "README.md: shufflecalc shuffle --g 3 --channels 9": "tests/test_readme_formulas.py",
-    "README.md: shufflecalc explain shufflenet --groups-study": "tests/test_readme_formulas.py",
-    "README.md: shufflecalc sweep shufflenet --g 1,2,3,4,8 --width 0.5,1 --columns g,width,macs,params,memory_access "
+    "docs/conventions.md: shufflecalc verify mobilenet shufflenet --g 3": "tests/cli/test_verify.py",
+    "docs/models.md: g": "tests/test_readme.py (compare mobilenet mobilenet_v2 shufflenet shufflenet_v2 --g 3)",
+    "docs/formulas.md: shufflecalc formula dwsep --K 3 --M 512 --N 512 --Iw 14 --Ih 14":
+        "tests/test_readme_formulas.py",
+    "docs/formulas.md: shufflecalc formula unit-b --K 3 --M 240 --N 60 --Iw 28 --Ih 28 --g 3":
+        "tests/test_readme_formulas.py",
+    "docs/formulas.md: shufflecalc explain shufflenet --g 3": "tests/test_readme_formulas.py",
+    "docs/formulas.md: shufflecalc explain resnet50": "tests/test_readme_formulas.py",
+    "docs/formulas.md: shufflecalc shuffle --g 3 --channels 9": "tests/test_readme_formulas.py",
+    "docs/formulas.md: shufflecalc explain shufflenet --groups-study": "tests/test_readme_formulas.py",
+    "docs/sweeps.md: shufflecalc sweep shufflenet --g 1,2,3,4,8 --width 0.5,1 "
+    "--columns g,width,macs,params,memory_access "
     "--sort macs": "tests/test_readme_tables.py",
-    "README.md: shufflecalc sweep mobilenet shufflenet --width 0.3,0.5 --columns model,width,macs,params,error":
+    "docs/sweeps.md: shufflecalc sweep mobilenet shufflenet --width 0.3,0.5 --columns model,width,macs,params,error":
         "tests/test_readme_tables.py",
-    "README.md: shufflecalc table shufflenet-table1": "tests/test_readme_tables.py",
-    "README.md: shufflecalc check budgets.yaml": "tests/test_docs_ci.py",
-    "README.md: shufflecalc check budgets.yaml --baseline baseline.json --max-increase 2%": "tests/test_docs_ci.py",
-    "README.md: bench": "tests/report/test_latency.py (benchmarks/results/.../bench_eager.json rendered)",
-    "README.md: profile": "tests/report/test_latency.py (benchmarks/results/.../profile_shufflenet_batch1.json)",
-    "README.md: benchmarks/cpu.sh": "measured by hand, not kept: test_compare_latency_excerpt_is_consistent",
-    "README.md: tests/test_layout.py": "not an output: the layout, held by tests/test_layout.py",
-    "docs/ci.md: shufflecalc check budgets.yaml": "tests/test_docs_ci.py",
+    "docs/sweeps.md: shufflecalc table shufflenet-table1": "tests/test_readme_tables.py",
+    "docs/ci.md: shufflecalc check budgets.yaml --baseline baseline.json --max-increase 2%": "tests/test_docs_ci.py",
+    "docs/latency.md: bench": "tests/report/test_latency.py (benchmarks/results/.../bench_eager.json rendered)",
+    "docs/latency.md: profile": "tests/report/test_latency.py (benchmarks/results/.../profile_shufflenet_batch1.json)",
+    "docs/latency.md: benchmarks/cpu.sh": "measured by hand, not kept: test_compare_latency_excerpt_is_consistent",
+    "docs/architecture.md: tests/test_layout.py": "not an output: the layout, held by tests/test_layout.py",
+    "docs/ci.md: shufflecalc check budgets.yaml":
+        "tests/test_docs_ci.py (the failing example and this repository's own)",
     "docs/ci.md: max_params": "tests/test_docs_ci.py (--format github)",
     "docs/ci.md: --format markdown": "tests/test_docs_ci.py",
     "docs/ci.md: shufflecalc check budgets.yaml --latency": "tests/report/test_budget.py (timings from a fake timer)",
@@ -331,7 +334,7 @@ def test_every_shown_output_is_compared_somewhere() -> None:
 
 def test_compare_latency_excerpt_is_consistent() -> None:
     """The hand-run `compare --latency` excerpt (measured, so not re-run): its ratios follow from its medians."""
-    section = DOCS["README.md"].split("run by hand a few minutes after\n`benchmarks/cpu.sh`", 1)[1]
+    section = DOCS["docs/latency.md"].split("run by hand a few minutes after\n`benchmarks/cpu.sh`", 1)[1]
     body = re.search(r"```\n(.*?)```", section, re.S).group(1)
     rows = {m[0]: [float(x.replace(",", "").rstrip("×")) for x in m[1:]]
             for m in re.findall(r"│ (.+?) +│ +(\S+) │ +(\S+) │ +(\S+) │", body)}
@@ -375,16 +378,16 @@ def paragraph_with(doc: str, pattern: str) -> str:
 
 # A measured figure in prose (a pattern that finds its paragraph) and the benchmark or results file it must name.
 MEASURED = [
-    ("README.md", r"verify --all` took\s+[\d.]+ s", "benchmarks/verify.py"),
-    ("README.md", r"one thread took [\d.]+x the time", "benchmarks/verify.py"),
-    ("README.md", r"configurations\s+per second \(", "benchmarks/engine.py"),
-    ("README.md", r"cold start of [\d.]+x the import baseline", "benchmarks/engine.py"),
-    ("README.md", r"the sweep took [\d.]+ to [\d.]+ s", "benchmarks/sweep.py"),
-    ("README.md", r"ten models in about [\d.]+ s", "benchmarks/check.py"),
-    ("README.md", r"load average [\d.]+ at the start of the run", "benchmarks/results/cpu-intel-xeon-processor"),
-    ("README.md", r"only [\d.]+x faster at batch 1", "benchmarks/results/cpu-intel-xeon-processor"),
-    ("README.md", r"median ratio was [\d.–-]+ in four runs", "tests/latency/test_bench.py"),
-    ("README.md", r"ends its table with", "benchmarks/cpu.sh"),
+    ("docs/conventions.md", r"verify --all` took\s+[\d.]+ s", "benchmarks/verify.py"),
+    ("docs/conventions.md", r"one thread took [\d.]+x the time", "benchmarks/verify.py"),
+    ("docs/architecture.md", r"configurations\s+per second \(", "benchmarks/engine.py"),
+    ("docs/architecture.md", r"cold start of [\d.]+x the import baseline", "benchmarks/engine.py"),
+    ("docs/sweeps.md", r"the sweep took [\d.]+ to [\d.]+ s", "benchmarks/sweep.py"),
+    ("docs/ci.md", r"ten models in about [\d.]+ s", "benchmarks/check.py"),
+    ("docs/latency.md", r"load average [\d.]+ at the start of the run", "benchmarks/results/cpu-intel-xeon-processor"),
+    ("docs/latency.md", r"only [\d.]+x faster at batch 1", "benchmarks/results/cpu-intel-xeon-processor"),
+    ("docs/latency.md", r"median ratio was [\d.–-]+ in four runs", "tests/latency/test_bench.py"),
+    ("docs/latency.md", r"ends its table with", "benchmarks/cpu.sh"),
 ]
 
 
@@ -410,7 +413,7 @@ def test_verify_all_configuration_counts() -> None:
         assert sizes == {name: len(grid(load_spec(name))) for name in builtin_names()}
     total = sum(sizes.values())
     single = sorted(n for n, k in sizes.items() if k == 1)
-    readme = " ".join(DOCS["README.md"].split())
+    readme = " ".join(DOCS["docs/conventions.md"].split())
     assert total == 61 and "61 configurations" in readme
     assert f"one configuration of each of the {len(single)} built-in specs without choices" in readme
     assert "(" + ", ".join(f"`{n}`" for n in single) + ")" in readme
@@ -429,7 +432,7 @@ def _grid(spec) -> list:
 
 def test_benchmark_counts_in_prose() -> None:
     """The sizes the speed prose states are the benchmarks' own: ten models, 1,000 configurations, 10 for threads."""
-    readme = " ".join(DOCS["README.md"].split())
+    readme = " ".join(" ".join(DOCS[d].split()) for d in ("docs/ci.md", "docs/sweeps.md", "docs/conventions.md"))
     check = (ROOT / "benchmarks" / "check.py").read_text()
     ten = re.search(r'TEN_MODELS = """\\\n(.*?)"""', check, re.S).group(1)
     assert len(yaml.safe_load(ten)["budgets"]) == 10 and "checks ten models" in readme
@@ -452,4 +455,4 @@ def test_cpu_speedups_in_prose_are_the_results_file() -> None:
     doc = json.loads((ROOT / "benchmarks/results/cpu-intel-xeon-processor/bench_eager.json").read_text())
     median = {(r["model"], r["batch"]): r["median_ms"] for r in doc["results"]}
     b1, b8 = (median["mobilenet", b] / median["shufflenet", b] for b in (1, 8))
-    assert f"only {b1:.2f}x faster at batch 1 and {b8:.2f}x at batch 8" in " ".join(DOCS["README.md"].split())
+    assert f"only {b1:.2f}x faster at batch 1 and {b8:.2f}x at batch 8" in " ".join(DOCS["docs/latency.md"].split())

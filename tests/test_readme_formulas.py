@@ -1,4 +1,5 @@
-"""The README's formula / explain / shuffle section shows real output of the commands it names."""
+"""The formula / explain / shuffle page (docs/formulas.md, moved from the README) shows real output of the commands
+it names."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import shlex
 
 from .conftest import ROOT, run_cli
 
-SECTION = (ROOT / "README.md").read_text().split("## Formulas beside the exact count", 1)[1].split("\n## ", 1)[0]
+PAGE = (ROOT / "docs" / "formulas.md").read_text()
+SECTION = PAGE.split("# Formulas beside the exact count", 1)[1].split("\n## ", 1)[0]
 EXAMPLES = re.findall(r"`shufflecalc ([^`]+)`( \(excerpt\))?[^\n]*:\n\n```\n(.*?)```", SECTION, re.S)
 
 

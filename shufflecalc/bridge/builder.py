@@ -14,7 +14,7 @@ from shufflecalc.errors import MissingDependency
 from shufflecalc.spec.graph import INPUT, Graph, expand
 from shufflecalc.spec.load import Spec
 
-INSTALL_HINT = 'this command needs the torch extra: pip install "shufflecalc[torch]" (see the README for which torch)'
+INSTALL_HINT = 'this command needs the torch extra: pip install "shufflecalc[torch]" (docs/index.md says which torch)'
 
 try:
     import torch

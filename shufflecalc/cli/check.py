@@ -33,7 +33,7 @@ MACHINE = (CheckFormat.json, CheckFormat.csv, CheckFormat.junit)  # their summar
 @boundary
 def check_command(
     budgets: Annotated[str, typer.Argument(metavar="BUDGETS.yaml",
-                                           help="budget YAML file (see the README's 'Budgets' section)")],
+                                           help="budget YAML file (see docs/ci.md)")],
     latency: Annotated[bool, typer.Option("--latency", help="time the models for max_latency_ms limits (needs the "
                                           "torch extra); without it they are skipped")] = False,
     threads: Annotated[int | None, typer.Option("--threads", help="with --latency: CPU threads "

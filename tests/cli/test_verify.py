@@ -145,7 +145,7 @@ def test_without_the_torch_extra_verify_prints_the_install_hint(tmp_path, blocke
 
 
 def test_readme_verify_output_is_current(cli) -> None:
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "conventions.md").read_text()
     example = re.search(r"`shufflecalc verify mobilenet shufflenet --g 3`:\n\n```\n(.*?)```", readme, re.S).group(1)
     assert cli("verify", "mobilenet", "shufflenet", "--g", "3").stdout == example
 
