@@ -40,12 +40,11 @@ from shufflecalc.errors import ShufflecalcError, shown
 from shufflecalc.spec.blocks import BLOCKS, PYTHON_BLOCKS
 from shufflecalc.spec.expr import BUILTINS, MAX_ABS_INT, MAX_LENGTH, RESERVED_PREFIX, ExprError, compile_expr
 from shufflecalc.spec.layers import KINDS, Arg, reserved_name
-from shufflecalc.spec.load import NAME_RE, PARAM_TYPES, Spec, _coerce, builtin_dir
+from shufflecalc.spec.load import NAME_RE, Spec, builtin_dir, read_declaration
 from shufflecalc.spec.yamlsrc import Document, check_file_name, load_file
 
 BLOCK_KEYS = {"args", "define", "require", "layers", "output", "help"}
 REQUIRE_KEYS = {"that", "error", "arg"}
-ARG_KEYS = {"type", "default", "choices", "min", "max", "help"}
 LAYER_KEYS = {"op", "name", "inputs", "when"}  # besides the op's own arguments
 INPUT_NAMES = ("in_channels", "in_height", "in_width")  # the block input's size, visible to its expressions
 BLOCK_INPUT = "input"  # what `inputs` calls the block's input
@@ -307,39 +306,12 @@ def _args(doc: Document, path: tuple, raw: Any, exact_bounds: bool = False) -> d
             raise doc.error(where, f"invalid argument name {shown(name)}")
         if name in LAYER_KEYS or name in INPUT_NAMES or name in BUILTINS:
             raise doc.error(where, f"'{name}' cannot name an argument (it is a key of every layer, or built in)")
-        if not isinstance(decl, dict):
-            raise doc.error(where, "an argument is declared as {type: int|float|bool|str, default: ...}")
-        for key in decl:
-            if key not in ARG_KEYS:
-                raise doc.error((*where, key), f"unknown key '{key}' (expected one of: {', '.join(sorted(ARG_KEYS))})")
-        ptype = PARAM_TYPES.get(decl.get("type"))  # type: ignore[arg-type]
-        if ptype is None:
-            got = shown(decl.get("type"))
-            raise doc.error((*where, "type"), f"type must be one of int, float, bool, str, got {got}")
-
-        def fail(message: str, at: tuple = where) -> ShufflecalcError:
-            return doc.error(at, message)
-
-        number = ptype in (int, float)
-        bounds: dict[str, Any] = {"min": -MAX_ABS_INT, "max": MAX_ABS_INT} if number else {"min": None, "max": None}
-        for key in ("min", "max"):
-            if key in decl:
-                if not number:
-                    raise doc.error((*where, key), f"'{key}' applies to int and float arguments only")
-                bounds[key] = _coerce(decl[key], ptype, lambda m, at=(*where, key): fail(m, at))
-                if exact_bounds and ptype is float and type(decl[key]) is int:
-                    bounds[key] = decl[key]
-        choices = None
-        if "choices" in decl:
-            if not isinstance(decl["choices"], list) or not decl["choices"]:
-                raise doc.error((*where, "choices"), "choices must be a non-empty list")
-            choices = tuple(_coerce(c, ptype, lambda m, at=(*where, "choices", i): fail(m, at))
-                            for i, c in enumerate(decl["choices"]))
-        default = None
-        if "default" in decl and decl["default"] is not None:
-            default = _coerce(decl["default"], ptype, lambda m, at=(*where, "default"): fail(m, at))
-        args[name] = Arg(ptype, default, required="default" not in decl, minimum=bounds["min"],
-                         maximum=bounds["max"], choices=choices, help=str(decl.get("help", "")))
+        p = read_declaration(doc, where, name, decl, "argument", exact_bounds)
+        number = p.type in (int, float)
+        lo = p.min if p.min is not None or not number else -MAX_ABS_INT
+        hi = p.max if p.max is not None or not number else MAX_ABS_INT
+        args[name] = Arg(p.type, p.default, required="default" not in decl, minimum=lo, maximum=hi,
+                         choices=p.choices, help=p.help)
     return args
 
 

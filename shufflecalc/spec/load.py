@@ -157,42 +157,52 @@ def _params(doc: Document, raw: Any) -> dict[str, Param]:
             raise doc.error(path, f"invalid parameter name {shown(name)}")
         if name.startswith(RESERVED_PREFIX):
             raise doc.error(path, f"invalid parameter name '{name}': names starting with '__' are reserved")
-        if not isinstance(decl, dict):
-            raise doc.error(path, "a parameter is declared as {type: int|float|bool|str, default: ...}")
-        for key in decl:
-            if key not in PARAM_KEYS:
-                raise doc.error((*path, key), f"unknown key '{key}' (expected one of: {', '.join(sorted(PARAM_KEYS))})")
-        type_name = decl.get("type")
-        if type_name not in PARAM_TYPES:
-            raise doc.error((*path, "type"), f"type must be one of int, float, bool, str, got {type_name!r}")
-        if "default" not in decl:
+        if isinstance(decl, dict) and "default" not in decl:
             raise doc.error(path, "missing 'default'")
-        ptype = PARAM_TYPES[type_name]
-        bounds = {}
-        for key in ("min", "max"):
-            if key in decl:
-                if ptype not in (int, float):
-                    raise doc.error((*path, key), f"'{key}' applies to int and float parameters only")
-                bounds[key] = _coerce(decl[key], ptype, lambda m, where=(*path, key): doc.error(where, m))
-        if "min" in bounds and "max" in bounds and bounds["min"] > bounds["max"]:
-            lo, hi = format_value(bounds["min"]), format_value(bounds["max"])
-            raise doc.error((*path, "max"), f"max {hi} is below min {lo}")
-        choices = None
-        if "choices" in decl:
-            if not isinstance(decl["choices"], list) or not decl["choices"]:
-                raise doc.error((*path, "choices"), "choices must be a non-empty list")
-            choices = tuple(
-                _coerce(c, ptype, lambda m, where=(*path, "choices", i): doc.error(where, m))
-                for i, c in enumerate(decl["choices"])
-            )
-        param = Param(name, ptype, None, choices, bounds.get("min"), bounds.get("max"), str(decl.get("help", "")))
-        if choices is not None:  # every choice within min and max
-            unbounded = Param(name, ptype, None, None, param.min, param.max)
-            for i, c in enumerate(choices):
-                check_value(unbounded, c, lambda m, where=(*path, "choices", i): doc.error(where, m))
-        default = check_value(param, decl["default"], lambda m, where=(*path, "default"): doc.error(where, m))
-        params[name] = Param(name, ptype, default, choices, param.min, param.max, param.help)
+        params[name] = read_declaration(doc, path, name, decl, "parameter")
     return params
+
+
+def read_declaration(doc: Document, path: tuple, name: str, decl: Any, what: str,
+                     exact_bounds: bool = False) -> Param:
+    """A declared spec parameter or block argument, ``{type, default, choices, min, max, help}``: its type known,
+    min <= max, every choice within them, and a default that is given (and not null) one of the choices, within
+    them. A default not given is None. `exact_bounds`: a whole-number bound of a float stays an int (so that a
+    message says "at least 0", as the layer kinds' do)."""
+    if not isinstance(decl, dict):
+        raise doc.error(path, f"a {what} is declared as {{type: int|float|bool|str, default: ...}}")
+    for key in decl:
+        if key not in PARAM_KEYS:
+            raise doc.error((*path, key), f"unknown key '{key}' (expected one of: {', '.join(sorted(PARAM_KEYS))})")
+    ptype = PARAM_TYPES.get(decl.get("type"))  # type: ignore[arg-type]
+    if ptype is None:
+        raise doc.error((*path, "type"), f"type must be one of int, float, bool, str, got {shown(decl.get('type'))}")
+
+    def fail(at: tuple) -> Any:
+        return lambda message: doc.error(at, message)
+
+    bounds: dict[str, Any] = {}
+    for key in ("min", "max"):
+        if key in decl:
+            if ptype not in (int, float):
+                raise doc.error((*path, key), f"'{key}' applies to int and float {what}s only")
+            bounds[key] = _coerce(decl[key], ptype, fail((*path, key)))
+            if exact_bounds and ptype is float and type(decl[key]) is int:
+                bounds[key] = decl[key]
+    if "min" in bounds and "max" in bounds and bounds["min"] > bounds["max"]:
+        lo, hi = format_value(bounds["min"]), format_value(bounds["max"])
+        raise doc.error((*path, "max"), f"max {hi} is below min {lo}")
+    choices = None
+    if "choices" in decl:
+        if not isinstance(decl["choices"], list) or not decl["choices"]:
+            raise doc.error((*path, "choices"), "choices must be a non-empty list")
+        unbounded = Param(name, ptype, None, None, bounds.get("min"), bounds.get("max"))
+        choices = tuple(check_value(unbounded, c, fail((*path, "choices", i))) for i, c in enumerate(decl["choices"]))
+    param = Param(name, ptype, None, choices, bounds.get("min"), bounds.get("max"), str(decl.get("help", "")))
+    if decl.get("default") is None:
+        return param
+    default = check_value(param, decl["default"], fail((*path, "default")))
+    return Param(name, ptype, default, choices, param.min, param.max, param.help)
 
 
 def _coerce(value: Any, ptype: type, fail: Any) -> Any:

@@ -314,3 +314,17 @@ def test_an_edited_included_file_is_read_again(tmp_path: Path) -> None:
     later = time.time() + 5
     os.utime(lib, (later, later))
     assert expand(str(path)).output == (7, 8, 8)
+
+
+@pytest.mark.parametrize("decl, message", [
+    ("{type: int, default: 0, min: 1}", "blocks.b.args.out.default: 0 is below the minimum 1"),
+    ("{type: int, min: 4, max: 2}", "blocks.b.args.out.max: max 2 is below min 4"),
+    ("{type: int, choices: [2, 9], max: 8}", "blocks.b.args.out.choices[1]: 9 is above the maximum 8"),
+    ("{type: str, default: a, choices: [b, c]}", "blocks.b.args.out.default: a is not one of b, c"),
+])
+def test_block_arguments_are_checked_like_parameters(cli, write_spec, decl: str, message: str) -> None:
+    """One reader for declared parameters and block arguments: a block argument's default, bounds and choices are
+    checked as a parameter's are (they were not)."""
+    path = write_spec(f"blocks:\n  b:\n    args:\n      out: {decl}\n    layers:\n      - {{op: relu, name: r}}\n"
+                      "input: [3, 8, 8]\nlayers:\n  - {op: b, name: u, out: 3}\n")
+    assert rejected(cli, path).endswith(message)
