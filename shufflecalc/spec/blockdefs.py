@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from shufflecalc.errors import ShufflecalcError, shown
-from shufflecalc.spec.blocks import BLOCKS, PYTHON_BLOCKS
+from shufflecalc.spec.blocks import BLOCKS
 from shufflecalc.spec.expr import BUILTINS, MAX_ABS_INT, MAX_LENGTH, RESERVED_PREFIX, ExprError, compile_expr
 from shufflecalc.spec.layers import KINDS, Arg, reserved_name
 from shufflecalc.spec.load import NAME_RE, Spec, builtin_dir, read_declaration
@@ -129,8 +129,6 @@ def shipped_library() -> Library:
         raise doc.error((), "the built-in blocks' file is a mapping with 'blocks' (and 'description')")
     blocks: Library = {}
     for name, decl in doc.data.get("blocks", {}).items():
-        if name in PYTHON_BLOCKS:
-            raise doc.error(("blocks", name), f"block '{name}' is defined twice: here and in Python")
         blocks[name] = _block(doc, name, decl, shipped=True)
     for defn in blocks.values():
         defn.library = blocks

@@ -1,13 +1,11 @@
-"""Composite units: the built-in block types, and the Python hook for a block the spec language cannot say.
+"""Composite units: the built-in block types.
 
 The built-in blocks are written in the spec language, in the shipped file specs/blocks/builtin.yaml (read once, by
 `blockdefs.shipped_library`); every spec can use them without an include. `BLOCKS` maps each block type's name to
-its `BlockKind`: its arguments (their schema, as for a layer kind), its help, and either its declaration (`defn`, a
-`blockdefs.BlockDef`) or, for a block kept in Python (`PYTHON_BLOCKS`, none at present), an `expand` function that
-returns the primitive layers (`Prim`) with local names for the evaluated arguments and the input shape (C, H, W).
-The graph prefixes the local names with the block's name (``stage3.unit0`` + ``gconv1``). A block's cost is, by
-construction, the sum of its layers' costs; the closed-form formulas of the ShuffleNet paper live apart, in
-`formulas`, and are checked against these sums.
+its `BlockKind`: its arguments (their schema, as for a layer kind), its help and its declaration (`defn`, a
+`blockdefs.BlockDef`). The graph prefixes a block's local layer names with the instance's name (``stage3.unit0`` +
+``gconv1``). A block's cost is, by construction, the sum of its layers' costs; the closed-form formulas of the
+ShuffleNet paper live apart, in `formulas`, and are checked against these sums.
 
 Unit names follow the ShuffleNet paper, Figure 2: (a) ``bottleneck`` with a 3x3 depthwise conv, (b) the stride-1
 ``shufflenet_unit``, (c) its stride-2 form (the same kind with stride 2). The other units reproduce torchvision's
@@ -17,41 +15,25 @@ building blocks layer for layer, in the order torchvision registers their module
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shufflecalc.spec.layers import Arg, Shape
+from shufflecalc.spec.layers import Arg
 
-IN = ""  # the block's input, as a Prim input reference
-
-
-@dataclass(frozen=True)
-class Prim:
-    """One primitive layer of an expanded block. `inputs` are local names, or IN for the block's input."""
-
-    name: str
-    op: str
-    attrs: Mapping[str, Any]
-    inputs: tuple[str, ...] = ()  # empty: the previous prim's output (the block input for the first)
+IN = ""  # a block's input, as a layer's input reference in a template
 
 
 @dataclass(frozen=True)
 class BlockKind:
     name: str
     args: dict[str, Arg]
-    expand: Callable[[Mapping[str, Any], Shape], list[Prim]] | None  # a Python block's layers
     doc: str
-    defn: Any = None  # a block of the shipped library: its blockdefs.BlockDef
-
-
-# Blocks the spec language cannot say, in Python (name -> BlockKind with `expand`). None at present: every built-in
-# block is in specs/blocks/builtin.yaml.
-PYTHON_BLOCKS: dict[str, BlockKind] = {}
+    defn: Any  # its blockdefs.BlockDef
 
 
 class _Blocks(Mapping[str, BlockKind]):
-    """The built-in block types: those of the shipped YAML file (read on first use), then the Python ones."""
+    """The built-in block types, those of the shipped YAML file (read on first use)."""
 
     def __init__(self) -> None:
         self._kinds: dict[str, BlockKind] | None = None
@@ -60,8 +42,7 @@ class _Blocks(Mapping[str, BlockKind]):
         if self._kinds is None:
             from shufflecalc.spec.blockdefs import shipped_library
 
-            kinds = {name: BlockKind(name, d.args, None, d.help, d) for name, d in shipped_library().items()}
-            self._kinds = {**kinds, **PYTHON_BLOCKS}
+            self._kinds = {name: BlockKind(name, d.args, d.help, d) for name, d in shipped_library().items()}
         return self._kinds
 
     def __getitem__(self, name: str) -> BlockKind:

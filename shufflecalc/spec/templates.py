@@ -135,14 +135,8 @@ Plan = tuple[tuple[tuple[str, str, tuple, tuple[str, ...]], ...], str]
 def builtin_template(kind: str, args: tuple, in_shape: Shape) -> Template:
     """A built-in block (`blocks.BLOCKS`) with these (sorted) arguments on this input. A LayerError for arguments
     or an input it refuses."""
-    block = BLOCKS[kind]
-    if block.expand is not None:  # a Python block
-        prims = block.expand(dict(args), in_shape)
-        plan: Plan = (tuple((p.name, p.op, tuple(sorted(p.attrs.items())), p.inputs) for p in prims), prims[-1].name)
-    else:
-        defn: BlockDef = block.defn
-        plan = _plan(defn, args, in_shape if defn.spatial else in_shape[:1])
-    layers, output = plan
+    defn: BlockDef = BLOCKS[kind].defn
+    layers, output = _plan(defn, args, in_shape if defn.spatial else in_shape[:1])
     shapes: dict[str, Shape] = {IN: in_shape}
     prev = IN
     entries = []
