@@ -57,7 +57,7 @@ def test_builder_shuffle_is_the_permutation_and_torch_channelshuffle(g: int, c: 
     torch = pytest.importorskip("torch")
     s = make_shuffle(g, c)
     result = check_torch(s)
-    assert result.ok and result.module == "shufflecalc.bridge.modules.ChannelShuffle"
+    assert result.ok and result.module == "shufflecalc.bridge.modules.structure.ChannelShuffle"
     # independently: torch's own ChannelShuffle moves input channel permutation[i] to output channel i
     x = torch.arange(c, dtype=torch.float32).view(1, c, 1, 1)
     assert torch.nn.ChannelShuffle(g)(x).flatten().long().tolist() == s.permutation
@@ -65,7 +65,7 @@ def test_builder_shuffle_is_the_permutation_and_torch_channelshuffle(g: int, c: 
 
 def test_a_wrong_shuffle_fails_the_check(monkeypatch) -> None:
     pytest.importorskip("torch")
-    import shufflecalc.bridge.modules as tm
+    import shufflecalc.bridge.modules.structure as tm
 
     monkeypatch.setattr(tm, "channel_shuffle", lambda x, groups: x)  # the identity: no shuffle at all
     result = check_torch(make_shuffle(3, 9))

@@ -1,23 +1,9 @@
-"""The torch module of a layer kind (`torch_module`), and the small modules for the kinds torch.nn lacks.
-
-Each layer kind's entry in `shufflecalc.spec.layers.KINDS` says which module it becomes; its factory receives this
-module as its namespace (``t.nn.Conv2d``, ``t.ChannelShuffle``), so the spec language itself never imports torch.
-"""
+"""The torch modules of the structural kinds torch.nn lacks: channel shuffle, add, concat, mul, mean, split."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
-
-from shufflecalc.spec.layers import KINDS, Attrs, Shape
-
-
-def torch_module(op: str, attrs: Attrs, in_shapes: tuple[Shape, ...]) -> nn.Module:
-    """The torch module that layer kind `op` becomes with these (complete) arguments and input shapes."""
-    module: nn.Module = KINDS[op].torch(attrs, in_shapes, _NAMESPACE)
-    return module
 
 
 def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
@@ -84,6 +70,3 @@ class Split(nn.Module):
 
     def extra_repr(self) -> str:
         return f"parts={self.parts}, index={self.index}"
-
-
-_NAMESPACE: Any = __import__(__name__, fromlist=["_"])  # this module: the factories' `t`
