@@ -1,0 +1,46 @@
+"""Regenerate every figure of the manual (docs/*.png) with the commands that make them.
+
+    python docs/figures.py              # rewrites the figures in docs/
+    python docs/figures.py --out DIR    # writes them to DIR instead (tests/test_docs_figures.py does this)
+
+Every image a page of the manual shows is listed here with the shufflecalc command that draws it, so no figure is
+made by hand and none drifts from the code: tests/test_docs_figures.py checks that each image referenced in docs/
+is produced by this script and that every command still draws a valid PNG. Needs the plot extra
+(`pip install 'shufflecalc[plot]'`); the report page's screenshots need its browser (see docs/report.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+
+# file name in docs/ -> the shufflecalc arguments that draw it (the file is passed with --plot ... --force)
+FIGURES: dict[str, list[str]] = {
+    "shufflenet-widths.png": ["table", "shufflenet-widths"],
+}
+
+
+def draw(name: str, out_dir: Path) -> Path:
+    target = out_dir / name
+    command = [sys.executable, "-m", "shufflecalc", *FIGURES[name], "--plot", str(target), "--force"]
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return target
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=DOCS, help="folder to write the figures to (default: docs/)")
+    parser.add_argument("names", nargs="*", help=f"figures to draw (default: all of {', '.join(FIGURES)})")
+    args = parser.parse_args()
+    for name in args.names or FIGURES:
+        if name not in FIGURES:
+            parser.error(f"unknown figure {name!r} (figures: {', '.join(FIGURES)})")
+        print(draw(name, args.out))
+
+
+if __name__ == "__main__":
+    main()
