@@ -10,17 +10,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from shufflecalc.spec.graph import Graph, Layer, expand
+from shufflecalc.spec.layers import MACS_TERMS
 from shufflecalc.spec.load import Spec, format_value
 from shufflecalc.spec.totals import Totals
 
 CONVENTIONS: dict[str, str] = {
-    "macs": "multiply-accumulates of conv2d and linear layers, bias excluded (what the MobileNet and ShuffleNet "
-    "papers call FLOPs or mult-adds)",
+    "macs": "multiply-accumulates of convolutions (transposed included), linear layers and attention's matrix "
+    "products (Q.K^T and A.V), bias excluded (what the MobileNet and ShuffleNet papers call FLOPs or mult-adds; "
+    "'conv+linear' in table headers)",
     "flops": "2 x macs (one multiply-accumulate = two floating-point operations; torch's FlopCounterMode convention)",
     "fvcore_flops": "fvcore 0.1.5 FlopCountAnalysis in eval mode: macs + 2 per batchnorm output element + 1 per "
-    "adaptive-average-pool input element; relu, pooling, add, concat and shuffle count 0",
-    "params": "trainable parameters: weights, biases, batchnorm gamma and beta",
-    "activations": "output elements of conv2d and linear layers (fvcore's ActivationCountAnalysis convention)",
+    "adaptive-average-pool input element + 5 per affine layer/group/instance-norm element (4 without affine) + 1 "
+    "(nearest) or 4 (bilinear) per upsampled output element - attention's Q.K^T and A.V (fvcore does not count "
+    "them); relu and every other activation, pooling, add, mul, concat and shuffle count 0",
+    "params": "trainable parameters: weights, biases, normalization gamma and beta, learned tokens and embeddings",
+    "activations": "output elements of convolution, linear and attention layers (fvcore's ActivationCountAnalysis "
+    "convention for convolutions and linear layers; an attention layer counts its output only)",
     "memory_access": "input + output feature-map elements + parameters of every layer (ShuffleNet V2's memory "
     "access cost, in elements, not bytes); 0 for a layer whose output aliases its input in eager execution "
     "(flatten, split, dropout in eval mode)",
@@ -88,6 +93,17 @@ class Analysis:
         return self.totals.params
 
     @property
+    def unused_params(self) -> int:
+        """Parameters of the layers marked ``unused: true``: built with the model, never run by its eval forward, and
+        so not in `params` (nor in any breakdown); the torch model holds `params` + `unused_params`."""
+        return self.graph.unused_params
+
+    @property
+    def unused_entries(self) -> list[str]:
+        """The names of the entries marked ``unused: true`` (the first component of their layers' names)."""
+        return list(dict.fromkeys(layer.stage for layer in self.graph.unused_layers))
+
+    @property
     def activations(self) -> int:
         return self.totals.activations
 
@@ -97,9 +113,11 @@ class Analysis:
 
     @property
     def classifier(self) -> Totals:
-        """The linear layers (the classifier): papers' tables often leave them out. Read from the graph's segments,
-        so that a sweep asking for it never materializes the per-layer records."""
-        return Totals.of(e.numbers for seg in self.graph.segments for e in seg.entries if e.op == "linear")
+        """The linear layers on a flat input (the classifier; a transformer's linear layers on tokens are not):
+        papers' tables often leave them out. Read from the graph's segments, so that a sweep asking for it never
+        materializes the per-layer records."""
+        return Totals.of(e.numbers for seg in self.graph.segments for e in seg.entries
+                         if e.op == "linear" and len(e.in_shapes[0]) == 1)
 
     def metrics(self, keys: Iterable[str] = ALL_METRICS) -> dict[str, int]:
         """The named metrics (default: every one of `ALL_METRICS`), exact integers, in the order asked. A
@@ -140,6 +158,7 @@ class Analysis:
             "input": list(g.input),
             "output": list(g.output),
             **self.metrics(),
+            **({"unused_params": self.unused_params} if g.unused else {}),  # only where a spec marks entries unused
             "by_class": {k: t.to_dict() for k, t in sorted(self.breakdown("class").items())},
             "by_stage": {k: t.to_dict() for k, t in self.breakdown("stage").items()},
         }
@@ -149,7 +168,7 @@ class Analysis:
 
 
 def layer_dict(layer: Layer) -> dict[str, Any]:
-    return {
+    data: dict[str, Any] = {
         "name": layer.name,
         "op": layer.op,
         "class": layer.op_class,
@@ -163,6 +182,17 @@ def layer_dict(layer: Layer) -> dict[str, Any]:
         "activations": layer.activations,
         "memory_access": layer.memory_access,
     }
+    terms = macs_terms(layer)
+    if terms is not None:  # only on the layers whose MACs are distinct matmuls (attention): they sum to macs
+        data["macs_terms"] = terms
+    return data
+
+
+def macs_terms(layer: Layer) -> dict[str, int] | None:
+    """A layer's MACs term by term, for the kinds whose MACs are a sum of distinct matmuls (`MACS_TERMS`: attention's
+    in_projection, qk, av, out_projection); None for the others."""
+    terms = MACS_TERMS.get(layer.op)
+    return terms(layer.attrs, layer.in_shapes) if terms is not None else None
 
 
 def analyze(spec: Spec | str, overrides: Mapping[str, Any] | None = None, **params: Any) -> Analysis:

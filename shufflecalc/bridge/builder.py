@@ -7,11 +7,11 @@ in order and frees each intermediate tensor after its last use. Importing this m
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from shufflecalc.errors import MissingDependency
-from shufflecalc.spec.graph import INPUT, Graph, expand
+from shufflecalc.spec.graph import INPUT, Graph, Layer, expand, segment_layers
 from shufflecalc.spec.load import Spec
 
 INSTALL_HINT = 'this command needs the torch extra: pip install "shufflecalc[torch]" (docs/index.md says which torch)'
@@ -41,7 +41,11 @@ class GraphModule(nn.Module):
         self.graph = graph
         plan = []
         last_use: dict[str, int] = {}
+        unused: dict[int, list[Layer]] = {}  # modules built and never called, by the number of layers before them
+        for u in graph.unused:
+            unused.setdefault(u.at, []).extend(segment_layers(u.segment))
         for i, layer in enumerate(graph.layers):
+            self._register_unused(unused.pop(i, ()))
             module = torch_module(layer.op, layer.attrs, layer.in_shapes)
             self._register(layer.name, module)
             plan.append((layer.name, module, layer.inputs))
@@ -53,6 +57,13 @@ class GraphModule(nn.Module):
             for i, (name, module, inputs) in enumerate(plan)
         ]
         self.output_name = graph.layers[-1].name
+        self._register_unused(unused.pop(len(graph.layers), ()))
+
+    def _register_unused(self, layers: Iterable[Layer]) -> None:
+        """The modules of layers marked ``unused: true``: registered where the spec lists them (so that state_dict
+        order is the spec's), never in the forward plan."""
+        for layer in layers:
+            self._register(layer.name, torch_module(layer.op, layer.attrs, layer.in_shapes))
 
     def _register(self, dotted: str, module: nn.Module) -> None:
         """Nest `module` under its dotted name. Written into `_modules` directly: a layer may be named like an

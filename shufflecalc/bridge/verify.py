@@ -8,9 +8,18 @@ For one configuration, `verify()` builds the model once (`builder.build_model`) 
 - one forward pass of a random one-image input under ``torch.utils.flop_counter.FlopCounterMode``, with a forward
   hook on every layer's module: the total and per-layer FLOPs, and every layer's output shape.
 
+Both passes run under `attention_counted` (``scaled_dot_product_attention``'s MATH kernel, MultiheadAttention's fast
+path off), so that FlopCounterMode sees attention's Q.K^T and A.V as the matmuls they are. Under torch's defaults it
+does not: the fused kernels it picks have no FLOP formula, or none it is given. For torchvision's vit_b_16 (torch
+2.14.1, one 224 x 224 image) FlopCounterMode / 2 gives 17,563,828,224 this way, 16,848,500,736 with the default
+kernel (Q.K^T and A.V, 2 x 197^2 x 768 MACs per layer, missing), and 11,271,124,992 under ``torch.no_grad()`` with
+the fast path on (every attention layer missing: ``_native_multi_head_attention`` is not counted at all).
+
 It then compares, exactly: parameters (``numel`` of the model's and of each layer's parameters) with ``params``;
 every output shape with the engine's; fvcore's total, per-layer and per-operator counts with ``fvcore_flops``; and
-FlopCounterMode's total and per-layer counts with ``flops`` (2 x ``macs``). Counts are for batch size 1.
+FlopCounterMode's total and per-layer counts with ``flops`` (2 x ``macs``). Counts are for batch size 1. The layers
+of entries marked ``unused: true`` are checked apart (`UnusedCheck`): each module's parameters, and that the forward
+never calls it; the model's parameters are ``params`` + ``unused_params``.
 
 Importing this module imports torch and fvcore; without them it raises `MissingDependency` (the CLI prints the
 install hint and exits 2).
@@ -77,10 +86,30 @@ class LayerCheck:
 
 
 @dataclass(frozen=True)
+class UnusedCheck:
+    """A layer marked ``unused: true``: its module holds the engine's parameters and the eval forward never calls
+    it."""
+
+    name: str
+    op: str
+    params: int
+    torch_params: int
+    ran: bool  # a forward hook on its module fired
+
+    def pairs(self) -> tuple[tuple[str, Any, Any], ...]:
+        return (("params", self.params, self.torch_params),
+                ("unused", "never runs", "runs" if self.ran else "never runs"))
+
+    @property
+    def ok(self) -> bool:
+        return all(analytic == measured for _, analytic, measured in self.pairs())
+
+
+@dataclass(frozen=True)
 class Mismatch:
     """One count (or shape) on which the engine and a measurement disagree."""
 
-    check: str  # params | shape | flops | fvcore_flops | fvcore_by_operator
+    check: str  # params | shape | flops | fvcore_flops | fvcore_by_operator | unused
     where: str  # "total", a layer name, or (fvcore_by_operator) an fvcore operator name
     analytic: Any
     measured: Any
@@ -124,15 +153,21 @@ class Verification:
     layers: tuple[LayerCheck, ...]
     omissions: tuple[Omission, ...]
     seconds: float = field(compare=False, default=0.0)  # wall time of build + measurement (never in JSON)
+    unused: tuple[UnusedCheck, ...] = ()  # the layers marked `unused: true`
 
     @property
     def flops(self) -> int:
         return 2 * self.macs
 
+    @property
+    def unused_params(self) -> int:
+        """The parameters of the layers the eval forward never runs (`params` counts those it runs)."""
+        return sum(u.params for u in self.unused)
+
     def pairs(self) -> tuple[tuple[str, Any, Any], ...]:
         """(check, analytic, measured) for the totals."""
         return (
-            ("params", self.params, self.torch_params),
+            ("params", self.params + self.unused_params, self.torch_params),
             ("shape", self.output, self.torch_output),
             ("fvcore_flops", self.fvcore_flops, self.fvcore),
             ("flops", self.flops, self.torch_flops),
@@ -173,10 +208,11 @@ Outcome = Verification | Problem
 # --- fvcore's operator names --------------------------------------------------------------------------------------
 
 
-def fvcore_operator(op: str) -> str:
-    """The name under which fvcore's ``by_operator()`` reports a counted layer kind: its aten op (``ops.KINDS``)
-    without the namespace, except convolution, whose handle reports ``conv``."""
-    name = KINDS[op].aten[0].split("::", 1)[-1]
+def fvcore_operator(op: str, attrs: Mapping[str, Any] | None = None) -> str:
+    """The name under which fvcore's ``by_operator()`` reports a counted layer kind with these arguments: its aten
+    op (``LayerKind.ops``: upsample's depends on its mode) without the namespace, except convolution, whose handle
+    reports ``conv``."""
+    name = KINDS[op].ops(attrs)[0].split("::", 1)[-1]
     return "conv" if name == "_convolution" else name
 
 
@@ -184,8 +220,8 @@ def analytic_by_operator(graph: Graph) -> dict[str, int]:
     """The engine's fvcore_flops grouped by fvcore operator name (zero totals dropped, as fvcore's Counter does)."""
     totals: Counter[str] = Counter()
     for layer in graph.layers:
-        if KINDS[layer.op].fvcore == "counted":
-            totals[fvcore_operator(layer.op)] += layer.fvcore_flops
+        if KINDS[layer.op].fvcore in ("counted", "partial"):  # partial: fvcore counts the kind's first aten op
+            totals[fvcore_operator(layer.op, layer.attrs)] += layer.fvcore_flops
     return {k: v for k, v in sorted(totals.items()) if v}
 
 
@@ -234,7 +270,7 @@ def _measure_forward(model: Any, x: Any, names: Iterable[str]) -> tuple[Shape, d
 
     handles = [modules[n].register_forward_hook(hook(n)) for n in names]
     try:
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        with attention_counted(), torch.no_grad(), FlopCounterMode(display=False) as counter:
             y = model(x)
     finally:
         for h in handles:
@@ -250,6 +286,23 @@ def verify(spec: Spec | Graph | str, overrides: Mapping[str, Any] | None = None,
     graph = spec if isinstance(spec, Graph) else expand(spec, {**(overrides or {}), **params})
     with _one_thread():
         return _verify(graph)
+
+
+@contextmanager
+def attention_counted() -> Iterator[None]:
+    """Run attention so that FlopCounterMode counts its matmuls: ``scaled_dot_product_attention`` restricted to its MATH
+    kernel (plain bmm, which FlopCounterMode counts) and ``torch.backends.mha`` fast path off (its fused
+    ``_native_multi_head_attention`` is not counted at all). The previous fast-path setting is restored after. Every
+    count of `verify` is made under it; networks without attention count the same either way."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    previous = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        with sdpa_kernel(SDPBackend.MATH):
+            yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(previous)
 
 
 @contextmanager
@@ -269,14 +322,15 @@ def _verify(graph: Graph) -> Verification:
     model = build_model(graph)
     x = torch.randn(1, *graph.input, generator=torch.Generator().manual_seed(0))
     names = [layer.name for layer in graph.layers]
+    idle = graph.unused_layers
     modules = dict(model.named_modules())
 
     flop_count = _FlopCount(model, x)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), attention_counted():  # fvcore traces here: attention as in the forward pass
         warnings.simplefilter("ignore")
         fvcore_total = int(flop_count.total())
     by_module = flop_count.by_module()
-    out, shapes, torch_by_layer, torch_total = _measure_forward(model, x, names)
+    out, shapes, torch_by_layer, torch_total = _measure_forward(model, x, names + [layer.name for layer in idle])
 
     layers = tuple(
         LayerCheck(
@@ -296,6 +350,8 @@ def _verify(graph: Graph) -> Verification:
         sum(p.numel() for p in model.parameters()), torch_total, fvcore_total,
         {k: int(v) for k, v in sorted(flop_count.by_operator().items())}, analytic_by_operator(graph),
         layers, _omissions(layers, flop_count), time.perf_counter() - start,
+        tuple(UnusedCheck(layer.name, layer.op, layer.params, sum(p.numel() for p in modules[layer.name].parameters()),
+                          layer.name in shapes) for layer in idle),
     )
 
 
@@ -330,6 +386,8 @@ def _mismatches(v: Verification) -> tuple[Mismatch, ...]:
             found.append(Mismatch("fvcore_by_operator", op, a, m))
     for layer in v.layers:
         found += [Mismatch(check, layer.name, a, m) for check, a, m in layer.pairs() if a != m]
+    for u in v.unused:
+        found += [Mismatch(check, u.name, a, m) for check, a, m in u.pairs() if a != m]
     return tuple(found)
 
 

@@ -37,6 +37,7 @@ from typing import Any
 from shufflecalc.errors import ShufflecalcError
 from shufflecalc.formulas.catalog import FORMULAS, Formula, Part, exact_text, plain, substitute
 from shufflecalc.spec.graph import Block, Graph, Layer, expand
+from shufflecalc.spec.layers.base import text as pair_text
 from shufflecalc.spec.load import Spec
 
 ROLES: dict[str, dict[str, str]] = {  # formula part role -> the block's local layer name
@@ -224,8 +225,18 @@ def _factors(part: Part, v: Mapping[str, Any]) -> dict[str, Any]:
             "positions": Fraction(part.positions(v))}
 
 
+def _square(value: Any) -> Any:
+    """A kernel or stride: a pair (h, w) of equal sides as the number, so that it compares with a formula's K."""
+    return value[0] if isinstance(value, tuple) and value[0] == value[1] else value
+
+
+def _factor_text(value: Any) -> str:
+    """A layer's factor as the short reasons show it: a number exactly, a non-square kernel as 1x7."""
+    return pair_text(value) if isinstance(value, tuple) else exact_text(value)
+
+
 def _layer_factors(layer: Layer) -> dict[str, Any]:
-    return {"in": layer.in_shapes[0][0], "out": layer.out[0], "kernel": layer.attrs["kernel"],
+    return {"in": layer.in_shapes[0][0], "out": layer.out[0], "kernel": _square(layer.attrs["kernel"]),
             "groups": layer.attrs["groups"], "positions": Fraction(layer.out[1] * layer.out[2])}
 
 
@@ -264,8 +275,9 @@ def _reason(key: str, part: Part, layer: Layer, block: Block, f: Any, e: Any) ->
         return (f"{layer.name} is not grouped{why}: {layer.macs:,} MACs, where the formula's {part.text} divides by "
                 f"g = {f}")
     if key == "kernel":
+        kh, kw = e if isinstance(e, tuple) else (e, e)
         return (f"the formula's {part.text} is written for a {f}x{f} kernel ({f * f} MACs per channel and position); "
-                f"{layer.name} is {e}x{e} ({e * e})")
+                f"{layer.name} is {kh}x{kw} ({kh * kw})")
     if key == "positions":
         return _positions_reason(part, layer, block, f, e)
     return f"{layer.name} has {e} {FACTOR_NAMES[key]}, the formula's {part.text} assumes {exact_text(f)}"
@@ -277,7 +289,8 @@ def _product(layer: Layer) -> str:
         return f"{layer.macs:,}"
     a, (out, oh, ow) = layer.attrs, layer.out
     text = f"{out}·{layer.in_shapes[0][0]}" + (f"/{a['groups']}" if a["groups"] > 1 else "")
-    text += f"·{a['kernel']}²" if a["kernel"] > 1 else ""
+    k = _square(a["kernel"])
+    text += f"·{k[0]}·{k[1]}" if isinstance(k, tuple) else (f"·{k}²" if k > 1 else "")
     return text + (f"·{oh}·{ow}" if oh * ow > 1 else "")
 
 
@@ -291,9 +304,9 @@ def _extra(layer: Layer, local: str) -> Extra:
                      f"{local} (SE) +{macs:,}")
     if local == "downsample":
         return Extra(layer, f"{layer.name} is the projection shortcut, a 1x1 conv {c_in} -> {c_out} with stride "
-                            f"{layer.attrs['stride']} on {ow}x{oh} output positions: {_product(layer)} = {macs:,} "
-                            f"MACs; the formula's unit has the identity shortcut (0 MACs), as every unit but a "
-                            f"stage's first",
+                            f"{pair_text(layer.attrs['stride'])} on {ow}x{oh} output positions: {_product(layer)} = "
+                            f"{macs:,} MACs; the formula's unit has the identity shortcut (0 MACs), as every unit but "
+                            f"a stage's first",
                      f"{local} (projection shortcut) +{macs:,}")
     return Extra(layer, f"{layer.name} ({layer.op}) is not in the formula: {_product(layer)} = {macs:,} MACs",
                  f"{local} +{macs:,}")
@@ -314,7 +327,8 @@ def check_unit(graph: Graph, block: Block) -> UnitCheck:
         f, e = _factors(part, values), _layer_factors(layer)
         differ = [k for k in f if f[k] != e[k]]
         reasons = tuple(_reason(k, part, layer, block, f[k], e[k]) for k in differ)
-        short = tuple(f"{roles[part.role]} {FACTOR_NAMES[k]} {exact_text(e[k])} ≠ {exact_text(f[k])}" for k in differ)
+        short = tuple(f"{roles[part.role]} {FACTOR_NAMES[k]} {_factor_text(e[k])} ≠ {exact_text(f[k])}"
+                      for k in differ)
         parts.append(PartCheck(part, layer, part.macs(values), substitute(part.template, values), reasons, short))
     counted = {p.layer.name for p in parts}
     extras = tuple(_extra(layer, n) for n, layer in local.items() if layer.name not in counted and layer.macs)

@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from shufflecalc.analysis.cost import CONVENTIONS, HEADERS, METRICS, Analysis, Totals, config_text, labels
+from shufflecalc.analysis.cost import CONVENTIONS, HEADERS, METRICS, Analysis, Totals, config_text, labels, macs_terms
 from shufflecalc.report.render import Column, Tabular, shape_text
 from shufflecalc.spec.load import Spec, format_value
+
+UNUSED_HEADER = "params unused in eval"  # the parameters of layers marked `unused: true` (Analysis.unused_params)
+UNUSED_NOTE = ("params unused in eval: the parameters of entries marked 'unused: true', built with the model and never "
+               "run by its eval forward; params and the other metrics leave them out.")
 
 
 def _ratio(value: int, first: int) -> float | None:
@@ -39,15 +43,16 @@ def compare_by_metric(analyses: Sequence[Analysis]) -> Tabular:
         {"metric": "input", **{f"m{i}": shape_text(a.graph.input) for i, a in enumerate(analyses)}}
     ]
     first = analyses[0]
-    for m in METRICS:
-        row: dict[str, Any] = {"metric": HEADERS[m]}
+    unused = any(a.graph.unused for a in analyses)
+    for m in METRICS + (("unused_params",) if unused else ()):
+        row: dict[str, Any] = {"metric": HEADERS.get(m, UNUSED_HEADER)}
         for i, a in enumerate(analyses):
             row[f"m{i}"] = getattr(a, m)
             if i:
                 row[f"r{i}"] = _ratio(getattr(a, m), getattr(first, m))
         rows.append(row)
     configs = [f"{n}: {config_text(dict(a.config))}" for n, a in zip(names, analyses, strict=False)]
-    return Tabular("shufflecalc compare", columns, rows, notes=configs + notes())
+    return Tabular("shufflecalc compare", columns, rows, notes=configs + notes() + ([UNUSED_NOTE] if unused else []))
 
 
 def compare_by_model(analyses: Sequence[Analysis]) -> Tabular:
@@ -55,10 +60,15 @@ def compare_by_model(analyses: Sequence[Analysis]) -> Tabular:
     columns = [Column("model", "model"), Column("config", "config")]
     columns += [Column(m, HEADERS[m], "count") for m in METRICS]
     columns += [Column(f"{m}_ratio_to_first", f"{HEADERS[m]} / first", "ratio") for m in METRICS]
+    unused = any(a.graph.unused for a in analyses)
+    if unused:
+        columns.append(Column("unused_params", UNUSED_HEADER, "count"))
     first = analyses[0]
     rows = []
     for name, a in zip(labels(analyses), analyses, strict=False):
         row: dict[str, Any] = {"model": name, "config": config_text(dict(a.config))}
+        if unused:
+            row["unused_params"] = a.unused_params
         for m in METRICS:
             row[m] = getattr(a, m)
             row[f"{m}_ratio_to_first"] = _ratio(getattr(a, m), getattr(first, m))
@@ -126,7 +136,38 @@ def show_table(a: Analysis, by: str = "layer") -> Tabular:
         items = sorted(groups.items(), key=lambda kv: -kv[1].macs) if by == "class" else list(groups.items())
         rows = [{"name": k, "layers": t.layers, "share": 100 * t.macs / total, **t.to_dict()} for k, t in items]
     footer = {"name": "total", "share": 100.0 if a.macs else 0.0, **a.totals.to_dict()}
-    return Tabular(title, columns, rows, footer=footer, footnotes=conventions)
+    return Tabular(title, columns, rows, footer=footer, footnotes=conventions, notes=unused_notes(a) + terms_notes(a))
+
+
+TERM_NAMES = {"qk": "qk (Q.K^T)", "av": "av (A.V)"}  # how a note shows a term of `macs_terms` (else by its key)
+
+
+def terms_notes(a: Analysis) -> list[str]:
+    """The MACs of the layers whose MACs are a sum of distinct matmuls (attention), term by term: one note per
+    distinct set of terms, naming its layers (folded: ``encoder.layers.encoder_layer_*.self_attention``)."""
+    groups: dict[tuple[str, tuple[tuple[str, int], ...]], list[str]] = {}
+    for layer in a.layers:
+        terms = macs_terms(layer)
+        if terms is not None:
+            groups.setdefault((layer.op, tuple(terms.items())), []).append(layer.name)
+    if not groups:
+        return []
+    from shufflecalc.report.verify import compact_names
+
+    notes = []
+    for (op, items), names in groups.items():
+        sums = " + ".join(f"{TERM_NAMES.get(k, k)} {v:,}" for k, v in items)
+        count = f"{len(names)} layers, each" if len(names) > 1 else "1 layer"
+        notes.append(f"{op} MACs = {sums} = {sum(v for _, v in items):,} ({compact_names(names)}: {count}).")
+    return notes
+
+
+def unused_notes(a: Analysis) -> list[str]:
+    """Where a spec marks entries ``unused: true``: what the table leaves out, and the model's parameters in all."""
+    if not a.graph.unused:
+        return []
+    return [f"Not in the rows or the total: {', '.join(a.unused_entries)} (marked 'unused: true'), {a.unused_params:,} "
+            f"params the eval forward never runs; {a.params + a.unused_params:,} params in all."]
 
 
 def show_json(a: Analysis) -> dict[str, Any]:

@@ -29,10 +29,18 @@ SUMMARY_NOTES = [
     "shapes: layers whose output (forward hook) has the engine's shape. PASS: all equal, and so are every layer's "
     "params, FlopCounterMode and fvcore counts, and fvcore's count per operator.",
 ]
+# Shown where a verified model has attention (a multihead_attention layer): how FlopCounterMode was made to count it.
+ATTENTION_NOTE = (
+    "attention: torch FLOPs are counted with scaled_dot_product_attention's MATH kernel and MultiheadAttention's fast "
+    "path off (bridge.verify.attention_counted). torch's defaults hide Q.K^T and A.V from FlopCounterMode: for "
+    "torchvision's vit_b_16 (torch 2.14.1) it counts 17,563,828,224 MACs this way, 16,848,500,736 with the default "
+    "kernel, and 11,271,124,992 under no_grad with the fast path on (no attention layer counted at all)."
+)
 LEFT_OUT_NOTES = [
     "fvcore counts these 0: 'unsupported' ops with a warning (silenced here), 'ignored' ones by design.",
-    "MACs and FLOPs (2×MACs, FlopCounterMode's convention) count conv2d and linear only; fvcore flops add 2 per "
-    "batchnorm output element and 1 per adaptive-average-pool input element.",
+    "MACs and FLOPs (2×MACs, FlopCounterMode's convention) count convolutions, linear layers and attention's matrix "
+    "products only; fvcore flops add 2 per batchnorm output element, 1 per adaptive-average-pool input element, and "
+    "more for other norms and upsampling (docs/conventions.md).",
 ]
 
 
@@ -97,23 +105,33 @@ def summary_table(outcomes: Sequence[Outcome], exact: bool = False) -> Tabular:
     """One row per configuration: the analytic counts next to torch's and fvcore's, and PASS, FAIL or INVALID."""
     rows: list[dict[str, Any]] = []
     problems = []
+    unused = []  # configurations with layers marked `unused: true`
     for o in outcomes:
         row: dict[str, Any] = {"model": o.name, "config": config_text(o.config), "result": o.result}
         if _measured(o):
             matching = sum(layer.out == layer.torch_out for layer in o.layers)
             row.update({
                 "macs": o.macs, "flops": o.flops, "torch_flops": o.torch_flops, "fvcore_flops": o.fvcore_flops,
-                "fvcore_measured_flops": o.fvcore, "params": o.params, "torch_params": o.torch_params,
-                "shapes": f"{matching}/{len(o.layers)}",
+                "fvcore_measured_flops": o.fvcore, "params": o.params + o.unused_params,
+                "torch_params": o.torch_params, "shapes": f"{matching}/{len(o.layers)}",
             })
+            if o.unused:
+                unused.append(f"{o.name} ({config_text(o.config)}): params include the {o.unused_params:,} of the "
+                              f"{len(o.unused)} layers marked 'unused: true', built in torch; the forward ran "
+                              f"{sum(u.ran for u in o.unused)} of them (none may run).")
         else:
             problems.append(f"{o.result} {o.name} ({config_text(o.config)}): {o.message}")
         rows.append({k: _n(v, exact) for k, v in row.items()})
     tally = Counter(o.result for o in outcomes)
     counts = ", ".join(f"{tally[r]} {r}" for r in ("PASS", "FAIL", "INVALID") if tally[r] or r != "INVALID")
     plural = "s" if len(outcomes) != 1 else ""
-    notes = [f"{len(outcomes)} configuration{plural}: {counts}.", *SUMMARY_NOTES, *problems]
+    attention = [ATTENTION_NOTE] if any(_has_attention(o) for o in outcomes) else []
+    notes = [f"{len(outcomes)} configuration{plural}: {counts}.", *SUMMARY_NOTES, *attention, *unused, *problems]
     return Tabular("shufflecalc verify", list(SUMMARY_COLUMNS), rows, notes=notes)
+
+
+def _has_attention(o: Outcome) -> bool:
+    return _measured(o) and any(layer.op == "multihead_attention" for layer in o.layers)
 
 
 # --- layers ---------------------------------------------------------------------------------------------------------
@@ -170,6 +188,7 @@ CHECK_NAMES = {
     "flops": "FLOPs (torch FlopCounterMode)",
     "fvcore_flops": "fvcore flops",
     "fvcore_by_operator": "fvcore flops per operator",
+    "unused": "unused in eval (marked 'unused: true')",
 }
 
 
@@ -257,6 +276,7 @@ def outcome_json(o: Outcome, layers: bool = False) -> dict[str, Any]:
     data.update({
         "input": list(v.input), "output": list(v.output), "torch_output": list(v.torch_output),
         "analytic": {"macs": v.macs, "flops": v.flops, "fvcore_flops": v.fvcore_flops, "params": v.params,
+                     **({"unused_params": v.unused_params} if v.unused else {}),
                      "fvcore_by_operator": v.analytic_by_operator},
         "torch": {"flops": v.torch_flops, "params": v.torch_params},
         "fvcore": {"fvcore_measured_flops": v.fvcore, "by_operator": v.fvcore_by_operator},
@@ -283,6 +303,8 @@ def verify_json(outcomes: Sequence[Outcome], layers: bool = False) -> dict[str, 
     conventions["torch.flops"] = "torch.utils.flop_counter.FlopCounterMode total (counts 2 per multiply-accumulate)"
     conventions["fvcore_measured_flops"] = "fvcore FlopCountAnalysis(model, input).total(), model in eval mode; "\
         "fvcore_flops is shufflecalc's analytic count in the same convention"
+    if any(_has_attention(o) for o in outcomes):
+        conventions["torch.attention"] = ATTENTION_NOTE
     return {
         "conventions": conventions,
         "result": "PASS" if all(o.ok for o in outcomes) else "FAIL",

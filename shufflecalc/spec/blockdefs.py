@@ -46,7 +46,9 @@ from shufflecalc.spec.yamlsrc import Document, check_file_name, load_file
 BLOCK_KEYS = {"args", "define", "require", "layers", "output", "help"}
 REQUIRE_KEYS = {"that", "error", "arg"}
 LAYER_KEYS = {"op", "name", "inputs", "when"}  # besides the op's own arguments
-INPUT_NAMES = ("in_channels", "in_height", "in_width")  # the block input's size, visible to its expressions
+# the block input's size, visible to its expressions: C x H x W; tokens T x C (in_channels = C, in_tokens = T); a
+# flat vector of C features (in_channels)
+INPUT_NAMES = ("in_channels", "in_height", "in_width", "in_tokens")
 BLOCK_INPUT = "input"  # what `inputs` calls the block's input
 MAX_INCLUDES = 64  # files one spec may bring in, directly or not
 SHIPPED = ("blocks", "builtin.yaml")  # the built-in blocks, under the built-in specs' folder
@@ -94,7 +96,7 @@ def library(spec: Spec) -> Library:
         return cached[1]  # the same spec, and none of its included files changed since
     blocks: Library = {}
     seen: list[str] = []
-    base = Path(spec.file).parent if spec.file and not spec.builtin else None
+    base = Path(spec.file).parent if spec.file else None  # a built-in spec's: the built-in specs' folder
     _collect(spec.doc, spec.data, base, blocks, seen, [spec.file] if spec.file else [])
     _check_uses(blocks)
     for defn in blocks.values():
@@ -209,7 +211,7 @@ def _collect(doc: Document, data: Mapping[str, Any], base: Path | None, blocks: 
         if not isinstance(ref, str) or not ref.strip():
             raise doc.error(where, f"an include is a file path, got {shown(ref)}")
         if base is None:
-            raise doc.error(where, "a built-in spec includes no files")
+            raise doc.error(where, "a spec made in code, without a file, includes no files")
         try:
             check_file_name(ref, "include file")
         except ShufflecalcError as exc:

@@ -34,7 +34,7 @@ MAX_DEPTH = 40
 MAX_ABS_INT = 2**62
 MAX_EXPONENT = 64
 MAX_CALL_DEPTH = 16
-MAX_STEPS = 100_000  # per spec expansion, all its evaluations together (the built-in specs spend at most 157)
+MAX_STEPS = 100_000  # per spec expansion, all its evaluations together (the built-in specs spend at most 3,160)
 MAX_ITEMS = 10_000  # items of a list or table (nested ones counted) or characters of a string a built-in accepts
 MAX_ROUND_DIGITS = 15  # |ndigits| of round(x, ndigits)
 RESERVED_PREFIX = "__"  # names starting with it are the evaluator's own, never a spec's
@@ -171,7 +171,7 @@ def _size(value: Any, limit: int) -> int:
         n += 1
         if type(v) is str:
             n += len(v)
-        elif type(v) is list:
+        elif type(v) in (list, tuple):  # a tuple: a pair [h, w] (a kernel, a block's pair argument)
             stack.extend(v)
         elif type(v) is dict:
             stack.extend(v)
@@ -205,6 +205,8 @@ def _describe(value: Any) -> str:
         return f"boolean {value}"
     if isinstance(value, list):
         return "a list"
+    if isinstance(value, tuple):
+        return f"the pair {list(value)}"
     if isinstance(value, dict):
         return "a table"
     return f"{type(value).__name__} {shown(value)}"
@@ -249,7 +251,7 @@ _MEMBERSHIP = (_CMPOPS[ast.In], _CMPOPS[ast.NotIn])
 def _binop(fn: Callable[[Any, Any], Any], left: Compiled, right: Compiled) -> Compiled:
     def run(env: Env) -> Any:
         a, b = left(env), right(env)
-        if isinstance(a, (list, dict, str)) or isinstance(b, (list, dict, str)):
+        if isinstance(a, (list, tuple, dict, str)) or isinstance(b, (list, tuple, dict, str)):
             raise ExprError(f"arithmetic on {_describe(a)} and {_describe(b)}")
         return _check_number(fn(a, b))
 
@@ -259,7 +261,7 @@ def _binop(fn: Callable[[Any, Any], Any], left: Compiled, right: Compiled) -> Co
 def _subscript(target: Compiled, index: Compiled) -> Compiled:
     def run(env: Env) -> Any:
         table, key = target(env), index(env)
-        if isinstance(table, list):
+        if isinstance(table, (list, tuple)):  # a tuple: a pair [h, w]
             if type(key) is not int:
                 raise ExprError(f"a list index must be an integer, got {_describe(key)}")
             if not -len(table) <= key < len(table):

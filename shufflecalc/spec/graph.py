@@ -7,6 +7,7 @@ No torch import anywhere on this path.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -43,9 +44,12 @@ from shufflecalc.spec.totals import Totals
 from shufflecalc.spec.values import Scope, text
 
 INPUT = "input"
+MODULE_PATH_RE = re.compile(r"^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$")  # a layer name may be a module path: features.0
 MAX_REPEAT = 1_000  # units in one stage
-ENTRY_KEYS = {"op", "name", "inputs"}
-STAGE_KEYS = {"stage", "repeat", "stride", "unit", "first"}
+ENTRY_KEYS = {"op", "name", "inputs", "unused", "when"}
+STAGE_KEYS = {"stage", "repeat", "stride", "unit", "first", "unused", "when"}
+UNIT_INDEX = "unit_index"  # in a stage's `unit` and `first` arguments: the unit's place in the stage, from 0
+UNIT_INDEX_RE = re.compile(rf"\b{UNIT_INDEX}\b")
 
 
 class Layer(NamedTuple):
@@ -101,10 +105,27 @@ class Segment(NamedTuple):
     entries: tuple[Entry, ...]
 
 
+class Unused(NamedTuple):
+    """The layers of an entry marked ``unused: true``: built with the model (their parameters exist, as those of
+    torchvision's Inception v3 auxiliary classifier do) but never run by the eval forward. They are no layers of the
+    graph: only their parameters are counted, apart (`Graph.unused_params`)."""
+
+    at: int  # how many of the graph's layers precede them in the spec (the torch model registers their modules there)
+    segment: Segment
+
+
+def segment_layers(seg: Segment) -> list[Layer]:
+    """The layers of one segment, with full names."""
+    prefix = seg.prefix
+    return [Layer(prefix + e.name, e.op, e.attrs, tuple([seg.source if i == IN else prefix + i for i in e.inputs]),
+                  e.in_shapes, *e.numbers, seg.block) for e in seg.entries]
+
+
 @dataclass(frozen=True)
 class Graph:
     """A configured network. Its layers are kept as segments (one per block or top-level layer) and materialized on
-    first use, so that totals of a sweep never pay for thousands of per-layer records."""
+    first use, so that totals of a sweep never pay for thousands of per-layer records. `layers`, `blocks`, `segments`
+    and `sums` are what the eval forward runs; `unused` holds the entries marked ``unused: true``."""
 
     spec: Spec
     config: Mapping[str, Any]
@@ -113,16 +134,23 @@ class Graph:
     blocks: tuple[Block, ...]
     segments: tuple[Segment, ...]
     sums: Totals
+    unused: tuple[Unused, ...] = ()
 
     @cached_property
     def layers(self) -> tuple[Layer, ...]:
-        layers = []
-        for seg in self.segments:
-            prefix = seg.prefix
-            for e in seg.entries:
-                inputs = tuple([seg.source if i == IN else prefix + i for i in e.inputs])
-                layers.append(Layer(prefix + e.name, e.op, e.attrs, inputs, e.in_shapes, *e.numbers, seg.block))
-        return tuple(layers)
+        return tuple(layer for seg in self.segments for layer in segment_layers(seg))
+
+    @cached_property
+    def unused_layers(self) -> tuple[Layer, ...]:
+        """The layers of the entries marked ``unused: true``, in spec order. Their numbers are what they would cost
+        if run; only their parameters count (`unused_params`)."""
+        return tuple(layer for u in self.unused for layer in segment_layers(u.segment))
+
+    @property
+    def unused_params(self) -> int:
+        """The parameters of the layers the eval forward never runs: the torch model holds ``sums.params`` +
+        ``unused_params``."""
+        return sum(e.numbers.params for u in self.unused for e in u.segment.entries)
 
     def block_layers(self, block: Block) -> tuple[Layer, ...]:
         return self.layers[block.start : block.stop]
@@ -143,6 +171,8 @@ _INPUT_ARGS = (
 )
 _REPEAT = Arg(int, minimum=1, maximum=MAX_REPEAT)
 _STAGE_STRIDE = Arg(int, minimum=1, maximum=MAX_WINDOW)
+_UNUSED = Arg(bool, default=False)
+_WHEN = Arg(bool, default=True)
 
 
 @lru_cache(maxsize=4096)
@@ -167,6 +197,11 @@ class _Builder:
         self.last: tuple[str, Shape] = (INPUT, ())
         self.produced: dict[str, tuple[str, tuple]] = {}  # producing layer name -> (entry name, YAML path)
         self.consumed: set[str] = set()  # producing layer names some layer reads
+        self.unused: list[Unused] = []  # the segments of entries marked `unused: true`
+        self.unused_count = 0  # their layers
+        self.unused_names: set[str] = set()  # names in `outputs` that such entries made
+        self.parents: set[str] = set()  # the dotted prefixes of the module-path names so far (a.b.c: a, a.b)
+        self.in_unused = False  # expanding such an entry
 
     def build(self) -> Graph:
         data = self.spec.data
@@ -184,9 +219,13 @@ class _Builder:
                 self._entry(entry, ("layers", i))
         finally:
             CURRENT_BUDGET.reset(token)
+        if not self.segments:
+            raise self.spec.error(("layers",), "the eval forward runs nothing: every entry is marked 'unused: true' "
+                                               "or left out by its 'when'")
         self._check_dead_ends()
         totals = Totals(*map(sum, zip(*self.segment_sums, strict=False)))  # field by field
-        return Graph(self.spec, self.config, shape, self.last[1], tuple(self.blocks), tuple(self.segments), totals)
+        return Graph(self.spec, self.config, shape, self.last[1], tuple(self.blocks), tuple(self.segments), totals,
+                     tuple(self.unused))
 
     def _check_dead_ends(self) -> None:
         """Every layer's output is read by a later layer, or is the network's output: a dead branch would be counted
@@ -194,7 +233,8 @@ class _Builder:
         for layer, (entry, path) in self.produced.items():
             if layer not in self.consumed and layer != self.last[0]:
                 raise self.spec.error(path, f"the output of '{entry}' is read by no later layer and is not the "
-                                            "network's output (name it in a later layer's 'inputs', or remove it)")
+                                            "network's output (name it in a later layer's 'inputs', mark it "
+                                            "'unused: true' if the eval forward never runs it, or remove it)")
 
     # --- environment -------------------------------------------------------------------------------------------
 
@@ -250,6 +290,11 @@ class _Builder:
     def _entry(self, raw: Any, path: tuple) -> None:
         if not isinstance(raw, dict):
             raise self.spec.error(path, "a layer is a mapping with 'op' (or a stage, with 'stage')")
+        if "when" in raw and not self.scope.value(_WHEN, raw["when"], (*path, "when")):
+            return  # left out, as if it were not listed (Inception v3's `when: aux_logits`)
+        if "unused" in raw and self.scope.value(_UNUSED, raw["unused"], (*path, "unused")):
+            self._unused_entry(raw, path)
+            return
         if "stage" in raw:
             self._stage(raw, path)
             return
@@ -272,6 +317,18 @@ class _Builder:
             known = ", ".join(sorted(KINDS) + sorted(BLOCKS) + sorted(self.library))
             raise self.spec.error((*path, "op"), f"unknown op '{op}' (known: {known})")
 
+    def _unused_entry(self, raw: Mapping[str, Any], path: tuple) -> None:
+        """An entry marked ``unused: true`` (a layer, block or stage the eval forward never runs, such as Inception
+        v3's auxiliary classifier): expanded and checked as any other, its layers kept apart (`Graph.unused`). It
+        reads the previous entry unless `inputs` says otherwise, and the entries after it continue from that entry;
+        only another unused entry may read it, and nothing needs to read it."""
+        last, before = self.last, set(self.outputs)
+        self.in_unused = True
+        self._entry({k: v for k, v in raw.items() if k not in ("unused", "when")}, path)
+        self.in_unused = False
+        self.unused_names |= self.outputs.keys() - before
+        self.last = last
+
     def _block_args(self, op: str) -> dict[str, Arg]:
         return BLOCKS[op].args if op in BLOCKS else self.library[op].args
 
@@ -292,13 +349,24 @@ class _Builder:
                                 file=exc.file, line=exc.line, path=exc.path)
 
     def _check_name(self, name: Any, path: tuple) -> None:
-        if not isinstance(name, str) or not NAME_RE.match(name):
-            raise self.spec.error(path, f"invalid layer name {shown(name)} (letters, digits and _)")
-        why = reserved_name(name)
-        if why is not None:
-            raise self.spec.error(path, f"layer name '{name}' is reserved ({why}: torch could not build the layer)")
+        """A name, or a module path (``layer1.0.conv1``, as `shufflecalc import` names layers): the torch model nests
+        its module there, so no layer may be named inside another (``a`` and ``a.b``)."""
+        if not isinstance(name, str) or not (NAME_RE.match(name) or MODULE_PATH_RE.match(name)):
+            raise self.spec.error(path, f"invalid layer name {shown(name)} (letters, digits and _, or a module path: "
+                                        "parts of letters, digits, _ and - joined by dots)")
+        for part in name.split("."):
+            why = reserved_name(part)
+            if why is not None:
+                raise self.spec.error(path, f"layer name '{name}' is reserved ({why}: torch could not build the "
+                                            "layer)")
         if name in self.outputs:
             raise self.spec.error(path, f"duplicate layer name '{name}'")
+        parents = [name[:i] for i, ch in enumerate(name) if ch == "."]
+        inside = next((p for p in parents if p in self.outputs), None) or (name if name in self.parents else None)
+        if inside is not None:
+            raise self.spec.error(path, f"layer name '{name}' nests a module inside '{inside}', or the other way round "
+                                        "(torch could not build both)")
+        self.parents.update(parents)
 
     def _inputs(self, raw: Mapping[str, Any], path: tuple) -> list[tuple[str, Shape]]:
         if "inputs" not in raw:
@@ -314,6 +382,9 @@ class _Builder:
                 raise self.spec.error((*path, "inputs", i), f"an input is the name of an earlier layer, got {shown(n)}")
             if n not in self.outputs:
                 raise self.spec.error((*path, "inputs", i), f"undefined layer '{n}' (inputs name earlier layers)")
+            if n in self.unused_names and not self.in_unused:
+                raise self.spec.error((*path, "inputs", i), f"'{n}' is marked 'unused: true' (the eval forward never "
+                                                            "runs it): only another unused entry may read it")
             resolved.append(self.outputs[n])
         return resolved
 
@@ -335,13 +406,18 @@ class _Builder:
             raise self._fail(exc, raw, path, name) from None
         entry = Entry(name, op, attrs, tuple(n for n, _ in inputs), in_shapes, numbers)
         self._add_segment(Segment("", "", "", (entry,)), sums((entry,)), path)
-        self.consumed.update(n for n, _ in inputs)
-        self.produced[name] = (name, path)
+        if not self.in_unused:  # an unused layer needs no reader, and its reading keeps nothing alive in eval
+            self.consumed.update(n for n, _ in inputs)
+            self.produced[name] = (name, path)
         self.outputs[name] = self.last = (name, numbers.out)
 
     def _add_segment(self, segment: Segment, totals: Totals, path: tuple) -> None:
-        if self.count + totals.layers > MAX_LAYERS:
+        if self.count + self.unused_count + totals.layers > MAX_LAYERS:
             raise self.spec.error(path, f"the network grows past {MAX_LAYERS:,} layers (the most a spec may expand to)")
+        if self.in_unused:
+            self.unused.append(Unused(self.count, segment))
+            self.unused_count += totals.layers
+            return
         self.segments.append(segment)
         self.segment_sums.append(totals)
         self.count += totals.layers
@@ -366,15 +442,16 @@ class _Builder:
         self, name: str, op: str, args: dict[str, Any], source: tuple[str, Shape], raw: Mapping, path: tuple
     ) -> None:
         in_name, in_shape = source
-        if len(in_shape) != 3:
+        if len(in_shape) != 3 and op in BLOCKS:  # a user's block takes any input (tokens T x C, a flat vector)
             raise self.spec.error(path, f"a {op} block needs a C x H x W input")
         template = self._template(name, op, args, in_shape, raw, path)
         start = self.count
         self._add_segment(Segment(name + ".", in_name, name, template.entries), template.sums, path)
         out = next(e.numbers.out for e in reversed(template.entries) if e.name == template.output)
-        self.blocks.append(Block(name, op, args, in_shape, out, start, self.count, path))
-        self.consumed.add(in_name)
-        self.produced[f"{name}.{template.output}"] = (name, path)
+        if not self.in_unused:  # see _primitive; an unused block is no block of the graph (it has no layers there)
+            self.blocks.append(Block(name, op, args, in_shape, out, start, self.count, path))
+            self.consumed.add(in_name)
+            self.produced[f"{name}.{template.output}"] = (name, path)
         self.outputs[name] = self.last = (f"{name}.{template.output}", out)
 
     def _stage(self, raw: Mapping[str, Any], path: tuple) -> None:
@@ -405,13 +482,24 @@ class _Builder:
         first = raw.get("first", {})
         if not isinstance(first, dict):
             raise self.spec.error((*path, "first"), "first must be a mapping of arguments for the first unit")
-        unit_args = self._use_args(op, {**unit, "stride": stride}, (*path, "unit"), {"op"})
-        first_args = {
-            k: self.scope.value(schema[k], v, (*path, "first", k))
-            for k, v in first.items()
-            if self._known(schema, k, (*path, "first", k))
-        }
+        per_unit = any(isinstance(v, str) and UNIT_INDEX_RE.search(v) for v in (*unit.values(), *first.values()))
+        if per_unit and UNIT_INDEX in self.scope.env:
+            raise self.spec.error(path, f"'{UNIT_INDEX}' names the unit's place in a stage; rename the parameter, "
+                                        "define or argument of that name")
+        unit_args: dict[str, Any] = {}
+        first_args: dict[str, Any] = {}
         for i in range(repeat):
+            if per_unit or i == 0:  # a unit's arguments may read its place in the stage, `unit_index`
+                self.scope.env[UNIT_INDEX] = i
+                try:
+                    unit_args = self._use_args(op, {**unit, "stride": stride}, (*path, "unit"), {"op"})
+                    first_args = {
+                        k: self.scope.value(schema[k], v, (*path, "first", k))
+                        for k, v in first.items()
+                        if self._known(schema, k, (*path, "first", k))
+                    }
+                finally:
+                    del self.scope.env[UNIT_INDEX]
             args = {**unit_args, **(first_args if i == 0 else {}), "stride": stride if i == 0 else 1}
             self._block(f"{name}.unit{i}", op, args, self.last, {**unit, **(first if i == 0 else {})}, (*path, "unit"))
         self.outputs[name] = self.last

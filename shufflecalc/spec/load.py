@@ -17,11 +17,16 @@ from typing import Any
 
 from shufflecalc.errors import ShufflecalcError, shown
 from shufflecalc.spec.expr import MAX_ABS_INT, MAX_LENGTH, RESERVED_PREFIX
+from shufflecalc.spec.layers.base import Padding, Pair, is_pair_type
 from shufflecalc.spec.yamlsrc import Document, check_file_name, load_file
 
 TOP_KEYS = {"name", "description", "reference", "params", "functions", "define", "include", "blocks", "input", "layers"}
 PARAM_KEYS = {"type", "default", "choices", "min", "max", "help"}
-PARAM_TYPES: dict[str, type] = {"int": int, "float": float, "bool": bool, "str": str}
+# A declared type: `pair` is a whole number or [h, w] (a kernel, stride, padding or dilation to pass on),
+# `padding` a pair or one of the words same and valid (conv2d's and the pools' padding).
+PARAM_TYPES: dict[str, type] = {"int": int, "float": float, "bool": bool, "str": str, "pair": Pair,
+                                "padding": Padding}
+_PAIR_TEXT = re.compile(r"^\[?\s*([+-]?\d+)\s*[x,]\s*([+-]?\d+)\s*\]?$")  # 1x7, [1, 7], 1,7
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 FUNC_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\(\s*([A-Za-z0-9_,\s]*)\)\s*$")
 MAX_PARAM = MAX_ABS_INT  # magnitude of an int or float parameter value (and of min, max, choices): 2**62
@@ -55,7 +60,8 @@ class Param:
             return ", ".join(format_value(c) for c in self.choices)
         lo = "" if self.min is None else f">= {format_value(self.min)}"
         hi = "" if self.max is None else f"<= {format_value(self.max)}"
-        return " and ".join(x for x in (lo, hi) if x) or "any " + self.type.__name__
+        name = self.type.name if is_pair_type(self.type) else self.type.__name__
+        return " and ".join(x for x in (lo, hi) if x) or "any " + name
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,9 @@ class Spec:
 
 
 def format_value(value: Any) -> str:
+    """A value as the command line writes it: ``true``, ``1.0``, a pair ``1x7``."""
+    if isinstance(value, tuple):
+        return "x".join(format_value(v) for v in value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():
@@ -170,13 +179,14 @@ def read_declaration(doc: Document, path: tuple, name: str, decl: Any, what: str
     them. A default not given is None. `exact_bounds`: a whole-number bound of a float stays an int (so that a
     message says "at least 0", as the layer kinds' do)."""
     if not isinstance(decl, dict):
-        raise doc.error(path, f"a {what} is declared as {{type: int|float|bool|str, default: ...}}")
+        raise doc.error(path, f"a {what} is declared as {{type: {'|'.join(PARAM_TYPES)}, default: ...}}")
     for key in decl:
         if key not in PARAM_KEYS:
             raise doc.error((*path, key), f"unknown key '{key}' (expected one of: {', '.join(sorted(PARAM_KEYS))})")
     ptype = PARAM_TYPES.get(decl.get("type"))  # type: ignore[arg-type]
     if ptype is None:
-        raise doc.error((*path, "type"), f"type must be one of int, float, bool, str, got {shown(decl.get('type'))}")
+        raise doc.error((*path, "type"), f"type must be one of {', '.join(PARAM_TYPES)}, got "
+                                         f"{shown(decl.get('type'))}")
 
     def fail(at: tuple) -> Any:
         return lambda message: doc.error(at, message)
@@ -184,9 +194,9 @@ def read_declaration(doc: Document, path: tuple, name: str, decl: Any, what: str
     bounds: dict[str, Any] = {}
     for key in ("min", "max"):
         if key in decl:
-            if ptype not in (int, float):
-                raise doc.error((*path, key), f"'{key}' applies to int and float {what}s only")
-            bounds[key] = _coerce(decl[key], ptype, fail((*path, key)))
+            if ptype not in (int, float) and not is_pair_type(ptype):
+                raise doc.error((*path, key), f"'{key}' applies to int, float and pair {what}s only")
+            bounds[key] = _coerce(decl[key], int if is_pair_type(ptype) else ptype, fail((*path, key)))
             if exact_bounds and ptype is float and type(decl[key]) is int:
                 bounds[key] = decl[key]
     if "min" in bounds and "max" in bounds and bounds["min"] > bounds["max"]:
@@ -207,6 +217,8 @@ def read_declaration(doc: Document, path: tuple, name: str, decl: Any, what: str
 
 def _coerce(value: Any, ptype: type, fail: Any) -> Any:
     """Convert a YAML or command-line value to the parameter type, or raise via `fail(message)`."""
+    if is_pair_type(ptype):
+        return _coerce_pair(value, ptype, fail)
     if isinstance(value, str) and ptype is not str:
         text = value.strip().lower()
         if len(text) > MAX_PARAM_TEXT:
@@ -247,15 +259,44 @@ def _coerce(value: Any, ptype: type, fail: Any) -> Any:
     return value
 
 
+def _coerce_pair(value: Any, ptype: type[Pair], fail: Any) -> Any:
+    """A `pair` (or `padding`) value: a whole number, [h, w] (in YAML, or on the command line as ``1x7`` or
+    ``[1, 7]``), or for `padding` one of its words."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text in ptype.words:
+            return text
+        match = _PAIR_TEXT.match(text) if len(text) <= MAX_PARAM_TEXT else None
+        if match:
+            value = [match.group(1), match.group(2)]
+        elif not re.fullmatch(r"\s*[+-]?\d+\s*", text[:MAX_PARAM_TEXT + 1]):
+            raise fail(f"{shown(value)} is not {ptype.what}")
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            raise fail(f"{shown(value)} is not {ptype.what} (a list of {len(value)})")
+        return tuple(_coerce(v, int, fail) for v in value)
+    return _coerce(value, int, fail)
+
+
+def _below(value: Any, bound: Any) -> bool:
+    return any(v < bound for v in value) if isinstance(value, tuple) else value < bound
+
+
+def _above(value: Any, bound: Any) -> bool:
+    return any(v > bound for v in value) if isinstance(value, tuple) else value > bound
+
+
 def check_value(param: Param, value: Any, fail: Any) -> Any:
     """`value` converted to the parameter's type (finite and at most MAX_PARAM if a number, at most MAX_PARAM_TEXT
     characters if a string), one of its choices, within its min and max; else `fail(message)` is raised."""
     value = _coerce(value, param.type, fail)
     if param.choices is not None and value not in param.choices:
         raise fail(f"{format_value(value)} is not one of {param.describe()}")
-    if param.min is not None and value < param.min:
+    if isinstance(value, str):  # a word of a padding
+        return value
+    if param.min is not None and _below(value, param.min):
         raise fail(f"{format_value(value)} is below the minimum {format_value(param.min)}")
-    if param.max is not None and value > param.max:
+    if param.max is not None and _above(value, param.max):
         raise fail(f"{format_value(value)} is above the maximum {format_value(param.max)}")
     return value
 

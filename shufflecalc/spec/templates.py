@@ -41,6 +41,8 @@ from shufflecalc.spec.layers import (
     Shape,
     reserved_name,
 )
+from shufflecalc.spec.layers.base import above
+from shufflecalc.spec.layers.base import text as pair_text
 from shufflecalc.spec.load import NAME_RE
 from shufflecalc.spec.totals import Totals
 from shufflecalc.spec.values import Scope, bound
@@ -104,8 +106,8 @@ def evaluate(op: str, attrs: tuple, in_shapes: tuple[Shape, ...]) -> tuple[Mappi
     full = {**kind.defaults, **dict(attrs)}
     for key, value in attrs:  # a block's layers: their numbers are derived, not read (a spec's are checked already)
         arg = kind.args.get(key)
-        if arg is not None and arg.maximum is not None and value is not None and value > arg.maximum:
-            raise LayerError(f"{key} {value} is above the maximum {bound(arg.maximum)}", key)
+        if arg is not None and arg.maximum is not None and value is not None and above(value, arg.maximum):
+            raise LayerError(f"{key} {pair_text(value)} is above the maximum {bound(arg.maximum)}", key)
     ev = kind.rule(full, in_shapes)
     check_shape(ev.out)
     out_n = prod(ev.out)
@@ -115,7 +117,10 @@ def evaluate(op: str, attrs: tuple, in_shapes: tuple[Shape, ...]) -> tuple[Mappi
 
 
 def check_shape(shape: Shape) -> None:
-    """Every tensor is bounded: C <= MAX_CHANNELS, H and W <= MAX_SPATIAL, a flat one MAX_FEATURES."""
+    """Every tensor is bounded: C <= MAX_CHANNELS, H and W <= MAX_SPATIAL; any other rank (flat, tokens T x C) at
+    most MAX_FEATURES elements, and tokens C <= MAX_CHANNELS."""
+    if len(shape) == 2 and shape[1] > MAX_CHANNELS:
+        raise LayerError(f"the output has {shape[1]:,} features per token, more than the maximum {MAX_CHANNELS:,}")
     if len(shape) == 3:
         c, h, w = shape
         if c > MAX_CHANNELS:
@@ -226,7 +231,10 @@ def _user_template(defn: BlockDef, args: tuple, in_shape: Shape, spec_items: tup
     spec_env = {n: _thaw(v) for n, v in spec_items}
     budget = CURRENT_BUDGET.get() or Budget()
     env: dict[str, Any] = {**spec_env, **dict(args), BUDGET: budget}
-    env.update(in_channels=in_shape[0], in_height=in_shape[1], in_width=in_shape[2])
+    if len(in_shape) == 3:
+        env.update(in_channels=in_shape[0], in_height=in_shape[1], in_width=in_shape[2])
+    else:  # tokens T x C, or a flat vector of C features
+        env.update(in_channels=in_shape[-1], **({"in_tokens": in_shape[0]} if len(in_shape) == 2 else {}))
     scope = Scope(env, lambda path, message: BlockFailure(message, [defn.where(path)]))
     for name, raw in defn.define.items():
         env[name] = scope.literal(raw, (*defn.path, "define", name))
@@ -424,7 +432,7 @@ class _Expansion(_Walk):
         if len(sources) != 1:
             raise self.fail((*path, "inputs"), f"a {op} block takes one input")
         in_shape = self.shapes[sources[0]]
-        if len(in_shape) != 3:
+        if len(in_shape) != 3 and op in BLOCKS:  # a user's block takes any input (tokens T x C, a flat vector)
             raise self.fail(path, f"a {op} block needs a C x H x W input")
         if op in BLOCKS:
             args = self.scope.args(BLOCKS[op].args, layer, path, LAYER_KEYS)

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from shufflecalc.errors import shown
 from shufflecalc.spec.expr import MAX_ABS_INT, RESERVED_PREFIX, ExprError, UserFunction, compile_expr
 from shufflecalc.spec.layers import Arg
-from shufflecalc.spec.load import format_value
+from shufflecalc.spec.layers.base import Pair, is_pair_type
+from shufflecalc.spec.layers.base import text as pair_text
+from shufflecalc.spec.load import NAME_RE, format_value
 
 MAX_NESTING = 32  # levels of lists and tables in one define value
 
@@ -60,6 +62,8 @@ class Scope:
     def value(self, arg: Arg, raw: Any, path: tuple) -> Any:
         """One argument's value (an expression is evaluated): of the argument's type, within its minimum and maximum
         (a number is finite: NaN and infinity are refused), one of its choices."""
+        if is_pair_type(arg.type):
+            return self.pair(arg, raw, path)
         value = raw
         if isinstance(raw, str):
             if arg.type is str and arg.choices is not None:
@@ -68,7 +72,15 @@ class Scope:
                 value = self.expr(raw, path)
         if value is None and raw is not None and arg.default is None and not arg.required:
             return None  # an expression naming an optional argument left at its default (a block passing None on)
-        if arg.type is int:
+        value = self.scalar(arg, arg.type, value, raw, path)
+        if arg.choices is not None and value not in arg.choices:
+            raise self.fail(path, f"must be one of {', '.join(map(str, arg.choices))}, got {shown(value)}")
+        return value
+
+    def scalar(self, arg: Arg, vtype: type, value: Any, raw: Any, path: tuple) -> Any:
+        """`value` (evaluated from `raw`) as a `vtype` within the bounds of `arg`: the whole of an int, float, bool
+        or str argument, or one element of a pair."""
+        if vtype is int:
             if isinstance(value, float) and value.is_integer() and abs(value) <= MAX_ABS_INT:
                 value = int(value)
             elif isinstance(value, float) and value.is_integer() and arg.maximum is not None:
@@ -76,7 +88,7 @@ class Scope:
             if isinstance(value, bool) or not isinstance(value, int):
                 shown_raw = text(raw) if raw is value else f"{text(raw)} = {text(value)}"
                 raise self.fail(path, f"must be a whole number, got {shown_raw}")
-        elif arg.type is float:
+        elif vtype is float:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise self.fail(path, f"must be a number, got {shown(value)}")
             if isinstance(value, float) and not math.isfinite(value):
@@ -84,7 +96,7 @@ class Scope:
             if isinstance(value, int) and arg.maximum is not None and value > arg.maximum:
                 raise self.fail(path, f"must be at most {bound(arg.maximum)}, got {text(value)}")
             value = float(value)
-        elif arg.type is bool:
+        elif vtype is bool:
             if not isinstance(value, bool):
                 raise self.fail(path, f"must be true or false, got {shown(value)}")
         elif not isinstance(value, str):
@@ -93,8 +105,37 @@ class Scope:
             raise self.fail(path, f"must be at least {format_value(arg.minimum)}, got {text(value)}")
         if arg.maximum is not None and value > arg.maximum:
             raise self.fail(path, f"must be at most {bound(arg.maximum)}, got {text(value)}")
+        return value
+
+    def pair(self, arg: Arg, raw: Any, path: tuple) -> Any:
+        """A `Pair` argument's value: a number, a pair ``[h, w]`` (a YAML list, whose elements may be expressions,
+        or a list of two an expression gives), or one of the type's words (``same``); each number of its element
+        type and within the argument's minimum and maximum. A number stays a number, a pair becomes a tuple."""
+        kind = cast(type[Pair], arg.type)
+        value = raw
+        if isinstance(raw, str):
+            if kind.words and raw not in kind.words and NAME_RE.match(raw) and raw not in self.env:
+                raise self.fail(path, f"must be {kind.what}, got {shown(raw)}")  # a misspelt word
+            value = raw if raw in kind.words else self.expr(raw, path)
+        if value is None and raw is not None and arg.default is None and not arg.required:
+            return None  # an optional argument passed on unset
+        if isinstance(value, str):
+            if value not in kind.words:
+                raise self.fail(path, f"must be {kind.what}, got {shown(value)}")
+        elif isinstance(value, (list, tuple)):
+            if len(value) != 2:
+                raise self.fail(path, f"must be {kind.what}, got a list of {len(value)}")
+            listed = isinstance(raw, list)  # written out in the YAML: each element has a path of its own
+            items = []
+            for i, item in enumerate(value):
+                at = (*path, i) if listed else path
+                number = self.expr(item, at) if listed and isinstance(item, str) else item
+                items.append(self.scalar(arg, kind.element, number, item, at))
+            value = tuple(items)
+        else:
+            value = self.scalar(arg, kind.element, value, raw, path)
         if arg.choices is not None and value not in arg.choices:
-            raise self.fail(path, f"must be one of {', '.join(map(str, arg.choices))}, got {shown(value)}")
+            raise self.fail(path, f"must be one of {', '.join(map(pair_text, arg.choices))}, got {pair_text(value)}")
         return value
 
     def choice(self, choices: tuple[Any, ...], raw: str, path: tuple) -> Any:

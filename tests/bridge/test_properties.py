@@ -1,10 +1,13 @@
 """Property-based proof: for random valid specs, the analytic counts equal fvcore's and torch's, exactly.
 
-Hypothesis writes random specs as YAML text: channel counts divisible by random group counts, kernels 1/3/5,
-strides 1/2, paddings and dilations, small (odd and non-square) inputs, residual adds and concatenations through
-`inputs:`, channel shuffles, pooling, the built-in block types (conv_bn_act, dwsep, bottleneck, shufflenet_unit, with
-shuffle on and off) and stages of them, with and without a classifier head. Every spec is valid by construction;
-the generator tracks shapes with PyTorch's size rule written out here, and the final shape is asserted too.
+Hypothesis writes random specs as YAML text: channel counts divisible by random group counts, kernels 1/3/5, strides
+1/2, paddings and dilations (square or [h, w]; conv2d's and the pools' padding also `same` and `valid`), transposed
+convolutions, adaptive pooling and upsampling, small (odd and non-square) inputs, residual adds and concatenations
+through `inputs:`, channel shuffles, pooling, the activations, norms, stochastic depth and layer scale (on C x H x W
+and on the flat vector of the head), the built-in block types (conv_bn_act, dwsep, bottleneck, shufflenet_unit, with
+shuffle on and off, with every `act`) and stages of them, with and without a classifier head. Every spec is valid by
+construction; the generator tracks shapes with PyTorch's size rule written out here, and the final shape is asserted
+too.
 
 Deterministic (derandomize=True, no example database): CI runs the same examples every time.
 """
@@ -80,31 +83,120 @@ def _flow(**kv: object) -> str:
 # --- primitive entries ----------------------------------------------------------------------------------------------
 
 
+def window(draw, values: tuple[int, ...]) -> tuple[int | list[int], int, int]:
+    """A kernel, stride, padding or dilation: a number, or one time in three a pair [h, w] (non-square); the YAML
+    value and its (h, w)."""
+    if draw(st.integers(0, 2)) == 0:
+        h, w = draw(st.sampled_from(values)), draw(st.sampled_from(values))
+        return [h, w], h, w
+    v = draw(st.sampled_from(values))
+    return v, v, v
+
+
 def conv(draw, net: Net) -> None:
+    """A conv2d with square or [h, w] kernels, strides, dilations and paddings (a number, a pair, omitted, `same`
+    with PyTorch's odd total padded at the bottom / right, or `valid`)."""
     c, h, w = net.shape
     groups = draw(st.sampled_from(divisors(c)))
     out = groups * draw(st.integers(1, 3))
-    k, s, d = draw(st.sampled_from(KERNELS)), draw(st.sampled_from((1, 2))), draw(st.sampled_from((1, 1, 2)))
-    p = draw(st.one_of(st.none(), st.integers(0, 2)))
-    pad = d * (k - 1) // 2 if p is None else p
-    oh, ow = size(h, k, s, pad, d), size(w, k, s, pad, d)
-    if oh < 1 or ow < 1:  # too small for this padding: keep the size instead
-        p, s, oh, ow = None, 1, h, w
+    (k, kh, kw), (s, sh, sw), (d, dh, dw) = window(draw, KERNELS), window(draw, (1, 2)), window(draw, (1, 1, 2))
+    p = draw(st.one_of(st.none(), st.integers(0, 2), st.sampled_from(("same", "valid", "pair"))))
+    if p == "pair":
+        ph, pw = draw(st.integers(0, 2)), draw(st.integers(0, 2))
+        p = [ph, pw]
+    elif p == "valid":
+        ph = pw = 0
+    elif p is None:
+        ph, pw = dh * (kh - 1) // 2, dw * (kw - 1) // 2
+    elif p != "same":
+        ph = pw = p
+    oh, ow = (h, w) if p == "same" else (size(h, kh, sh, ph, dh), size(w, kw, sw, pw, dw))
+    if p == "same" or oh < 1 or ow < 1:  # same (stride 1 only), or too small for this padding: same instead
+        if draw(st.booleans()):  # an even kernel: PyTorch pads the odd row / column at the bottom / right
+            k, d = [draw(st.sampled_from((2, 3, 4))), draw(st.sampled_from((1, 2)))], 1
+        p, s, oh, ow = "same", 1, h, w
     name = net.name()
     net.add(_flow(op="conv2d", name=name, out=out, kernel=k, stride=s, padding=p, dilation=d, groups=groups,
                   bias=draw(st.booleans())), (out, oh, ow), name)
 
 
 def pool(draw, net: Net) -> None:
+    """maxpool (with a dilation) or avgpool (count_include_pad, divisor_override), square or [h, w] windows, padding
+    a number, a pair, `valid` or (stride 1, odd kernel) `same`."""
     c, h, w = net.shape
-    op, k = draw(st.sampled_from(("maxpool", "avgpool"))), draw(st.sampled_from((2, 3)))
-    s = draw(st.sampled_from((None, 1, 2)))
-    p, ceil = draw(st.integers(0, k // 2)), draw(st.booleans())
-    oh, ow = size(h, k, s or k, p, 1, ceil), size(w, k, s or k, p, 1, ceil)
+    op = draw(st.sampled_from(("maxpool", "avgpool")))
+    (k, kh, kw), (s, sh, sw) = window(draw, (2, 3)), window(draw, (1, 2))
+    s = draw(st.sampled_from((None, s)))
+    if s is None:
+        sh, sw = kh, kw
+    (d, dh, dw) = window(draw, (1, 2)) if op == "maxpool" else (None, 1, 1)
+    p = draw(st.sampled_from(("number", "pair", "valid", "same")))
+    if p == "same":  # stride 1 and an odd kernel (a pool pads both sides equally)
+        (k, kh, kw), (s, sh, sw), (d, dh, dw) = draw(st.sampled_from(((3, 3, 3), ([3, 1], 3, 1), ([1, 3], 1, 3)))), (
+            1, 1, 1), ((1, 1, 1) if op == "maxpool" else (None, 1, 1))
+        ph, pw = kh // 2, kw // 2
+    elif p == "pair":
+        ph, pw = draw(st.integers(0, kh // 2)), draw(st.integers(0, kw // 2))
+        p = [ph, pw]
+    elif p == "valid":
+        ph = pw = 0
+    else:
+        ph = pw = p = draw(st.integers(0, min(kh, kw) // 2))
+    ceil = draw(st.booleans())
+    oh, ow = size(h, kh, sh, ph, dh, ceil), size(w, kw, sw, pw, dw, ceil)
+    if oh < 1 or ow < 1:
+        return
+    extra: dict = {"dilation": d} if op == "maxpool" else {
+        "count_include_pad": draw(st.booleans()), "divisor_override": draw(st.sampled_from((None, 2)))}
+    name = net.name()
+    net.add(_flow(op=op, name=name, kernel=k, stride=s, padding=p, ceil_mode=ceil, **extra), (c, oh, ow), name)
+
+
+def deconv(draw, net: Net) -> None:
+    """A conv_transpose2d: PyTorch's size (H - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding
+    + 1, output_padding below the stride or the dilation on each axis."""
+    c, h, w = net.shape
+    if h * w > 144:  # it grows the map: keep the examples quick
+        return
+    groups = draw(st.sampled_from(divisors(c)))
+    out = groups * draw(st.integers(1, 3))
+    (k, kh, kw), (s, sh, sw), (d, dh, dw) = window(draw, (1, 2, 3)), window(draw, (1, 2)), window(draw, (1, 2))
+    p, ph, pw = window(draw, (0, 1))
+    oph, opw = draw(st.integers(0, max(sh, dh) - 1)), draw(st.integers(0, max(sw, dw) - 1))
+    op = draw(st.sampled_from((None, [oph, opw])))
+    if op is None:
+        oph = opw = 0
+    oh, ow = (h - 1) * sh - 2 * ph + dh * (kh - 1) + oph + 1, (w - 1) * sw - 2 * pw + dw * (kw - 1) + opw + 1
     if oh < 1 or ow < 1:
         return
     name = net.name()
-    net.add(_flow(op=op, name=name, kernel=k, stride=s, padding=p, ceil_mode=ceil), (c, oh, ow), name)
+    net.add(_flow(op="conv_transpose2d", name=name, out=out, kernel=k, stride=s, padding=p, output_padding=op,
+                  dilation=d, groups=groups, bias=draw(st.booleans())), (out, oh, ow), name)
+
+
+def resize(draw, net: Net) -> None:
+    """adaptive_avgpool / adaptive_maxpool to a number or [h, w] (smaller or larger than the input), or upsample
+    (nearest or bilinear, align_corners) by a scale (floor(H * scale)) or to a size."""
+    c, h, w = net.shape
+    op = draw(st.sampled_from(("adaptive_avgpool", "adaptive_maxpool", "upsample", "upsample")))
+    name = net.name()
+    if op != "upsample":
+        output, oh, ow = window(draw, (1, 2, 3, 5))
+        net.add(_flow(op=op, name=name, output=output), (c, oh, ow), name)
+        return
+    if h * w > 144:
+        return
+    mode = draw(st.sampled_from(("nearest", "bilinear")))
+    corners = draw(st.booleans()) if mode == "bilinear" else None
+    if draw(st.booleans()):
+        size_, oh, ow = window(draw, (1, 4, 7))
+        net.add(_flow(op=op, name=name, mode=mode, size=size_, align_corners=corners), (c, oh, ow), name)
+        return
+    scale, sh, sw = window(draw, (0.5, 1.5, 1.7, 2, 2.5))
+    oh, ow = int(h * sh), int(w * sw)  # PyTorch's floor(H * scale)
+    if oh < 1 or ow < 1:
+        return
+    net.add(_flow(op=op, name=name, mode=mode, scale=scale, align_corners=corners), (c, oh, ow), name)
 
 
 def simple(draw, net: Net) -> None:
@@ -119,6 +211,47 @@ def simple(draw, net: Net) -> None:
         net.add(_flow(op=op, name=name, affine=draw(st.booleans())), net.shape, name)
     else:
         net.add(_flow(op=op, name=name), net.shape, name)
+
+
+ACTS = ("relu", "relu6", "hardswish", "silu", "gelu", "leaky_relu", "elu", "tanh", "none")  # the blocks' `act`
+POINTWISE = ("layernorm", "groupnorm", "instancenorm", "softmax", "prelu", "gelu", "silu", "layer_scale", "drop_path",
+             "hardtanh", "leaky_relu", "elu", "tanh")  # the ones with arguments first: Hypothesis favours them
+
+
+def pointwise(draw, net: Net) -> None:
+    """An activation, a norm, stochastic depth or a layer scale with random arguments; the shape is kept. On a flat
+    vector (the head), the kinds that take any shape."""
+    shape = net.shape
+    op = draw(st.sampled_from(POINTWISE))
+    args: dict = {}
+    if op == "gelu":
+        args["approximate"] = draw(st.sampled_from(("none", "tanh")))
+    elif op == "leaky_relu":
+        args["negative_slope"] = draw(st.sampled_from((None, 0.2)))
+    elif op == "elu":
+        args["alpha"] = draw(st.sampled_from((None, 0.5)))
+    elif op == "hardtanh":
+        args["min_val"], args["max_val"] = draw(st.sampled_from(((None, None), (0.0, 6.0))))
+    elif op == "prelu":
+        args["num_parameters"] = draw(st.sampled_from((1, shape[0])))
+    elif op == "softmax":
+        args["dim"] = draw(st.integers(-len(shape), len(shape) - 1))
+    elif op == "layernorm":
+        args.update(elementwise_affine=draw(st.booleans()), bias=draw(st.booleans()))
+    elif op in ("groupnorm", "instancenorm"):
+        if len(shape) != 3 or shape[1] * shape[2] == 1:
+            return
+        if op == "groupnorm":
+            args["groups"] = draw(st.sampled_from(divisors(shape[0])))
+            if shape[0] // args["groups"] * shape[1] * shape[2] == 1:
+                return
+        args["affine"] = draw(st.booleans())
+    elif op == "layer_scale":
+        args["init"] = draw(st.sampled_from((None, 0.5)))
+    elif op == "drop_path":
+        args["p"] = draw(st.sampled_from((0.0, 0.2)))
+    name = net.name()
+    net.add(_flow(op=op, name=name, **args), shape, name)
 
 
 def residual(draw, net: Net) -> None:
@@ -191,10 +324,10 @@ def block(draw, net: Net) -> None:
     if kind == "conv_bn_act":
         g = draw(st.sampled_from(divisors(c)))
         args = {"out": g * draw(st.integers(1, 3)), "kernel": draw(st.sampled_from(KERNELS)), "groups": g,
-                "act": draw(st.sampled_from(("relu", "relu6", "none")))}
+                "act": draw(st.sampled_from(ACTS))}
     elif kind == "dwsep":
         args = {"out": draw(st.integers(1, 12)), "kernel": draw(st.sampled_from(KERNELS)),
-                "act": draw(st.sampled_from(("relu", "relu6", "none")))}
+                "act": draw(st.sampled_from(ACTS))}
     else:
         args = unit_args(draw, c, stride, kind)
         if args is None:
@@ -255,11 +388,13 @@ def head(draw, net: Net) -> None:
     if draw(st.booleans()):
         name = net.name()
         net.add(_flow(op="batchnorm", name=name), (n,), name)
+    if draw(st.booleans()):
+        pointwise(draw, net)
     name, out = net.name(), draw(st.integers(1, 10))
     net.add(_flow(op="linear", name=name, out=out, bias=draw(st.booleans())), (out,), name)
 
 
-STEPS = (conv, pool, simple, residual, concat, block, stage, shufflenet_stage)
+STEPS = (conv, pool, simple, pointwise, residual, concat, block, stage, shufflenet_stage, deconv, resize)
 
 
 @st.composite

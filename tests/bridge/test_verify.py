@@ -28,6 +28,18 @@ layers:
   - {op: hardswish, name: hardswish}
   - {op: hardsigmoid, name: hardsigmoid}
   - {op: sigmoid, name: sigmoid}
+  - {op: silu, name: silu}
+  - {op: gelu, name: gelu}
+  - {op: leaky_relu, name: leaky_relu}
+  - {op: elu, name: elu}
+  - {op: tanh, name: tanh}
+  - {op: hardtanh, name: hardtanh}
+  - {op: prelu, name: prelu, num_parameters: 8}
+  - {op: softmax, name: softmax, dim: 0}
+  - {op: groupnorm, name: groupnorm, groups: 2}
+  - {op: instancenorm, name: instancenorm}
+  - {op: layer_scale, name: layer_scale}
+  - {op: drop_path, name: drop_path, p: 0.1}
   - {op: dropout, name: dropout, p: 0.2}
   - {op: channel_shuffle, name: shuffle, groups: 4}
   - {op: add, name: add, inputs: [relu, shuffle]}
@@ -35,11 +47,24 @@ layers:
   - {op: concat, name: whole, inputs: [half, half]}
   - {op: maxpool, name: maxpool, kernel: 3, stride: 2, padding: 1, ceil_mode: true}
   - {op: avgpool, name: avgpool, kernel: 2, stride: 1}
-  - {op: concat, name: concat, inputs: [avgpool, avgpool]}
+  - {op: conv_transpose2d, name: deconv, out: 8, kernel: [3, 2], stride: 2, padding: [1, 0], groups: 2}
+  - {op: upsample, name: nearest, scale: 2}
+  - {op: upsample, name: bilinear, size: [5, 4], mode: bilinear}
+  - {op: adaptive_maxpool, name: adaptive_max, output: [4, 3]}
+  - {op: adaptive_avgpool, name: adaptive_avg, output: [4, 3]}
+  - {op: concat, name: concat, inputs: [avgpool, adaptive_avg]}
   - {op: global_avgpool, name: pool}
   - {op: mul, name: gate, inputs: [concat, pool]}
   - {op: mean, name: mean}
   - {op: flatten, name: flatten}
+  - {op: to_tokens, name: tokens, inputs: [gate]}
+  - {op: class_token, name: class_token}
+  - {op: position_embedding, name: pos_embedding}
+  - {op: multihead_attention, name: attention, heads: 2}
+  - {op: linear, name: token_fc, out: 16}
+  - {op: select_token, name: select}
+  - {op: add, name: join, inputs: [flatten, select]}
+  - {op: layernorm, name: layernorm}
   - {op: linear, name: fc, out: 5}
 """
 
@@ -97,16 +122,22 @@ def test_fvcore_treats_every_kind_as_ops_says(every_kind: str) -> None:
     """ops.KINDS[op].fvcore ("counted", "ignored", "unsupported") and .aten match what fvcore does with each layer."""
     result = v.verify(every_kind)
     assert result.ok
+    attrs = {layer.name: layer.attrs for layer in graph.expand(every_kind).layers}  # upsample's op is its mode's
     for layer in result.layers:
         kind = KINDS[layer.op]
         if kind.fvcore == "counted":
-            assert set(layer.fvcore_counted) == {v.fvcore_operator(layer.op)}, layer.name
+            assert set(layer.fvcore_counted) == {v.fvcore_operator(layer.op, attrs[layer.name])}, layer.name
             assert not layer.fvcore_unsupported and not layer.fvcore_ignored, layer.name
         elif kind.fvcore == "unsupported":
             assert layer.fvcore_unsupported == {kind.aten[0]: 1} and not layer.fvcore_counted, layer.name
+        elif kind.fvcore == "partial":  # its first aten op counted, the others unsupported
+            assert set(layer.fvcore_counted) == {v.fvcore_operator(layer.op)}, layer.name
+            assert set(layer.fvcore_unsupported) == set(kind.aten[1:]), layer.name
         else:
             assert set(layer.fvcore_ignored) == set(kind.aten) and not layer.fvcore_unsupported, layer.name
-    assert set(result.fvcore_by_operator) == {"conv", "batch_norm", "adaptive_avg_pool2d", "linear"}
+    assert set(result.fvcore_by_operator) == {"conv", "batch_norm", "adaptive_avg_pool2d", "linear", "layer_norm",
+                                              "group_norm", "instance_norm", "upsample_nearest2d",
+                                              "upsample_bilinear2d"}
 
 
 def test_left_out_operators_are_mapped_to_spec_layers() -> None:

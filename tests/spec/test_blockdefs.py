@@ -298,9 +298,16 @@ def test_an_include_may_be_a_single_path(cli, write_spec, tmp_path: Path) -> Non
     assert result.json()["models"][0]["output"] == [4, 4, 4]
 
 
-def test_a_built_in_spec_includes_no_files() -> None:
-    # the built-in SqueezeNet declares its fire block in the spec itself
-    g = expand("squeezenet1_0")
+def test_a_built_in_spec_includes_files_of_the_built_in_folder() -> None:
+    # both SqueezeNet specs include specs/blocks/squeezenet.yaml, the one declaration of the fire block
+    from shufflecalc.spec.blockdefs import library
+    from shufflecalc.spec.load import load_spec
+
+    for name in ("squeezenet1_0", "squeezenet"):
+        fire = library(load_spec(name))["fire"]
+        assert fire.doc.file == "specs/blocks/squeezenet.yaml" and fire.where(fire.path).startswith(
+            "specs/blocks/squeezenet.yaml:3 blocks.fire"), name
+    g = expand("squeezenet1_0")  # torchvision's squeezenet1_0: 1,248,424 parameters, 818,924,576 MACs
     assert g.sums.params == 1_248_424 and g.sums.macs == 818_924_576
 
 
@@ -321,6 +328,9 @@ def test_an_edited_included_file_is_read_again(tmp_path: Path) -> None:
     ("{type: int, min: 4, max: 2}", "blocks.b.args.out.max: max 2 is below min 4"),
     ("{type: int, choices: [2, 9], max: 8}", "blocks.b.args.out.choices[1]: 9 is above the maximum 8"),
     ("{type: str, default: a, choices: [b, c]}", "blocks.b.args.out.default: a is not one of b, c"),
+    ("{type: pair, default: [0, 3], min: 1}", "blocks.b.args.out.default: 0x3 is below the minimum 1"),
+    ("{type: padding, default: [1, 2, 3]}", "blocks.b.args.out.default: [1, 2, 3] is not a whole number, a pair "
+                                            "[h, w] of them, same or valid (a list of 3)"),
 ])
 def test_block_arguments_are_checked_like_parameters(cli, write_spec, decl: str, message: str) -> None:
     """One reader for declared parameters and block arguments: a block argument's default, bounds and choices are

@@ -90,6 +90,12 @@ L = "input: [16, 8, 8]\nlayers:\n  - "
     ("{op: conv2d, out: 8, kernel: 1, padding: 100000}", "layers[0].padding: must be at most 4,096"),
     ("{op: conv2d, out: 8, kernel: 1, dilation: 100000}", "layers[0].dilation: must be at most 4,096"),
     ("{op: conv2d, out: 16, kernel: 1, groups: 2000000}", "layers[0].groups: must be at most 1,048,576"),
+    ("{op: conv2d, out: 8, kernel: [1, 5000]}", "layers[0].kernel[1]: must be at most 4,096, got 5000"),
+    ("{op: maxpool, kernel: 2, dilation: [1, 100000]}", "layers[0].dilation[1]: must be at most 4,096"),
+    ("{op: conv_transpose2d, out: 8, kernel: 1, output_padding: 5000}", "layers[0].output_padding: must be at most"),
+    ("{op: adaptive_avgpool, output: [1, 100000]}", "layers[0].output[1]: must be at most 65,536, got 100000"),
+    ("{op: upsample, scale: '1e300'}", "layers[0].scale: must be at most 65,536, got 1e+300"),
+    ("{op: upsample, size: '2 ** 40'}", "layers[0].size: must be at most 65,536"),
     ("{op: split, parts: 2000000, index: 0}", "layers[0].parts: must be at most 1,048,576"),
     ("{op: dropout, p: 1.5}", "layers[0].p: must be at most 1.0, got 1.5"),
     ("{op: dropout, p: -0.5}", "layers[0].p: must be at least 0, got -0.5"),
@@ -217,3 +223,44 @@ def test_a_missing_stage_number_is_an_error_not_a_crash(write_spec, key: str) ->
     message = _error(write_spec, "input: [8, 8, 8]\nlayers:\n  - stage: s\n    repeat: 2\n    stride: 1\n"
                                  "    unit: {op: dwsep, out: 8}\n".replace(f"{key}: ", f"{key}: ~ #"))
     assert message.startswith("my.yaml:") and f"layers[0].{key}: must be a whole number, got None" in message
+
+
+# --- a stage's unit_index -------------------------------------------------------------------------------------------
+
+UNIT_BLOCK = (
+    "blocks:\n"
+    "  unit:\n"
+    "    args:\n"
+    "      out: {type: int, min: 1}\n"
+    "      stride: {type: int, default: 1, min: 1, max: 2}\n"
+    "      p: {type: float, min: 0, max: 1}\n"
+    "    layers:\n"
+    "      - {op: conv2d, name: conv, out: out, kernel: 3, stride: stride}\n"
+    "      - {op: drop_path, name: dp, p: p}\n"
+)
+
+
+def test_a_stage_unit_reads_its_place_in_the_stage(write_spec) -> None:
+    path = write_spec(
+        "input: [4, 16, 16]\n" + UNIT_BLOCK + "layers:\n"
+        "  - {stage: s, repeat: 4, unit: {op: unit, out: '4 + 2 * unit_index', p: '0.1 * unit_index'},"
+        " first: {p: 0.5}}\n"
+    )
+    g = expand(path)
+    convs = [layer for layer in g.layers if layer.op == "conv2d"]
+    assert [c.out[0] for c in convs] == [4, 6, 8, 10]  # out = 4 + 2 i
+    assert [c.out[1] for c in convs] == [8, 8, 8, 8]  # the stage's stride 2 on unit 0 only
+    assert [layer.attrs["p"] for layer in g.layers if layer.op == "drop_path"] == [0.5, 0.1, 0.2, 0.30000000000000004]
+    assert [b.args["p"] for b in g.blocks] == [0.5, 0.1, 0.2, 0.30000000000000004]
+
+
+def test_unit_index_is_refused_where_the_spec_already_names_it(write_spec) -> None:
+    message = _error(
+        write_spec,
+        "params:\n  unit_index: {type: int, default: 1}\ninput: [4, 16, 16]\n" + UNIT_BLOCK + "layers:\n"
+        "  - {stage: s, repeat: 2, unit: {op: unit, out: 4, p: '0.1 * unit_index'}}\n",
+    )
+    assert message == ("my.yaml:14 layers[0]: 'unit_index' names the unit's place in a stage; rename the parameter, "
+                       "define or argument of that name")
+    assert "unit_index" in _error(write_spec, "input: [4, 16, 16]\nlayers:\n"
+                                  "  - {op: conv2d, name: c, out: unit_index, kernel: 1}\n")  # only inside a stage

@@ -60,6 +60,19 @@ def test_every_kind_builds_a_module_with_the_same_parameter_count() -> None:
         "dropout": ((80,), {"p": 0.2}),
         "mean": ((8, 10, 10), {}),
         "split": ((8, 10, 10), {"parts": 4, "index": 3}),
+        # pointwise kinds of issue 14 (tests/spec/test_layers_pointwise.py has their own tests)
+        "silu": ((8, 10, 10), {}), "gelu": ((80,), {"approximate": "tanh"}), "leaky_relu": ((8, 10, 10), {}),
+        "elu": ((8, 10, 10), {}), "tanh": ((8, 10, 10), {}), "hardtanh": ((8, 10, 10), {}),
+        "prelu": ((8, 10, 10), {"num_parameters": 8}), "softmax": ((8, 10, 10), {"dim": 0}),
+        "layernorm": ((8, 10, 10), {}), "groupnorm": ((8, 10, 10), {"groups": 4}), "instancenorm": ((8, 10, 10), {}),
+        "drop_path": ((8, 10, 10), {"p": 0.2}), "layer_scale": ((8, 10, 10), {}),
+        # token kinds of issue 14 (tests/spec/test_layers_tokens.py has their own tests)
+        "to_tokens": ((8, 3, 5), {}), "class_token": ((15, 8), {}), "position_embedding": ((15, 8), {}),
+        "select_token": ((15, 8), {"index": 2}), "multihead_attention": ((15, 8), {"heads": 2}),
+        # spatial kinds of issue 14 (tests/spec/test_layers_spatial.py has their own tests)
+        "conv_transpose2d": ((8, 5, 7), {"out": 4, "kernel": (3, 2), "stride": 2, "groups": 2}),
+        "adaptive_avgpool": ((8, 10, 10), {"output": (3, 4)}), "adaptive_maxpool": ((8, 10, 10), {"output": 3}),
+        "upsample": ((8, 5, 7), {"scale": 2.0}),
     }
     assert set(cases) == {k for k, v in KINDS.items() if v.inputs == 1}
     for op, (shape, attrs) in cases.items():
@@ -81,7 +94,6 @@ def test_channel_shuffle_is_the_blog_permutation_and_torch_channelshuffle() -> N
 @pytest.mark.parametrize("op, ins, attrs, message", [
     ("conv2d", ((6, 8, 8),), {"out": 8, "kernel": 1, "groups": 4}, "input channels 6 are not divisible by groups=4"),
     ("conv2d", ((6, 2, 2),), {"out": 6, "kernel": 5, "padding": 0}, "the spatial size reaches zero"),
-    ("linear", ((6, 2, 2),), {"out": 6}, "linear needs a flat input"),
     ("channel_shuffle", ((10, 2, 2),), {"groups": 3}, "10 channels are not divisible by groups=3"),
     ("add", ((6, 2, 2), (6, 2, 3)), {}, "add needs inputs of one shape"),
     ("concat", ((6, 2, 2), (6, 3, 3)), {}, "concat needs inputs of one spatial size"),
@@ -140,6 +152,19 @@ CASES = {
     "concat": (((8, 6, 6), (4, 6, 6)), {}),
     "mul": (((8, 1, 1), (8, 6, 6)), {}),
     "split": (((8, 6, 6),), {"index": 1}),
+    # pointwise kinds of issue 14 (tests/spec/test_layers_pointwise.py has their own tests)
+    "silu": (((8, 6, 6),), {}), "gelu": (((8, 6, 6),), {}), "leaky_relu": (((8, 6, 6),), {}), "elu": (((8, 6, 6),), {}),
+    "tanh": (((8, 6, 6),), {}), "hardtanh": (((8, 6, 6),), {}), "prelu": (((8, 6, 6),), {"num_parameters": 8}),
+    "softmax": (((8, 6, 6),), {"dim": -1}), "layernorm": (((8, 6, 6),), {}),
+    "groupnorm": (((8, 6, 6),), {"groups": 2, "affine": False}), "instancenorm": (((8, 6, 6),), {"affine": True}),
+    "drop_path": (((8, 6, 6),), {"p": 0.5}), "layer_scale": (((8, 6, 6),), {}),
+    # token kinds of issue 14 (tests/spec/test_layers_tokens.py has their own tests)
+    "to_tokens": (((8, 3, 5),), {}), "class_token": (((15, 8),), {}), "position_embedding": (((15, 8),), {}),
+    "select_token": (((15, 8),), {}), "multihead_attention": (((15, 8),), {"heads": 4}),
+    # spatial kinds of issue 14 (tests/spec/test_layers_spatial.py has their own tests)
+    "conv_transpose2d": (((8, 5, 7),), {"out": 6, "kernel": (3, 2), "stride": 2, "groups": 2}),
+    "adaptive_avgpool": (((8, 6, 6),), {"output": (2, 3)}), "adaptive_maxpool": (((8, 6, 6),), {"output": 4}),
+    "upsample": (((8, 5, 7),), {"size": (7, 9), "mode": "bilinear"}),
 }
 
 
@@ -164,6 +189,8 @@ def test_fvcore_count_and_treatment_are_fvcores(op: str) -> None:
     assert total == ev.macs + ev.fvcore_extra
     if kind.fvcore == "unsupported":
         assert set(unsupported) == set(kind.aten) and total == 0
+    elif kind.fvcore == "partial":  # its first aten op counted, the others unsupported
+        assert set(unsupported) == set(kind.aten[1:]) and total > 0
     else:
         assert unsupported == {}
         assert (total > 0) == (kind.fvcore == "counted")
@@ -177,6 +204,18 @@ SINGLE_INPUT = [
     ("global_avgpool", {}, (4, 6, 6)), ("mean", {}, (4, 6, 6)), ("flatten", {}, (4, 1, 1)),
     ("linear", {"out": 3}, (4,)),
     ("channel_shuffle", {"groups": 2}, (4, 6, 6)), ("split", {"parts": 2, "index": 1}, (4, 6, 6)),
+    # pointwise kinds of issue 14
+    ("silu", {}, (4, 6, 6)), ("gelu", {}, (4, 6, 6)), ("leaky_relu", {}, (4, 6, 6)), ("elu", {}, (4, 6, 6)),
+    ("tanh", {}, (4, 6, 6)), ("hardtanh", {}, (4, 6, 6)), ("prelu", {}, (4, 6, 6)), ("softmax", {"dim": 0}, (4, 6, 6)),
+    ("layernorm", {}, (4, 6, 6)), ("groupnorm", {"groups": 2}, (4, 6, 6)), ("instancenorm", {}, (4, 6, 6)),
+    ("drop_path", {"p": 0.5}, (4, 6, 6)), ("layer_scale", {}, (4, 6, 6)),
+    # token kinds of issue 14
+    ("to_tokens", {}, (4, 6, 6)), ("class_token", {}, (36, 4)), ("position_embedding", {}, (36, 4)),
+    ("select_token", {"index": 1}, (36, 4)), ("multihead_attention", {"heads": 2}, (36, 4)),
+    # spatial kinds of issue 14
+    ("conv_transpose2d", {"out": 4, "kernel": 2, "stride": 2}, (4, 6, 6)),
+    ("adaptive_avgpool", {"output": 6}, (4, 6, 6)), ("adaptive_maxpool", {"output": (3, 2)}, (4, 6, 6)),
+    ("upsample", {"scale": 1.0}, (4, 6, 6)),
 ]
 
 

@@ -102,8 +102,9 @@ BAD = [
      "my.yaml:4 layers[1].name: duplicate layer name 'a'"),
     ("input: [3, 8, 8]\nlayers:\n  - {op: add, inputs: [input, nothere]}\n", {},
      "my.yaml:3 layers[0].inputs[1]: undefined layer 'nothere'"),
-    ("input: [3, 8, 8]\nlayers:\n  - {op: linear, out: 10}\n", {},
-     "my.yaml:3 layers[0]: linear_0: linear needs a flat input"),
+    ("input: [3, 8, 8]\nlayers:\n  - {op: class_token}\n", {},  # (linear applies to the last axis of any shape)
+     "my.yaml:3 layers[0]: class_token_0: class_token needs tokens (T x C), got 3x8x8 (to_tokens turns a C x H x W "
+     "map into tokens)"),
     ("input: [24, 8, 8]\nlayers:\n  - stage: s\n    repeat: 2\n    unit: {op: shufflenet_unit, out: 250, groups: 3}\n",
      {}, "my.yaml:5 layers[0].unit.out: bottleneck channels 62 (out=250, input 24) are not divisible by groups=3"),
     ("input: [24, 8, 8]\nlayers:\n  - stage: s\n    unit: {op: shufflenet_unit, out: 48, stride: 1}\n", {},
@@ -140,13 +141,17 @@ BAD = [
      "my.yaml:6 layers[3].unit: the network grows past 20,000 layers"),
     # a string argument with choices: a wrong choice names the choices; a defined name gives its value
     ("input: [3, 8, 8]\nlayers:\n  - {op: conv_bn_act, out: 8, act: relu7}\n", {},
-     "my.yaml:3 layers[0].act: must be one of relu, relu6, hardswish, none, got 'relu7'"),
+     "my.yaml:3 layers[0].act: must be one of relu, relu6, hardswish, silu, gelu, leaky_relu, elu, tanh, none, "
+     "got 'relu7'"),
     ("input: [3, 8, 8]\nlayers:\n  - {op: conv_bn_act, out: 8, act: Relu}\n", {},
-     "my.yaml:3 layers[0].act: must be one of relu, relu6, hardswish, none, got 'Relu'"),
+     "my.yaml:3 layers[0].act: must be one of relu, relu6, hardswish, silu, gelu, leaky_relu, elu, tanh, none, "
+     "got 'Relu'"),
     ("params:\n  a: {type: str, default: relu7}\ninput: [3, 8, 8]\nlayers:\n  - {op: conv_bn_act, out: 8, act: a}\n",
-     {}, "my.yaml:5 layers[0].act: must be one of relu, relu6, hardswish, none, got 'relu7'"),
+     {}, "my.yaml:5 layers[0].act: must be one of relu, relu6, hardswish, silu, gelu, leaky_relu, elu, tanh, none, "
+     "got 'relu7'"),
     ("functions:\n  \"f(x)\": x\ninput: [3, 8, 8]\nlayers:\n  - {op: conv_bn_act, out: 8, act: f}\n", {},
-     "my.yaml:5 layers[0].act: must be one of relu, relu6, hardswish, none, got 'f'"),
+     "my.yaml:5 layers[0].act: must be one of relu, relu6, hardswish, silu, gelu, leaky_relu, elu, tanh, none, "
+     "got 'f'"),
     # a list or mapping where a name is expected
     ("input: [3, 8, 8]\nlayers:\n  - {op: [conv2d], name: a}\n", {},
      "my.yaml:3 layers[0].op: op must be a layer kind or block type (a string), got ['conv2d']"),

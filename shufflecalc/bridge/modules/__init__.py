@@ -12,7 +12,10 @@ from typing import Any
 
 from torch import nn
 
+from shufflecalc.bridge.modules.pointwise import DropPath, LayerNorm2d, LayerScale, stochastic_depth
+from shufflecalc.bridge.modules.spatial import SamePadConv2d
 from shufflecalc.bridge.modules.structure import Add, ChannelShuffle, Concat, Mean, Mul, Split, channel_shuffle
+from shufflecalc.bridge.modules.tokens import ClassToken, PositionEmbedding, SelectToken, SelfAttention, ToTokens
 from shufflecalc.spec.layers import KINDS, Attrs, Shape
 
 
@@ -24,4 +27,24 @@ def torch_module(op: str, attrs: Attrs, in_shapes: tuple[Shape, ...]) -> nn.Modu
 
 _NAMESPACE: Any = sys.modules[__name__]  # this package: the factories' `t`
 
-__all__ = ["Add", "ChannelShuffle", "Concat", "Mean", "Mul", "Split", "channel_shuffle", "nn", "torch_module"]
+__all__ = [
+    "Add",
+    "ChannelShuffle",
+    "ClassToken",
+    "Concat",
+    "DropPath",
+    "LayerNorm2d",
+    "LayerScale",
+    "Mean",
+    "Mul",
+    "PositionEmbedding",
+    "SamePadConv2d",
+    "SelectToken",
+    "SelfAttention",
+    "Split",
+    "ToTokens",
+    "channel_shuffle",
+    "nn",
+    "stochastic_depth",
+    "torch_module",
+]

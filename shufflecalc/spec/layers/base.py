@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 Shape = tuple[int, ...]
 Attrs = Mapping[str, Any]
@@ -38,6 +38,54 @@ def reserved_name(name: str) -> str | None:
     return None
 
 
+class Pair:
+    """The type of an argument that is a whole number or a pair ``[h, w]`` of them (kernel, stride, padding,
+    dilation, output sizes): an int stays an int, a pair is a tuple ``(h, w)``. `minimum` and `maximum` bound each
+    element."""
+
+    name = "pair"
+    element: type = int
+    words: tuple[str, ...] = ()  # strings the argument takes besides numbers
+    what = "a whole number or a pair [h, w] of them"
+
+
+class Padding(Pair):
+    """A `Pair`, or one of the words ``same`` and ``valid`` (conv2d's and the pools' ``padding``)."""
+
+    name = "padding"
+    words = ("same", "valid")
+    what = "a whole number, a pair [h, w] of them, same or valid"
+
+
+class FloatPair(Pair):
+    """A number or a pair ``[h, w]`` of numbers (upsample's ``scale``): a float, or a tuple of two floats."""
+
+    name = "float pair"
+    element = float
+    what = "a number or a pair [h, w] of numbers"
+
+
+def is_pair_type(t: Any) -> TypeGuard[type[Pair]]:
+    return isinstance(t, type) and issubclass(t, Pair)
+
+
+def pair(value: Any) -> tuple[Any, Any]:
+    """(h, w) of an int, a float or a pair."""
+    return (value[0], value[1]) if isinstance(value, tuple) else (value, value)
+
+
+def above(value: Any, maximum: float) -> bool:
+    """A number, or an element of a pair, above `maximum` (a word such as ``same`` is never above)."""
+    if isinstance(value, tuple):
+        return any(above(v, maximum) for v in value)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > maximum
+
+
+def text(value: Any) -> str:
+    """A number or a pair as a message shows it: ``3``, ``1x7``."""
+    return "x".join(str(v) for v in value) if isinstance(value, tuple) else str(value)
+
+
 class LayerError(Exception):
     """Invalid arguments or input shapes for a layer; `arg` names the offending argument, if one does."""
 
@@ -48,8 +96,9 @@ class LayerError(Exception):
 
 @dataclass(frozen=True)
 class Arg:
-    """One argument of a layer or block kind. `type` is int, float, bool or str; `minimum` and `maximum` bound
-    numbers (both required for a number: no spec value is unbounded)."""
+    """One argument of a layer or block kind. `type` is int, float, bool, str or a `Pair` type; `minimum` and
+    `maximum` bound numbers (both required for an int or float: no spec value is unbounded) and each element of a
+    pair."""
 
     type: type
     default: Any = None
@@ -87,10 +136,16 @@ class LayerKind:
     counts_activations: bool = False
     view: bool = False  # the output aliases the input in eager execution (a view or the identity): memory_access 0
     doc: str = ""
+    aten_of: Callable[[Attrs], tuple[str, ...]] | None = None  # the aten ops, where the arguments choose them
     defaults: dict[str, Any] = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "defaults", {k: a.default for k, a in self.args.items() if not a.required})
+
+    def ops(self, attrs: Attrs | None = None) -> tuple[str, ...]:
+        """The aten ops fvcore sees for a layer with these (complete) arguments: `aten`, unless the arguments choose
+        (upsample's mode)."""
+        return self.aten_of(attrs) if self.aten_of is not None and attrs is not None else self.aten
 
 
 # --- shape helpers ------------------------------------------------------------------------------------------------
@@ -119,11 +174,18 @@ def fmt(shape: Shape) -> str:
     return "x".join(str(s) for s in shape)
 
 
-def out_hw(h: int, w: int, k: int, s: int, p: int, d: int = 1, ceil_mode: bool = False) -> tuple[int, int]:
-    oh, ow = spatial_size(h, k, s, p, d, ceil_mode), spatial_size(w, k, s, p, d, ceil_mode)
+Size = int | tuple[int, int]  # a number or a pair (h, w)
+
+
+def out_hw(h: int, w: int, k: Size, s: Size, p: Size, d: Size = 1, ceil_mode: bool = False) -> tuple[int, int]:
+    """The output height and width of a convolution or pooling window; each of `k`, `s`, `p`, `d` an int or a pair
+    (h, w). A size below 1 is a LayerError."""
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = pair(k), pair(s), pair(p), pair(d)
+    oh, ow = spatial_size(h, kh, sh, ph, dh, ceil_mode), spatial_size(w, kw, sw, pw, dw, ceil_mode)
     if oh < 1 or ow < 1:
         raise LayerError(
-            f"the spatial size reaches zero: {h}x{w} input, kernel {k}, stride {s}, padding {p} gives {oh}x{ow}"
+            f"the spatial size reaches zero: {h}x{w} input, kernel {text(k)}, stride {text(s)}, padding {text(p)}"
+            + (f", dilation {text(d)}" if d != 1 else "") + f" gives {oh}x{ow}"
         )
     return oh, ow
 

@@ -32,14 +32,14 @@ def _flatten(a: Attrs, ins: tuple[Shape, ...]) -> Eval:
 
 
 def _linear(a: Attrs, ins: tuple[Shape, ...]) -> Eval:
-    if len(ins[0]) != 1:
-        raise LayerError(f"linear needs a flat input, got {fmt(ins[0])}: add a flatten layer before it")
-    n_in, out = ins[0][0], a["out"]
-    return Eval((out,), n_in * out + (out if a["bias"] else 0), n_in * out, 0, "linear")
+    """nn.Linear on the last axis (a flat vector's features, tokens' C), once per entry of the other axes."""
+    *rest, n_in = ins[0]
+    out = a["out"]
+    return Eval((*rest, out), n_in * out + (out if a["bias"] else 0), n_in * out * prod(rest), 0, "linear")
 
 
 def _linear_torch(a: Attrs, ins: tuple[Shape, ...], t: Any) -> Any:
-    return t.nn.Linear(ins[0][0], a["out"], bias=a["bias"])
+    return t.nn.Linear(ins[0][-1], a["out"], bias=a["bias"])
 
 
 def _channel_shuffle(a: Attrs, ins: tuple[Shape, ...]) -> Eval:
@@ -109,6 +109,7 @@ KINDS: list[LayerKind] = [
         "counted",
         ("aten::linear",),
         counts_activations=True,
+        doc="nn.Linear on the last axis: a flat vector, or each token of T x C (each row of any shape)",
     ),
     LayerKind(
         "channel_shuffle",
