@@ -74,10 +74,14 @@ def test_the_limits_table_states_the_limits_the_code_enforces() -> None:
 
 
 def test_the_block_language_example_is_squeezenet_with_torchvision_numbers(tmp_path) -> None:
-    """The docs' user-defined-block example, run as a user would copy it: torchvision's squeezenet1_0 counts."""
+    """The docs' user-defined-block example, the block file and the spec that includes it, run as a user would copy
+    them: torchvision's squeezenet1_0 counts."""
     text = DOC.split("## User-defined blocks", 1)[1]
-    yaml_text = re.search(r"```yaml\n(.*?)```", text, re.S).group(1)
+    blocks_text, yaml_text = re.findall(r"```yaml\n(.*?)```", text, re.S)[:2]
+    assert blocks_text == (ROOT / "specs" / "blocks" / "squeezenet.yaml").read_text()
     assert yaml_text == (ROOT / "specs" / "squeezenet1_0.yaml").read_text()
+    (tmp_path / "blocks").mkdir()
+    (tmp_path / "blocks" / "squeezenet.yaml").write_text(blocks_text)
     path = tmp_path / "squeezenet.yaml"
     path.write_text(yaml_text)
     a = analyze(str(path))
@@ -90,14 +94,18 @@ def test_the_documented_block_error_is_the_real_one(tmp_path, monkeypatch) -> No
     from .conftest import run_cli
 
     spec = (ROOT / "specs" / "squeezenet1_0.yaml").read_text()
-    strict = spec.replace("name: fire3, squeeze: 16, expand: 64", "name: fire3, squeeze: 16, expand: 0")
+    strict = (ROOT / "specs" / "blocks" / "squeezenet.yaml").read_text()
     loose = strict.replace("expand: {type: int, min: 1,", "expand: {type: int,")
+    assert loose != strict
     monkeypatch.chdir(tmp_path)
-    for text, expected in ((loose, "net.yaml:27 layers[4] (fire3) -> net.yaml:16 blocks.fire.layers[2].out: must be at "
-                                   "least 1, got 0"),
-                           (strict, "net.yaml:27 layers[4].expand: must be at least 1, got 0 (block 'fire' declares "
-                                    "its arguments at net.yaml:10 blocks.fire.args)")):
-        (tmp_path / "net.yaml").write_text(text)
+    (tmp_path / "blocks").mkdir()
+    (tmp_path / "net.yaml").write_text(spec.replace("name: fire3, squeeze: 16, expand: 64",
+                                                    "name: fire3, squeeze: 16, expand: 0"))
+    for blocks, expected in ((loose, "net.yaml:14 layers[4] (fire3) -> blocks/squeezenet.yaml:11 "
+                                     "blocks.fire.layers[2].out: must be at least 1, got 0"),
+                             (strict, "net.yaml:14 layers[4].expand: must be at least 1, got 0 (block 'fire' declares "
+                                      "its arguments at blocks/squeezenet.yaml:5 blocks.fire.args)")):
+        (tmp_path / "blocks" / "squeezenet.yaml").write_text(blocks)
         r = run_cli("show", "net.yaml")
         assert r.exit_code == 2 and r.stderr == f"shufflecalc: error: {expected}\n"
         assert expected in " ".join(DOC.split())

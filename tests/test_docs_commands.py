@@ -25,13 +25,19 @@ TORCH_OPTIONS = {"--latency", "--check"}
 # Commands that are only parsed (every option checked against the command's own parser, and `--help` exits 0), not
 # run: each would take far more than the ~5 s a docs test may spend on a 2-core CI machine, or needs a GPU.
 PARSE_ONLY = {
-    "verify --all",  # 61 configurations, 15 s (benchmarks/verify.py)
+    "verify --all",  # 107 configurations, 92 s (benchmarks/verify.py)
     "verify shufflenet --all --resolution 160",  # 50 configurations
     "bench mobilenet shufflenet --g 3 --batch 1,8",  # 4 cases x (warm-up + 1 s of samples)
     "bench mobilenet shufflenet --g 3 --device cuda --batch 1,8,32 --cuda-graph",  # needs CUDA
     "bench shufflenet --device cuda --dtype float16 --channels-last",  # needs CUDA
     "compare mobilenet shufflenet --g 3 --latency --batch 1,8",  # 4 timed cases, as bench
     "profile shufflenet --g 3 --batch 8",  # warm-up and 10 profiled passes at batch 8: about 30 s
+    # docs/import.md: torchvision (never a test dependency) or a user's own package and file
+    "import torchvision:resnet50 -o resnet50.yaml",
+    "import mypkg.nets:build_small --arg classes=10 --input 3,160,160 -o small.yaml",
+    "import path/to/model.py:Net",
+    "verify vgg:depth=16 --against torchvision:vgg16",
+    "verify my_net.yaml --against mypkg.nets:build_small --arg classes=10 --format json",
 }
 
 # Shell lines in ```bash blocks that are not shufflecalc commands (installing, the test suite, a GPU script).
@@ -388,6 +394,7 @@ MEASURED = [
     ("docs/latency.md", r"only [\d.]+x faster at batch 1", "benchmarks/results/cpu-intel-xeon-processor"),
     ("docs/latency.md", r"median ratio was [\d.–-]+ in four runs", "tests/latency/test_bench.py"),
     ("docs/latency.md", r"ends its table with", "benchmarks/cpu.sh"),
+    ("docs/report.md", r"took [\d.]+ s from start to exit", "benchmarks/report.py"),
 ]
 
 
@@ -414,11 +421,20 @@ def test_verify_all_configuration_counts() -> None:
     total = sum(sizes.values())
     single = sorted(n for n, k in sizes.items() if k == 1)
     readme = " ".join(DOCS["docs/conventions.md"].split())
-    assert total == 61 and "61 configurations" in readme
     assert f"one configuration of each of the {len(single)} built-in specs without choices" in readme
     assert "(" + ", ".join(f"`{n}`" for n in single) + ")" in readme
     assert sizes["shufflenet"] == 50 and "shuffle on and off (50)" in readme
-    assert f"ShuffleNet V2's {sizes['shufflenet_v2']} widths: {total} configurations" in readme
+    phrases = {  # every spec with a grid is named with its size
+        "shufflenet_v2": "ShuffleNet V2's {} widths", "regnet": "RegNet's {} variants",
+        "efficientnet": "EfficientNet's {} variants", "vgg": "batchnorm on and off ({})",
+        "convnext": "ConvNeXt's {} sizes",
+        "densenet": "DenseNet's {} depths", "vit": "ViT's {} sizes", "squeezenet": "SqueezeNet's {} versions",
+        "inception_v3": "auxiliary classifier ({})", "shufflenet": "shuffle on and off ({})",
+    }
+    assert set(phrases) == {n for n, k in sizes.items() if k > 1}
+    for name, phrase in phrases.items():
+        assert phrase.format(sizes[name]) in readme, name
+    assert f"({sizes['inception_v3']}): {total} configurations" in readme
     assert f"({total} configurations, torch import included" in readme
 
 

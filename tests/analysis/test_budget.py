@@ -155,7 +155,7 @@ B = "budgets:\n  - model: mobilenet\n"  # line 2 is the model
     # models and specs
     ("budgets:\n  - max_macs: 1G\n", ":2 budgets[0]", "missing 'model' (a built-in spec name or a spec path)"),
     ("budgets:\n  - model: resnet\n    max_macs: 1G\n", ":2 budgets[0].model", "unknown spec 'resnet': not a built-in "
-     "spec (mobilenet, "),
+     "spec (convnext, densenet, "),
     ("budgets:\n  - model: specs/none.yaml\n    max_macs: 1G\n", ":2 budgets[0].model",
      "unknown spec 'specs/none.yaml': no such file"),
     ("budgets:\n  - model: 3\n    max_macs: 1G\n", ":2 budgets[0].model", "'model' must be a built-in spec name"),

@@ -62,7 +62,11 @@ def check_consistent(u: UnitCheck) -> None:
     assert u.difference == sum(p.difference for p in u.parts) + sum(x.layer.macs for x in u.extras)
 
 
-NO_FORMULA = {"squeezenet1_0"}  # its units are a user-defined block (fire) that no paper's closed form covers
+NO_FORMULA = {"squeezenet1_0", "inception_v3"}  # their units are user-defined blocks (fire, inception_a...e) that no
+# paper's closed form covers
+NO_FORMULA |= {"densenet", "regnet"}  # dense_layer, transition; res_bottleneck (conv_bn_act and SE inside a user block)
+NO_FORMULA |= {"efficientnet", "convnext"}  # mbconv (conv_bn_act and SE inside a user block); cnblock
+NO_FORMULA |= {"squeezenet", "vgg", "vit"}  # fire; conv3x3 and the classifier; the encoder layers
 
 
 def test_a_spec_without_a_unit_a_formula_covers_says_so() -> None:
