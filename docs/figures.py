@@ -23,6 +23,11 @@ FIGURES: dict[str, list[str]] = {
     "shufflenet-widths.png": ["table", "shufflenet-widths"],
 }
 
+# Screenshots of `shufflecalc report` pages (docs/report.md, the README): taken in headless Chromium by
+# docs/report_screenshots.py (`python docs/report_screenshots.py`; the report extra and Chromium), whose SCREENSHOTS
+# are these (tests/report/test_page.py holds the two lists equal).
+SCREENSHOTS: tuple[str, ...] = ("report-resnet50.png", "report-resnet50-graph.png", "report-mobilenet-shufflenet.png")
+
 
 def draw(name: str, out_dir: Path) -> Path:
     target = out_dir / name

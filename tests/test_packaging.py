@@ -33,6 +33,8 @@ def test_wheel_contains_every_builtin_spec_and_table(tmp_path) -> None:
         assert f"shufflecalc/specs/tables/{table}.yaml" in names
     assert "shufflecalc/cli/__init__.py" in names
     assert {"shufflecalc/specs/blocks/builtin.yaml", "shufflecalc/specs/blocks/builtin.json"} <= names
+    assets = ROOT / "shufflecalc" / "report" / "assets"  # the report page's template and its vendored libraries
+    assert {p.relative_to(ROOT).as_posix() for p in assets.rglob("*") if p.is_file()} <= names
     for module in (ROOT / "shufflecalc").rglob("*.py"):  # every subpackage is listed in pyproject.toml
         assert module.relative_to(ROOT).as_posix() in names
 

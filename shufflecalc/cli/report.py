@@ -1,0 +1,75 @@
+"""The report command: one self-contained HTML page for one or several models. No torch import on this path."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shufflecalc.cli.common import (
+    ForceOpt,
+    GOpt,
+    Out,
+    ResOpt,
+    SetOpt,
+    SpecsArg,
+    WidthOpt,
+    boundary,
+    command,
+    models,
+    overrides,
+)
+from shufflecalc.errors import ShufflecalcError
+
+
+class PageFormat(str, Enum):
+    html = "html"
+    json = "json"
+
+
+PAGE_EXTENSIONS: dict[str, PageFormat] = {".html": PageFormat.html, ".htm": PageFormat.html, ".json": PageFormat.json}
+
+PageFormatOpt = Annotated[
+    PageFormat | None,
+    typer.Option("--format", "-f", help="html (the page) or json (the data it shows) [default: html; with --output, "
+                 "the file's extension]", show_default=False),
+]
+PageOutputOpt = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", help="write the page to FILE (.html; .json for its data) instead of stdout",
+                 dir_okay=False),
+]
+
+
+@command("report")
+@boundary
+def report_command(
+    specs: SpecsArg,
+    g: GOpt = None,
+    width: WidthOpt = None,
+    resolution: ResOpt = None,
+    sets: SetOpt = None,
+    fmt: PageFormatOpt = None,
+    output_file: PageOutputOpt = None,
+    force: ForceOpt = False,
+) -> None:
+    """One self-contained HTML page of the models: summary with the counting conventions, a treemap of MACs (or
+    params, memory access) by stage, block and layer, the network as a graph, the sortable layer table, each unit's
+    closed form and, for several models, the comparison. Opens from disk; requests nothing from any server."""
+    from shufflecalc.analysis.cost import analyze
+    from shufflecalc.report.page import page_data, page_html
+    from shufflecalc.report.render import to_json
+
+    with Out(fmt, output_file, force, extensions=PAGE_EXTENSIONS, default=PageFormat.html) as out:
+        if out.path is None and out.fmt is PageFormat.html and sys.stdout.isatty():
+            raise ShufflecalcError("the report is an HTML page of about 2 MB: write it to a file with "
+                                   "--output report.html (or redirect stdout)")
+        loaded, configs = models(specs, overrides(g, width, resolution, sets))
+        analyses = [analyze(spec, config) for spec, config in zip(loaded, configs, strict=True)]
+        out.emit(page_html(analyses) if out.fmt is PageFormat.html else to_json(page_data(analyses)))
+
+
+__all__ = ["report_command"]
