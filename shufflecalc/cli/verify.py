@@ -50,10 +50,19 @@ def verify_command(
     force: ForceOpt = False,
     columns: ColumnsOpt = None,
     wide: WideOpt = False,
+    against: Annotated[str | None, typer.Option(
+        "--against", metavar="TARGET", help="compare one spec with the real network, layer by layer in forward order: "
+        "torchvision:NAME, pkg.module:callable or path/to/file.py:callable")] = None,
+    args: Annotated[list[str] | None, typer.Option(
+        "--arg", help="with --against: NAME=VALUE keyword argument for the TARGET's callable (repeatable)")] = None,
 ) -> None:
     """Build each model in torch and check params, shapes, fvcore's counts and torch's FlopCounterMode against the
-    analytic numbers, exactly. Exit 0 when all agree, 1 when any differs, 2 on bad input."""
+    analytic numbers, exactly. With --against TARGET: the spec against the real network instead, layer by layer, to
+    the first divergence. Exit 0 when all agree, 1 when any differs, 2 on bad input."""
     with Out(fmt, output_file, force, columns=columns, wide=wide) as out:
+        if against is not None or args:
+            _against(out, specs or [], all_, layers, against, args, overrides(g, width, resolution, sets))
+            return
         if not specs and not all_:
             raise ShufflecalcError("give one or more specs, or --all for every built-in spec's parameter grid")
         loaded, configs = models(specs or builtin_names(), overrides(g, width, resolution, sets))
@@ -76,3 +85,27 @@ def verify_command(
                 out.output(None, table)
         if not all(o.ok for o in outcomes):
             raise typer.Exit(EXIT_FAILED)
+
+
+def _against(out: Out, specs: list[str], all_: bool, layers: bool, target: str | None, args: list[str] | None,
+             values: dict) -> None:
+    """`verify SPEC --against TARGET`: the spec's layers against the imported, proven TARGET's."""
+    if target is None:
+        raise ShufflecalcError("--arg applies to --against TARGET")
+    if len(specs) != 1 or all_ or layers:
+        raise ShufflecalcError("--against compares one spec with the TARGET (no --all, no --layers)")
+    from shufflecalc.importer.run import compare_target
+    from shufflecalc.importer.target import parse_args
+    from shufflecalc.report.imports import against_json, against_table, proof_table
+
+    loaded, configs = models(specs, values)
+    comparison = compare_target(loaded[0], configs[0], target, parse_args(args))
+    if out.fmt is Format.json:
+        out.output(against_json(comparison), against_table(comparison))
+    else:
+        out.output(None, against_table(comparison))
+        if not comparison.proof.ok:
+            out.emit("\n")
+            out.output(None, proof_table(comparison.proof, f"round-trip proof of the import of {target}"))
+    if not comparison.ok:
+        raise typer.Exit(EXIT_FAILED)

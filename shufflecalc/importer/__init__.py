@@ -1,0 +1,11 @@
+"""Bring your own network: a PyTorch `nn.Module` traced into a spec (`shufflecalc import`), the round-trip proof that
+the spec is the model, and a hand-written spec checked layer by layer against the real network (`verify --against`).
+
+- `target`: a TARGET (``torchvision:NAME``, ``pkg.module:callable``, ``path/to/file.py:callable``) made into a model;
+- `trace`: torch.fx's trace of the model, every node mapped to a spec layer kind (`import_model`);
+- `emit`: the mapped layers as a readable spec YAML;
+- `proof`: the spec's analytic counts and its torch model against the original model;
+- `against`: a spec's layers against a model's, in forward order, to the first divergence.
+
+This wing imports torch (it sits above `bridge`, whose builder and attention setting it uses).
+"""

@@ -1,0 +1,244 @@
+"""Small torch models for the import tests: every mapping and pattern `shufflecalc import` knows, and hostile ones.
+
+Importable as TARGETs: ``tests.importer.nets:shuffle_net`` (the tests run from the repository root).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class ShuffleUnit(nn.Module):
+    """ShuffleNetV2's stride-1 unit with a squeeze-and-excitation: chunk, a branch, SE (F.adaptive_avg_pool2d,
+    two 1x1 convs, sigmoid, mul), cat, and the channel shuffle written as view-transpose-contiguous-view."""
+
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        half = c // 2
+        self.pw = nn.Conv2d(half, half, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(half)
+        self.dw = nn.Conv2d(half, half, 3, padding=1, groups=half, bias=False)
+        self.bn2 = nn.BatchNorm2d(half)
+        self.fc1 = nn.Conv2d(half, 4, 1)
+        self.fc2 = nn.Conv2d(4, half, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = x.chunk(2, dim=1)
+        b = F.relu(self.bn1(self.pw(b)))
+        b = self.bn2(self.dw(b))
+        s = torch.sigmoid(self.fc2(F.relu(self.fc1(F.adaptive_avg_pool2d(b, 1)))))
+        out = torch.cat([a, b * s], 1)
+        n, c, h, w = out.size()
+        return out.view(n, 2, c // 2, h, w).transpose(1, 2).contiguous().view(n, c, h, w)
+
+
+class ShuffleNet(nn.Module):
+    def __init__(self, classes: int = 10) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU(inplace=True))
+        self.units = nn.Sequential(ShuffleUnit(16), ShuffleUnit(16))
+        self.fc = nn.Linear(16, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        x = self.units(x) + x  # a residual around the stage
+        x = F.max_pool2d(x, 3, 2, 1)
+        return self.fc(x.mean([2, 3]))
+
+
+def shuffle_net(classes: int = 10) -> nn.Module:
+    return ShuffleNet(classes)
+
+
+class Modules(nn.Module):
+    """One of every torch.nn module the import maps, with shapes that keep them valid."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.same = nn.Conv2d(3, 8, 3, padding=1)
+        self.valid = nn.Conv2d(8, 8, (3, 1), padding=0, dilation=(1, 1))
+        self.pair = nn.Conv2d(8, 8, (1, 5), stride=(1, 2), padding=(0, 2), bias=False)
+        self.bn = nn.BatchNorm2d(8, eps=1e-3)
+        self.acts = nn.Sequential(nn.ReLU6(), nn.Hardswish(), nn.SiLU(), nn.GELU(approximate="tanh"),
+                                  nn.LeakyReLU(0.2), nn.ELU(0.5), nn.Hardtanh(-2.0, 2.0), nn.PReLU(8), nn.Tanh(),
+                                  nn.Hardsigmoid(), nn.Identity())
+        self.gn = nn.GroupNorm(2, 8)
+        self.inorm = nn.InstanceNorm2d(8, affine=True)
+        self.up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)
+        self.deconv = nn.ConvTranspose2d(8, 4, 2, stride=2)
+        self.maxpool = nn.MaxPool2d(3, 2, 1, ceil_mode=True)
+        self.avgpool = nn.AvgPool2d(2, count_include_pad=False)
+        self.amax = nn.AdaptiveMaxPool2d((3, 2))
+        self.shuffle = nn.ChannelShuffle(2)
+        self.aavg = nn.AdaptiveAvgPool2d(2)
+        self.flatten = nn.Flatten()
+        self.fc = nn.Linear(16, 12)
+        self.bn1d = nn.BatchNorm1d(12)
+        self.ln = nn.LayerNorm(12)
+        self.drop = nn.Dropout(0.1)
+        self.softmax = nn.Softmax(dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.bn(self.pair(self.valid(self.same(x))))
+        x = self.inorm(self.gn(self.acts(x)))
+        x = self.maxpool(self.deconv(self.up(x)))
+        x = self.aavg(self.shuffle(self.amax(self.avgpool(x))))
+        return self.softmax(self.drop(self.ln(self.bn1d(self.fc(self.flatten(x))))))
+
+
+class Functions(nn.Module):
+    """Functional calls: activations, pools, dropout, softmax, add of two branches, cat, flatten by view."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 6, 3, padding=1)
+        self.proj = nn.Conv2d(3, 6, 1)
+        self.head = nn.Linear(6 * 4 * 4, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a = F.relu6(self.conv(x))
+        b = F.hardtanh(self.proj(x), 0.0, 6.0)
+        y = F.gelu(F.leaky_relu(F.elu(a + b, 0.7), 0.05))
+        y = torch.cat([torch.tanh(y), F.hardswish(y)], dim=1)
+        y = F.avg_pool2d(F.silu(y), 2)
+        y = F.adaptive_max_pool2d(F.hardsigmoid(y), 4)
+        y = y.chunk(2, 1)[1]  # the second half of the channels
+        y = y.view(y.size(0), -1)
+        return F.softmax(F.dropout(self.head(y), 0.3, self.training), dim=-1)
+
+
+class WithAux(nn.Module):
+    """A classifier called only in training mode (Inception's auxiliary head): unused layers of the spec."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.aux = nn.Sequential(nn.Conv2d(8, 4, 1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 8 * 8, 3))
+        self.fc = nn.Linear(8, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self.conv(x))
+        if self.training:
+            return self.fc(x.mean([2, 3])) + self.aux(x)
+        return self.fc(x.mean([2, 3]))
+
+
+class VGGish(nn.Module):
+    """A VGG in small: 3x3 convs with bias (torchvision's VGG), max pools, adaptive average pool, classifier."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+                                      nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2))
+        self.avgpool = nn.AdaptiveAvgPool2d((2, 2))
+        self.classifier = nn.Sequential(nn.Linear(64, 32), nn.ReLU(True), nn.Dropout(), nn.Linear(32, 10))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+
+
+class Fire(nn.Module):
+    def __init__(self, cin: int, squeeze: int, expand: int) -> None:
+        super().__init__()
+        self.squeeze = nn.Conv2d(cin, squeeze, 1)
+        self.squeeze_activation = nn.ReLU(inplace=True)
+        self.expand1x1 = nn.Conv2d(squeeze, expand, 1)
+        self.expand1x1_activation = nn.ReLU(inplace=True)
+        self.expand3x3 = nn.Conv2d(squeeze, expand, 3, padding=1)
+        self.expand3x3_activation = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.squeeze_activation(self.squeeze(x))
+        return torch.cat([self.expand1x1_activation(self.expand1x1(x)),
+                          self.expand3x3_activation(self.expand3x3(x))], 1)
+
+
+class SqueezeNetish(nn.Module):
+    """SqueezeNet 1.0 in small: conv1 is a 7x7 stride-2 convolution without padding, as torchvision's."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, 16, 7, stride=2), nn.ReLU(inplace=True),
+                                      nn.MaxPool2d(3, 2, ceil_mode=True), Fire(16, 4, 8))
+        self.classifier = nn.Sequential(nn.Dropout(0.5), nn.Conv2d(16, 10, 1), nn.ReLU(inplace=True),
+                                        nn.AdaptiveAvgPool2d((1, 1)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.flatten(self.classifier(self.features(x)), 1)
+
+
+class SamePadding(nn.Module):
+    """padding='same' with an even kernel (one more row and column at the bottom and right): fvcore 0.1.5 counts
+    0 for it on the original model (``aten::_convolution_mode``), so the proof's fvcore check fails."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 4, padding="same")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
+# --- hostile ----------------------------------------------------------------------------------------------------
+
+
+class Branchy(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.sum() > 0:  # data-dependent control flow: torch.fx cannot trace it
+            return self.conv(x)
+        return x
+
+
+class DataDependent(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(3, 3, 1), Branchy())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+class Unsupported(nn.Module):
+    """torch.roll twice and a PixelShuffle: no layer kind does either."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1)
+        self.ps = nn.PixelShuffle(2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.roll(self.conv(x), 1, 2)
+        return self.ps(torch.roll(x, 1, 3))
+
+
+class Shared(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(self.conv(x))
+
+
+class NeverCalled(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 1)
+        self.spare = nn.Linear(7, 7)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
+def raises() -> nn.Module:
+    raise ValueError("no model today")
+
+
+def not_a_module() -> int:
+    return 3
