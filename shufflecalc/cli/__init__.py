@@ -23,7 +23,10 @@ MODULES: dict[str, tuple[str, ...]] = {  # command module -> the commands it reg
     "tables": ("sweep", "table"),
     "check": ("check",),
     "verify": ("verify",),
+    "conventions": ("conventions",),
+    "import_": ("import",),
     "latency": ("bench", "profile"),
+    "report": ("report",),
 }
 
 

@@ -4,7 +4,7 @@ One module per tool, each a table layer kind -> `Rule` (what the tool counts for
 differs from the exact MACs, split by operator class with a one-line reason): `ptflops` (both backends), `thop`,
 `torchinfo`, `torchprofile`, and `engine` (fvcore and FlopCounterMode, which the engine counts already). The numbers
 are the tools' own on the torch model `shufflecalc.build_model` makes; `shufflecalc.bridge.peers` measures them and
-the tests (and ``shufflecalc verify --conventions``) prove analytic == tool, in total and per layer.
+the tests prove analytic == tool, in total and per layer.
 
 `compare(graph)` gives every convention's total and its difference from the MACs by operator class; `layer_counts`
 one convention's count per layer.
