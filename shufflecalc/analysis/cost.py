@@ -5,7 +5,7 @@ Conventions (all counts at batch size 1, exact integers; see `ops` for the per-l
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,7 +50,20 @@ EXTRA_METRICS: dict[str, str] = {
     "params_without_classifier": "params of every layer except the linear (classifier) layers",
 }
 ALL_METRICS: tuple[str, ...] = METRICS + tuple(EXTRA_METRICS)
+# The other counters' conventions, by name, in report order (`analysis.peers.NAMES`, which holds it to this list):
+# named here so that validating a name (a budget limit, a column) does not import the reproductions.
+CONVENTION_NAMES: tuple[str, ...] = (
+    "fvcore", "ptflops_pytorch", "ptflops_aten", "thop", "torchinfo", "torchprofile", "flop_counter",
+)
 _WITHOUT = "_without_classifier"
+
+
+# How `Analysis.breakdown` groups the layers: by operator class, stage (first name component) or block.
+GROUP_KEYS: dict[str, Callable[[Layer], str]] = {
+    "class": lambda layer: layer.op_class,
+    "stage": lambda layer: layer.stage,
+    "block": lambda layer: layer.block or layer.name,
+}
 
 
 @dataclass(frozen=True)
@@ -138,11 +151,7 @@ class Analysis:
     def breakdown(self, by: str) -> dict[str, Totals]:
         """Totals grouped by 'class' (operator class), 'stage' (first name component) or 'block' (a top-level layer
         is its own group), each with its number of layers; groups in order of their first layer."""
-        key = {
-            "class": lambda layer: layer.op_class,
-            "stage": lambda layer: layer.stage,
-            "block": lambda layer: layer.block or layer.name,
-        }[by]
+        key = GROUP_KEYS[by]
         groups: dict[str, list[Layer]] = {}
         for layer in self.layers:
             groups.setdefault(key(layer), []).append(layer)

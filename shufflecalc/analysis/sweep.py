@@ -2,7 +2,8 @@
 
 A sweep never stops at an invalid configuration (a value outside a parameter's choices, channels that do not divide
 into g groups, ...): the row carries the reason, the `ShufflecalcError` message, instead of numbers. Counts follow the
-conventions of `cost.CONVENTIONS` (batch 1, exact integers). Pure: no torch, no printing.
+conventions of `cost.CONVENTIONS` (batch 1, exact integers), and of the other counters asked for (`peers`, sweep's
+--convention NAME: a column and JSON key each, named by the convention). Pure: no torch, no printing.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from shufflecalc.analysis.cost import ALL_METRICS, HEADERS, METRICS, analyze
+from shufflecalc.analysis.cost import ALL_METRICS, CONVENTION_NAMES, HEADERS, METRICS, analyze
 from shufflecalc.errors import ShufflecalcError
 from shufflecalc.lists import comma_list
 from shufflecalc.spec.load import Spec, format_value
@@ -73,6 +74,7 @@ class Point:
 
     spec: Spec
     values: Mapping[str, Any]
+    conventions: tuple[str, ...] = ()  # the other counters' conventions to count too (peers names)
 
 
 @dataclass(frozen=True)
@@ -95,13 +97,15 @@ class Row:
             return self.model
         if key == "error":
             return self.error
-        if key in ALL_METRICS:
+        if key in ALL_METRICS or key in CONVENTION_NAMES:
             return None if self.metrics is None else self.metrics.get(key)
         return self.values.get(key)
 
 
-def plan(specs: Sequence[Spec], axes: Sequence[Mapping[str, Sequence[Any]]]) -> list[Point]:
-    """The cartesian product of each spec's axes (parameter -> values), spec by spec, first axis outermost."""
+def plan(specs: Sequence[Spec], axes: Sequence[Mapping[str, Sequence[Any]]],
+         conventions: Sequence[str] = ()) -> list[Point]:
+    """The cartesian product of each spec's axes (parameter -> values), spec by spec, first axis outermost;
+    `conventions`: the other counters' conventions each point counts too."""
     points: list[Point] = []
     for spec, spec_axes in zip(specs, axes, strict=False):
         names = list(spec_axes)
@@ -111,13 +115,13 @@ def plan(specs: Sequence[Spec], axes: Sequence[Mapping[str, Sequence[Any]]]) -> 
         if len(points) + combos > MAX_CONFIGURATIONS:
             raise ShufflecalcError(f"the sweep has more than {MAX_CONFIGURATIONS:,} configurations")
         for combo in itertools.product(*(spec_axes[n] for n in names)):
-            points.append(Point(spec, dict(zip(names, combo, strict=False))))
+            points.append(Point(spec, dict(zip(names, combo, strict=False)), tuple(conventions)))
     return points
 
 
 def evaluate(point: Point) -> Row:
-    """Analyze one configuration: every metric of `cost.ALL_METRICS`; a `ShufflecalcError` becomes the row's
-    reason."""
+    """Analyze one configuration: every metric of `cost.ALL_METRICS` and the point's conventions; a
+    `ShufflecalcError` becomes the row's reason."""
     return _evaluate(point)[0]
 
 
@@ -129,7 +133,12 @@ def _evaluate(point: Point) -> tuple[Row, int]:
     except ShufflecalcError as exc:
         return Row(spec.name, spec.source, dict(point.values), None, None, str(exc)), 0
     typed = {name: a.config[name] for name in point.values}
-    return Row(spec.name, spec.source, typed, dict(a.config), a.metrics()), len(a.graph.layers)
+    metrics = a.metrics()
+    if point.conventions:
+        from shufflecalc.analysis.peers import totals
+
+        metrics.update(totals(a.graph, point.conventions))
+    return Row(spec.name, spec.source, typed, dict(a.config), metrics), len(a.graph.layers)
 
 
 def run(points: Sequence[Point]) -> Iterator[Row]:
@@ -156,16 +165,16 @@ def run(points: Sequence[Point]) -> Iterator[Row]:
 # --- the result -----------------------------------------------------------------------------------------------------
 
 
-def known_columns(params: Sequence[str]) -> list[str]:
-    """Every column key a sweep over `params` can show."""
-    return ["model", *params, *ALL_METRICS, "error"]
+def known_columns(params: Sequence[str], conventions: Sequence[str] = ()) -> list[str]:
+    """Every column key a sweep over `params` (counting `conventions` too) can show."""
+    return ["model", *params, *ALL_METRICS, *conventions, "error"]
 
 
-def parse_columns(text: str | None, params: Sequence[str]) -> list[str] | None:
+def parse_columns(text: str | None, params: Sequence[str], conventions: Sequence[str] = ()) -> list[str] | None:
     """Parse ``--columns`` (a comma list of column keys); None means the default columns."""
     if text is None:
         return None
-    known = known_columns(params)
+    known = known_columns(params, conventions)
     chosen = [c.strip() for c in text.split(",") if c.strip()]
     for c in chosen:
         if c not in known:
@@ -175,12 +184,13 @@ def parse_columns(text: str | None, params: Sequence[str]) -> list[str] | None:
     return list(dict.fromkeys(chosen))
 
 
-def check_sort(key: str | None, params: Sequence[str]) -> None:
+def check_sort(key: str | None, params: Sequence[str], conventions: Sequence[str] = ()) -> None:
     """Validate ``--sort KEY`` or ``--sort -KEY`` before any work."""
     if key:
         name = key[1:] if key.startswith("-") else key
-        if name not in known_columns(params):
-            raise ShufflecalcError(f"--sort: unknown column '{name}' (columns: {', '.join(known_columns(params))})")
+        known = known_columns(params, conventions)
+        if name not in known:
+            raise ShufflecalcError(f"--sort: unknown column '{name}' (columns: {', '.join(known)})")
 
 
 @dataclass
@@ -193,15 +203,17 @@ class Sweep:
     total: int = 0
     models: list[str] = field(default_factory=list)
     first_error: str | None = None
+    conventions: list[str] = field(default_factory=list)  # the other counters' conventions counted (--convention)
 
     def default_columns(self) -> list[str]:
         error = ["error"] if any(not r.valid for r in self.rows) else []
-        return ["model", *self.params, *METRICS, *error]
+        return ["model", *self.params, *METRICS, *self.conventions, *error]
 
 
-def collect(params: Sequence[str], rows: Iterable[Row], skip_invalid: bool = False) -> Sweep:
+def collect(params: Sequence[str], rows: Iterable[Row], skip_invalid: bool = False,
+            conventions: Sequence[str] = ()) -> Sweep:
     """Gather evaluated rows; `skip_invalid` drops the invalid ones (they are still counted)."""
-    sweep = Sweep(list(params), [])
+    sweep = Sweep(list(params), [], conventions=list(conventions))
     for row in rows:
         sweep.total += 1
         if row.model not in sweep.models:
@@ -220,7 +232,7 @@ def sort_rows(sweep: Sweep, key: str | None) -> None:
     configurations and rows without the column (a parameter a model does not declare) go last, in their order."""
     if not key:
         return
-    check_sort(key, sweep.params)
+    check_sort(key, sweep.params, sweep.conventions)
     descending = key.startswith("-")
     name = key[1:] if descending else key
 

@@ -18,23 +18,34 @@ taken from the tool's own counters (for ptflops, during a second, instrumented p
   the trace's scopes set to the layer names (the scope map ``torch.jit.trace_module`` sets; ``profile_macs`` alone
   traces without one, so its nodes name no module).
 
-Importing this module imports torch; a tool that is not installed is left out of `available()`.
+`reproduce(graph)` compares each tool's measurement with its torch-free reproduction (`shufflecalc.analysis.peers`),
+in total and layer by layer: what `shufflecalc verify --conventions` reports and the tests assert.
+
+Importing this module imports torch (`MissingDependency` without it); a tool that is not installed is left out of
+`available()`.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import io
+import re
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import torch
-
-from shufflecalc.bridge.builder import build_model
+from shufflecalc.analysis.peers import PEERS, Number, layer_counts, total
+from shufflecalc.bridge.builder import INSTALL_HINT, build_model
+from shufflecalc.errors import MissingDependency
 from shufflecalc.spec.graph import Graph
+
+try:
+    import torch
+except ImportError as exc:  # pragma: no cover - builder raised first
+    raise MissingDependency(f"{INSTALL_HINT} ({exc})") from None
 
 # The tools' import names, by the convention names they measure.
 MODULES = {
@@ -44,6 +55,9 @@ MODULES = {
     "torchinfo": "torchinfo",
     "torchprofile": "torchprofile",
 }
+# Their distributions, for the installed version (the `peers` extra pins them).
+DISTRIBUTIONS = {"ptflops": "ptflops", "thop": "thop", "torchinfo": "torchinfo", "torchprofile": "torchprofile"}
+PEERS_HINT = "pip install 'shufflecalc[peers]' installs the versions reproduced"
 
 
 @dataclass(frozen=True)
@@ -58,6 +72,18 @@ class Measured:
 def available() -> tuple[str, ...]:
     """The conventions whose tool is installed."""
     return tuple(name for name, module in MODULES.items() if importlib.util.find_spec(module) is not None)
+
+
+def installed_version(name: str) -> str | None:
+    """The installed version of the tool that measures the convention `name`; None when it is not installed."""
+    if importlib.util.find_spec(MODULES[name]) is None:
+        return None
+    try:
+        version = importlib.metadata.version(DISTRIBUTIONS[MODULES[name]])
+    except importlib.metadata.PackageNotFoundError:  # importable, but not from a distribution (a source checkout)
+        return "unknown"
+    # PEP 440's implicit post release, as thop's metadata spells it: 0.1.1-2209072238 is 0.1.1.post2209072238
+    return re.sub(r"^(\d+(?:\.\d+)*)-(\d+)$", r"\1.post\2", version)
 
 
 @contextmanager
@@ -208,3 +234,66 @@ def measure(graph: Graph, tools: tuple[str, ...] | None = None) -> dict[str, Mea
             return {name: MEASURES[name](graph) for name in (tools or available())}
     finally:
         torch.set_num_threads(threads)
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """A layer whose count by the tool differs from the reproduction's (None: the layer is absent on that side)."""
+
+    layer: str
+    analytic: Number | None
+    measured: int | None
+
+
+@dataclass(frozen=True)
+class Reproduction:
+    """One tool on one graph against its torch-free reproduction: the totals and every layer that differs."""
+
+    tool: str  # the convention name
+    analytic: int
+    measured: Measured
+    layers: int  # the layers compared
+    mismatches: tuple[Mismatch, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.analytic == self.measured.total and not self.mismatches
+
+
+def compare_layers(name: str, graph: Graph, measured: Measured) -> Reproduction:
+    """The tool's measurement against the reproduction, in total and layer by layer (`layer_counts`). torchprofile's
+    nodes outside every layer (the name "") are compared as a layer of their own, except when they count 0."""
+    analytic = layer_counts(PEERS[name], graph)
+    names = list(analytic) + [n for n in measured.layers if n not in analytic]
+    mismatches = tuple(Mismatch(n, analytic.get(n), measured.layers.get(n)) for n in names
+                       if analytic.get(n) != measured.layers.get(n) and not (n == "" and measured.layers[n] == 0))
+    return Reproduction(name, total(PEERS[name], graph), measured, len(analytic), mismatches)
+
+
+def reproduce(graph: Graph, tools: tuple[str, ...] | None = None) -> dict[str, Reproduction]:
+    """Every installed tool (or those named) measured on the torch model of `graph` and compared with its
+    reproduction."""
+    return {name: compare_layers(name, graph, m) for name, m in measure(graph, tools).items()}
+
+
+@dataclass(frozen=True)
+class ModelCheck:
+    """`shufflecalc verify --conventions` on one graph: every installed tool against its reproduction, and the tools
+    left out because they are not installed."""
+
+    graph: Graph
+    results: dict[str, Reproduction]  # by convention name, in `MODULES` order
+    missing: tuple[str, ...]  # conventions whose tool is not installed
+    versions: dict[str, str]  # the installed version of each tool measured
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results.values())
+
+
+def verify_conventions(graph: Graph) -> ModelCheck:
+    """Run every installed tool on the torch model of `graph` and compare it with the reproduction."""
+    tools = available()
+    results = reproduce(graph, tools) if tools else {}
+    versions = {name: installed_version(name) or "" for name in tools}
+    return ModelCheck(graph, results, tuple(n for n in MODULES if n not in tools), versions)

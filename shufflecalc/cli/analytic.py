@@ -9,6 +9,7 @@ import typer
 from shufflecalc.analysis.cost import analyze
 from shufflecalc.cli.common import (
     ColumnsOpt,
+    ConventionOpt,
     ForceOpt,
     ForcePlotOpt,
     FormatOpt,
@@ -26,6 +27,7 @@ from shufflecalc.cli.common import (
     command,
     models,
     overrides,
+    parse_conventions,
 )
 from shufflecalc.cli.timing import (
     BatchOpt,
@@ -86,18 +88,21 @@ def show_command(
     resolution: ResOpt = None,
     sets: SetOpt = None,
     by: Annotated[str, typer.Option("--by", help=f"rows per {' | '.join(SHOW_BY)}")] = "layer",
+    convention: ConventionOpt = None,
     fmt: FormatOpt = None,
     output_file: OutputOpt = None,
     force: ForceOpt = False,
     columns: ColumnsOpt = None,
     wide: WideOpt = False,
 ) -> None:
-    """Per-layer cost table of one model: output shape, MACs, share, params, activations, memory access."""
+    """Per-layer cost table of one model: output shape, MACs, share, params, activations, memory access (with
+    --convention, a column per other counter's convention)."""
     with Out(fmt, output_file, force, columns=columns, wide=wide) as out:
         if by not in SHOW_BY:
             raise ShufflecalcError(f"--by {by!r}: expected one of {', '.join(SHOW_BY)}")
+        names = parse_conventions(convention)
         (a,) = load_models([spec], g, width, resolution, sets)
-        out.output(show_json(a), show_table(a, by))
+        out.output(show_json(a, names), show_table(a, by, names))
 
 
 TIMING_DEFAULTS = ("auto", "1", "float32", False, None, False, False, 1.0, None)  # compare's timing options
@@ -111,6 +116,7 @@ def compare_command(
     width: WidthOpt = None,
     resolution: ResOpt = None,
     sets: SetOpt = None,
+    convention: ConventionOpt = None,
     plot: PlotOpt = None,
     plot_kind: PlotKindOpt = "auto",
     fmt: FormatOpt = None,
@@ -130,8 +136,9 @@ def compare_command(
     peak_tflops: PeakOpt = None,
 ) -> None:
     """Compare models side by side: MACs, FLOPs, fvcore count, params, activations, memory access, ratios to the first;
-    with --latency, median latency and throughput too."""
+    with --latency, median latency and throughput too; with --convention, other counters' conventions too."""
     with Out(fmt, output_file, force, columns=columns, wide=wide) as out:
+        names = parse_conventions(convention)
         analyses = load_models(specs, g, width, resolution, sets)
         plot_path = out.plot_target(plot, plot_kind)  # checks --plot-kind even without --plot
         # timing options given without --latency are checked all the same (without torch); left at their defaults,
@@ -144,10 +151,11 @@ def compare_command(
             from shufflecalc.report.latency import compare_latency, first_batch_medians
 
             doc = timed(analyses, options, out.fmt)
-            out.output(*compare_latency(analyses, labels(analyses), doc))
+            out.output(*compare_latency(analyses, labels(analyses), doc, names))
             latency_ms = first_batch_medians(doc, len(analyses))
         else:
-            out.output(compare_json(analyses), compare_by_metric(analyses), csv=compare_by_model(analyses))
+            out.output(compare_json(analyses, names), compare_by_metric(analyses, names),
+                       csv=compare_by_model(analyses, names))
         if plot_path is not None:
             from shufflecalc.report.plot import from_analyses
 

@@ -11,6 +11,7 @@ import typer
 
 from shufflecalc.cli.common import (
     ColumnsOpt,
+    ConventionOpt,
     ForcePlotOpt,
     FormatOpt,
     Out,
@@ -22,6 +23,7 @@ from shufflecalc.cli.common import (
     boundary,
     command,
     load_refs,
+    parse_conventions,
     parse_sets,
     per_model,
     progress,
@@ -66,7 +68,8 @@ def sweep_command(
     columns: Annotated[str | None, typer.Option("--columns", help="comma list of columns to show (model, the "
                                                    "swept parameters, macs, flops, fvcore_flops, params, "
                                                    "activations, memory_access, macs_without_classifier, "
-                                                   "params_without_classifier, error)")] = None,
+                                                   "params_without_classifier, each --convention, error)")] = None,
+    convention: ConventionOpt = None,
     plot: PlotOpt = None,
     plot_kind: PlotKindOpt = "auto",
     fmt: FormatOpt = None,
@@ -82,12 +85,13 @@ def sweep_command(
         loaded, own = load_refs(specs)
         axes = sweep_axes(g, width, resolution, sets)
         per_spec = per_model(loaded, axes, [{k: [v] for k, v in mine.items()} for mine in own])
-        chosen = parse_columns(columns, list(axes))
-        check_sort(sort, list(axes))
+        names = parse_conventions(convention)
+        chosen = parse_columns(columns, list(axes), names)
+        check_sort(sort, list(axes), names)
         plot_path = out.plot_target(plot, plot_kind)
-        points = plan(loaded, per_spec)
+        points = plan(loaded, per_spec, names)
         rows = run(points)
-        sweep = collect(list(axes), progress(rows, len(points), out.fmt, "sweep"), skip_invalid)
+        sweep = collect(list(axes), progress(rows, len(points), out.fmt, "sweep"), skip_invalid, names)
         if not sweep.rows:
             raise ShufflecalcError(f"all {sweep.total} configurations are invalid, e.g. {sweep.first_error}")
         sort_rows(sweep, sort)

@@ -55,11 +55,22 @@ def verify_command(
         "torchvision:NAME, pkg.module:callable or path/to/file.py:callable")] = None,
     args: Annotated[list[str] | None, typer.Option(
         "--arg", help="with --against: NAME=VALUE keyword argument for the TARGET's callable (repeatable)")] = None,
+    conventions: Annotated[bool, typer.Option(
+        "--conventions", help="run the other counters (ptflops, thop, torchinfo, torchprofile: the peers extra) on "
+        "each model instead, against their reproductions ('shufflecalc conventions'), in total and per layer")] = False,
 ) -> None:
     """Build each model in torch and check params, shapes, fvcore's counts and torch's FlopCounterMode against the
     analytic numbers, exactly. With --against TARGET: the spec against the real network instead, layer by layer, to
-    the first divergence. Exit 0 when all agree, 1 when any differs, 2 on bad input."""
+    the first divergence. With --conventions: the other counters against their reproductions. Exit 0 when all agree,
+    1 when any differs, 2 on bad input."""
     with Out(fmt, output_file, force, columns=columns, wide=wide) as out:
+        if conventions:
+            if against is not None or args or all_ or layers:
+                raise ShufflecalcError("--conventions runs on the SPECs given (no --all, --against or --layers)")
+            if not specs:
+                raise ShufflecalcError("give one or more specs for --conventions")
+            _conventions(out, specs, overrides(g, width, resolution, sets))
+            return
         if against is not None or args:
             _against(out, specs or [], all_, layers, against, args, overrides(g, width, resolution, sets))
             return
@@ -85,6 +96,27 @@ def verify_command(
                 out.output(None, table)
         if not all(o.ok for o in outcomes):
             raise typer.Exit(EXIT_FAILED)
+
+
+def _conventions(out: Out, specs: list[str], values: dict) -> None:
+    """`verify SPEC... --conventions`: every installed counter on each model against its reproduction."""
+    loaded, configs = models(specs, values)
+    from shufflecalc.analysis.cost import analyze
+    from shufflecalc.bridge.peers import verify_conventions  # imports torch: MissingDependency (exit 2) without it
+    from shufflecalc.report.conventions import mismatch_table, reproduction_json, reproduction_table
+
+    checks = [verify_conventions(analyze(spec, config).graph) for spec, config in zip(loaded, configs, strict=True)]
+    if out.fmt is Format.json:
+        out.output(reproduction_json(checks), reproduction_table(checks))
+    else:
+        exact = out.fmt is Format.csv
+        out.output(None, reproduction_table(checks, exact))
+        differing = mismatch_table(checks, exact)
+        if differing is not None and not exact:
+            out.emit("\n")
+            out.output(None, differing)
+    if not all(c.ok for c in checks):
+        raise typer.Exit(EXIT_FAILED)
 
 
 def _against(out: Out, specs: list[str], all_: bool, layers: bool, target: str | None, args: list[str] | None,

@@ -29,7 +29,7 @@ from shufflecalc.analysis.budget import (
     LimitResult,
     ModelResult,
 )
-from shufflecalc.analysis.cost import CONVENTIONS
+from shufflecalc.analysis.cost import CONVENTION_NAMES, CONVENTIONS
 from shufflecalc.errors import ShufflecalcError
 from shufflecalc.report.render import Column, Tabular, fit, human, to_csv, to_markdown, to_text
 
@@ -256,9 +256,17 @@ def model_record(m: ModelResult) -> dict[str, Any]:
             **m.values}
 
 
+def _conventions(result: CheckResult) -> dict[str, str]:
+    """What every count of the report means: the metrics, and the other counters' conventions a budget limits."""
+    from shufflecalc.report.cost import convention_meanings
+
+    return {**CONVENTIONS, **convention_meanings([n for n in CONVENTION_NAMES
+                                                  if any(n in m.values for m in result.models)])}
+
+
 def baseline_json(result: CheckResult) -> dict[str, Any]:
     """The file --write-baseline writes: the current values of every model of the budget file."""
-    return {"conventions": CONVENTIONS, "budget_file": result.file,
+    return {"conventions": _conventions(result), "budget_file": result.file,
             "models": [model_record(m) for m in result.models]}
 
 
@@ -280,7 +288,7 @@ def check_json(result: CheckResult) -> dict[str, Any]:
         baseline = {"file": result.baseline.file, "max_increase_percent": float(result.max_increase),
                     "failed": result.count_groups(FAIL), "failed_metrics": result.count_deltas(FAIL),
                     "new_models": sum(m.deltas is None for m in result.models)}
-    data = {"conventions": CONVENTIONS, "budget_file": result.file, "passed": not result.failed,
+    data = {"conventions": _conventions(result), "budget_file": result.file, "passed": not result.failed,
             "summary": summary_data, "baseline": baseline}
     if result.latency_method:
         data["latency_method"] = result.latency_method

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from shufflecalc.analysis.cost import CONVENTIONS, HEADERS, METRICS, Analysis, Totals, config_text, labels, macs_terms
+from shufflecalc.analysis.cost import (
+    ALL_METRICS,
+    CONVENTION_NAMES,
+    CONVENTIONS,
+    GROUP_KEYS,
+    HEADERS,
+    METRICS,
+    Analysis,
+    Totals,
+    config_text,
+    labels,
+    macs_terms,
+)
 from shufflecalc.report.render import Column, Tabular, shape_text
 from shufflecalc.spec.load import Spec, format_value
 
@@ -18,23 +30,97 @@ def _ratio(value: int, first: int) -> float | None:
     return round(value / first, 6) if first else None
 
 
+# --- the other counters' conventions (--convention NAME) -----------------------------------------------------------
+# analysis.peers is imported only where a convention is asked for: the plain commands' start-up does not pay for it.
+
+
+def convention_meanings(names: Sequence[str]) -> dict[str, str]:
+    """What each convention named counts, for a JSON "conventions" map (its key: the convention name)."""
+    if not names:
+        return {}
+    from shufflecalc.analysis.peers import PEERS
+
+    return {n: f"{PEERS[n].tool}, reproduced without torch: {PEERS[n].summary}" for n in names}
+
+
+def convention_notes(keys: Sequence[str]) -> list[str]:
+    """A note per convention among the column keys (or metric rows) `keys`: its header and what it counts."""
+    if not any(k in CONVENTION_NAMES for k in keys):
+        return []
+    from shufflecalc.analysis.peers import PEERS
+
+    return [f"{PEERS[k].header}: {PEERS[k].tool}, reproduced without torch: {PEERS[k].summary} ('shufflecalc "
+            "conventions' splits its difference to the MACs by operator class)." for k in keys if k in PEERS]
+
+
+def with_conventions(analyses: Sequence[Analysis], names: Sequence[str]) -> list[dict[str, int]]:
+    """Each model's total in every convention named."""
+    return [_totals(a, names) for a in analyses]
+
+
+def _totals(a: Analysis, names: Sequence[str]) -> dict[str, int]:
+    if not names:
+        return {}
+    from shufflecalc.analysis.peers import totals
+
+    return totals(a.graph, names)
+
+
+def _header(name: str) -> str:
+    from shufflecalc.analysis.peers import PEERS
+
+    return PEERS[name].header
+
+
+def _insert_after(data: dict[str, Any], after: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """`data` with `values` inserted after the key `after` (at the end without it)."""
+    if after not in data:
+        return {**data, **values}
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        out[k] = v
+        if k == after:
+            out.update(values)
+    return out
+
+
+def model_dict(a: Analysis, names: Sequence[str] = (), layers: bool = True) -> dict[str, Any]:
+    """`Analysis.to_dict`, with the total of each convention named after the metrics and, with `layers`, each
+    layer's count in it after the layer's own metrics (JSON key: the convention name)."""
+    data = a.to_dict(layers)
+    if not names:
+        return data
+    from shufflecalc.analysis.peers import PEERS, layer_counts
+
+    data = _insert_after(data, ALL_METRICS[-1], _totals(a, names))
+    if layers:
+        counts = {n: layer_counts(PEERS[n], a.graph) for n in names}
+        data["layers"] = [_insert_after(d, "memory_access", {n: counts[n][d["name"]] for n in names})
+                          for d in data["layers"]]
+    return data
+
+
 # --- compare --------------------------------------------------------------------------------------------------------
 
 
-def compare_json(analyses: Sequence[Analysis]) -> dict[str, Any]:
+def compare_json(analyses: Sequence[Analysis], names: Sequence[str] = ()) -> dict[str, Any]:
+    """compare's JSON; `names`: the conventions asked for (--convention), a key each beside the metrics."""
     first = analyses[0]
     models = []
-    for a in analyses:
-        data = a.to_dict()
+    values = with_conventions(analyses, names)
+    for a, own in zip(analyses, values, strict=True):
+        data = model_dict(a, names)
         layers = data.pop("layers")
         data["ratio_to_first"] = {m: _ratio(getattr(a, m), getattr(first, m)) for m in METRICS}
+        data["ratio_to_first"].update({n: _ratio(own[n], values[0][n]) for n in names})
         data["layers"] = layers
         models.append(data)
-    return {"conventions": CONVENTIONS, "models": models}
+    return {"conventions": {**CONVENTIONS, **convention_meanings(names)}, "models": models}
 
 
-def compare_by_metric(analyses: Sequence[Analysis]) -> Tabular:
-    """Metrics as rows, models as columns, each later model with its ratio to the first (terminal and markdown)."""
+def compare_by_metric(analyses: Sequence[Analysis], conventions_asked: Sequence[str] = ()) -> Tabular:
+    """Metrics as rows, models as columns, each later model with its ratio to the first (terminal and markdown);
+    `names`: a row more per convention asked for (--convention)."""
     names = labels(analyses)
     columns = [Column("metric", "metric (batch 1)", justify="left"), Column("m0", names[0], "count")]
     for i, name in enumerate(names[1:], 1):
@@ -51,27 +137,43 @@ def compare_by_metric(analyses: Sequence[Analysis]) -> Tabular:
             if i:
                 row[f"r{i}"] = _ratio(getattr(a, m), getattr(first, m))
         rows.append(row)
+    values = with_conventions(analyses, conventions_asked)
+    for c in conventions_asked:
+        row = {"metric": _header(c)}
+        for i, own in enumerate(values):
+            row[f"m{i}"] = own[c]
+            if i:
+                row[f"r{i}"] = _ratio(own[c], values[0][c])
+        rows.append(row)
     configs = [f"{n}: {config_text(dict(a.config))}" for n, a in zip(names, analyses, strict=False)]
-    return Tabular("shufflecalc compare", columns, rows, notes=configs + notes() + ([UNUSED_NOTE] if unused else []))
+    return Tabular("shufflecalc compare", columns, rows, notes=configs + notes() + convention_notes(conventions_asked)
+                   + ([UNUSED_NOTE] if unused else []))
 
 
-def compare_by_model(analyses: Sequence[Analysis]) -> Tabular:
-    """One row per model with exact counts and ratios to the first (csv)."""
+def compare_by_model(analyses: Sequence[Analysis], names: Sequence[str] = ()) -> Tabular:
+    """One row per model with exact counts and ratios to the first (csv); `names`: a column (and its ratio) more per
+    convention asked for (--convention), keyed by its name."""
     columns = [Column("model", "model"), Column("config", "config")]
     columns += [Column(m, HEADERS[m], "count") for m in METRICS]
+    columns += [Column(n, _header(n), "count") for n in names]
     columns += [Column(f"{m}_ratio_to_first", f"{HEADERS[m]} / first", "ratio") for m in METRICS]
+    columns += [Column(f"{n}_ratio_to_first", f"{_header(n)} / first", "ratio") for n in names]
     unused = any(a.graph.unused for a in analyses)
     if unused:
         columns.append(Column("unused_params", UNUSED_HEADER, "count"))
     first = analyses[0]
     rows = []
-    for name, a in zip(labels(analyses), analyses, strict=False):
+    values = with_conventions(analyses, names)
+    for name, a, own in zip(labels(analyses), analyses, values, strict=False):
         row: dict[str, Any] = {"model": name, "config": config_text(dict(a.config))}
         if unused:
             row["unused_params"] = a.unused_params
         for m in METRICS:
             row[m] = getattr(a, m)
             row[f"{m}_ratio_to_first"] = _ratio(getattr(a, m), getattr(first, m))
+        for n in names:
+            row[n] = own[n]
+            row[f"{n}_ratio_to_first"] = _ratio(own[n], values[0][n])
         rows.append(row)
     return Tabular("shufflecalc compare", columns, rows)
 
@@ -109,7 +211,9 @@ def conventions(keys: Sequence[str]) -> list[str]:
 SHOW_BY = ("layer", "block", "stage", "class")
 
 
-def show_table(a: Analysis, by: str = "layer") -> Tabular:
+def show_table(a: Analysis, by: str = "layer", names: Sequence[str] = ()) -> Tabular:
+    """The per-layer (or per-group, `by`) table; `names`: a column more per convention asked for (--convention), its
+    header naming the tool and its version."""
     title = "  ".join(x for x in (a.name, config_text(dict(a.config)), f"input {shape_text(a.graph.input)}") if x)
     total = a.macs or 1
     metric_cols = [
@@ -119,6 +223,7 @@ def show_table(a: Analysis, by: str = "layer") -> Tabular:
         Column("activations", HEADERS["activations"], "count"),
         Column("fvcore_flops", HEADERS["fvcore_flops"], "count"),
         Column("memory_access", HEADERS["memory_access"], "count"),
+        *(Column(n, _header(n), "count") for n in names),
     ]
     if by == "layer":
         columns = [Column("name", "layer", justify="left"), Column("op", "op", justify="left"),
@@ -130,13 +235,30 @@ def show_table(a: Analysis, by: str = "layer") -> Tabular:
              "memory_access": layer.memory_access}
             for layer in a.layers
         ]
+        for n in names:
+            from shufflecalc.analysis.peers import PEERS, layer_counts
+
+            for row, count in zip(rows, layer_counts(PEERS[n], a.graph).values(), strict=True):
+                row[n] = count
     else:
         groups = a.breakdown(by)
         columns = [Column("name", by, justify="left"), Column("layers", "layers", "count"), *metric_cols]
         items = sorted(groups.items(), key=lambda kv: -kv[1].macs) if by == "class" else list(groups.items())
-        rows = [{"name": k, "layers": t.layers, "share": 100 * t.macs / total, **t.to_dict()} for k, t in items]
-    footer = {"name": "total", "share": 100.0 if a.macs else 0.0, **a.totals.to_dict()}
-    return Tabular(title, columns, rows, footer=footer, footnotes=conventions, notes=unused_notes(a) + terms_notes(a))
+        counts = {n: _group_counts(a, n, by) for n in names}
+        rows = [{"name": k, "layers": t.layers, "share": 100 * t.macs / total, **t.to_dict(),
+                 **{n: counts[n][k] for n in names}} for k, t in items]
+    footer = {"name": "total", "share": 100.0 if a.macs else 0.0, **a.totals.to_dict(), **_totals(a, names)}
+
+    def footnotes(keys: list[str]) -> list[str]:
+        return conventions(keys) + convention_notes(keys)
+
+    return Tabular(title, columns, rows, footer=footer, footnotes=footnotes, notes=unused_notes(a) + terms_notes(a))
+
+
+def _group_counts(a: Analysis, name: str, by: str) -> dict[str, Any]:
+    from shufflecalc.analysis.peers import PEERS, group_counts
+
+    return group_counts(PEERS[name], a.graph, GROUP_KEYS[by])
 
 
 TERM_NAMES = {"qk": "qk (Q.K^T)", "av": "av (A.V)"}  # how a note shows a term of `macs_terms` (else by its key)
@@ -170,8 +292,10 @@ def unused_notes(a: Analysis) -> list[str]:
             f"params the eval forward never runs; {a.params + a.unused_params:,} params in all."]
 
 
-def show_json(a: Analysis) -> dict[str, Any]:
-    return {"conventions": CONVENTIONS, "models": [a.to_dict()]}
+def show_json(a: Analysis, names: Sequence[str] = ()) -> dict[str, Any]:
+    """show's JSON; `names`: the conventions asked for (--convention), the model's total and each layer's count in
+    each, keyed by its name."""
+    return {"conventions": {**CONVENTIONS, **convention_meanings(names)}, "models": [model_dict(a, names)]}
 
 
 # --- list -----------------------------------------------------------------------------------------------------------

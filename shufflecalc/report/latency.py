@@ -159,12 +159,12 @@ def first_batch_medians(doc: dict[str, Any], models: int) -> list[float]:
 
 
 def compare_latency(analyses: Sequence[Analysis], names: Sequence[str],
-                    doc: dict[str, Any]) -> tuple[dict[str, Any], Tabular, Tabular]:
-    """compare's JSON, table and csv with median latency and throughput per batch beside the analytic counts, and
-    each model's MACs and latency relative to the first model."""
+                    doc: dict[str, Any], conventions: Sequence[str] = ()) -> tuple[dict[str, Any], Tabular, Tabular]:
+    """compare's JSON, table and csv with median latency and throughput per batch beside the analytic counts (and the
+    `conventions` asked for), and each model's MACs and latency relative to the first model."""
     batches = doc["options"]["batches"]
     first = analyses[0]
-    data = compare_json(analyses)
+    data = compare_json(analyses, conventions)
     for i, model in enumerate(data["models"]):
         model["latency"] = [r for r in doc["results"] if r["model_index"] == i]
         model["latency_ratio_to_first"] = {
@@ -173,7 +173,7 @@ def compare_latency(analyses: Sequence[Analysis], names: Sequence[str],
     data["latency_conventions"] = doc["conventions"]
     data["warnings"] = doc["warnings"]
 
-    table = compare_by_metric(analyses)
+    table = compare_by_metric(analyses, conventions)
     lines = []
     for b in batches:
         lat = [_latency(doc, i, b) for i in range(len(names))]
@@ -190,7 +190,7 @@ def compare_latency(analyses: Sequence[Analysis], names: Sequence[str],
         table.rows += [lat_row, ips_row]
     table.notes = lines + table.notes + bench_notes(doc)
 
-    csv = compare_by_model(analyses)
+    csv = compare_by_model(analyses, conventions)
     for b in batches:
         csv.columns += [Column(f"median_ms_batch{b}", "", "text"), Column(f"throughput_ips_batch{b}", "", "text"),
                         Column(f"median_ms_ratio_to_first_batch{b}", "", "text")]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from shufflecalc.analysis.cost import ALL_METRICS, CONVENTIONS, EXTRA_METRICS
+from shufflecalc.analysis.cost import ALL_METRICS, CONVENTION_NAMES, CONVENTIONS, EXTRA_METRICS
 from shufflecalc.analysis.sweep import METRIC_HEADERS, Sweep
-from shufflecalc.report.cost import conventions
+from shufflecalc.report.cost import convention_meanings, convention_notes, conventions
 from shufflecalc.report.render import Column, Tabular
 from shufflecalc.spec.load import format_value
 
@@ -19,6 +19,10 @@ def _column(key: str) -> Column:
         return Column("error", "invalid: reason", justify="left")
     if key in ALL_METRICS:
         return Column(key, METRIC_HEADERS[key], "count")
+    if key in CONVENTION_NAMES:
+        from shufflecalc.analysis.peers import PEERS
+
+        return Column(key, PEERS[key].header, "count")
     return Column(key, key)
 
 
@@ -35,17 +39,22 @@ def sweep_table(sweep: Sweep, columns: Sequence[str]) -> Tabular:
     summary = f"{sweep.total} configuration{'s' if sweep.total != 1 else ''}, {sweep.invalid} invalid"
     if len(sweep.rows) < sweep.total:
         summary += f" ({sweep.total - len(sweep.rows)} not shown: --skip-invalid)"
-    return Tabular(title, [_column(c) for c in columns], rows, notes=[summary + "."], footnotes=conventions)
+    return Tabular(title, [_column(c) for c in columns], rows, notes=[summary + "."], footnotes=_footnotes)
+
+
+def _footnotes(keys: list[str]) -> list[str]:
+    return conventions(keys) + convention_notes(keys)
 
 
 def sweep_json(sweep: Sweep, axes: Mapping[str, Sequence[Any]]) -> dict[str, Any]:
     """The JSON contract of a sweep: every row with its full configuration, exact counts, or its error."""
-    conventions = {**CONVENTIONS, **EXTRA_METRICS}
+    conventions = {**CONVENTIONS, **EXTRA_METRICS, **convention_meanings(sweep.conventions)}
     rows = []
     for r in sweep.rows:
         data: dict[str, Any] = {"model": r.model, "spec": r.spec, "valid": r.valid,
                                 "config": dict(r.config) if r.config is not None else dict(r.values)}
-        data.update(r.metrics or {})  # every metric of cost.ALL_METRICS: --columns chooses table columns only
+        data.update(r.metrics or {})  # every metric of cost.ALL_METRICS and each convention asked for: --columns
+        # chooses table columns only
         data["error"] = r.error
         rows.append(data)
     return {

@@ -139,7 +139,8 @@ B = "budgets:\n  - model: mobilenet\n"  # line 2 is the model
 @pytest.mark.parametrize("text, where, message", [
     # unknown metric / key
     (B + "    max_foo: 1M\n", ":3 budgets[0].max_foo", "unknown metric 'foo' in 'max_foo' (metrics: macs, flops, "
-     "fvcore_flops, params, activations, memory_access, macs_without_classifier, params_without_classifier)"),
+     "fvcore_flops, params, activations, memory_access, macs_without_classifier, params_without_classifier; "
+     "conventions: fvcore, ptflops_pytorch, ptflops_aten, thop, torchinfo, torchprofile, flop_counter)"),
     (B + "    min_latency_ms: 3\n", ":3 budgets[0].min_latency_ms", "latency takes only a maximum, max_latency_ms"),
     (B + "    comment: small\n", ":3 budgets[0].comment", "unknown key 'comment' (expected model, config, "
      "max_<metric>, min_<metric> or max_latency_ms)"),

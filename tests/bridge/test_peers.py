@@ -10,8 +10,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from shufflecalc.analysis.peers import PEERS, layer_counts, total
-from shufflecalc.bridge.peers import MODULES, available, measure
+from shufflecalc.bridge.peers import MODULES, available, measure, reproduce
 from shufflecalc.spec.graph import Graph, expand
 from shufflecalc.spec.load import builtin_names
 
@@ -23,15 +22,11 @@ SAMPLES = {name: {"resolution": 32} for name in builtin_names()} | {
 
 
 def assert_reproduced(graph: Graph, where: str = "") -> None:
-    """Every installed tool's total and per-layer counts equal the analytic ones."""
-    measured = measure(graph, TOOLS)
-    for name, m in measured.items():
-        peer = PEERS[name]
-        analytic = layer_counts(peer, graph)
-        wrong = {n: (analytic.get(n), m.layers.get(n)) for n in set(analytic) | set(m.layers)
-                 if analytic.get(n) != m.layers.get(n) and not (n == "" and m.layers[n] == 0)}
-        assert not wrong, (name, where, sorted(wrong.items())[:10])
-        assert total(peer, graph) == m.total, (name, where)
+    """Every installed tool's total and per-layer counts equal the analytic ones (`bridge.peers.reproduce`, what
+    `shufflecalc verify --conventions` reports)."""
+    for name, r in reproduce(graph, TOOLS).items():
+        assert not r.mismatches, (name, where, r.mismatches[:10])
+        assert r.analytic == r.measured.total, (name, where)
 
 
 def test_every_tool_is_installed_in_dev() -> None:

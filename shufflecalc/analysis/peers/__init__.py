@@ -12,9 +12,10 @@ one convention's count per layer.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from shufflecalc.analysis.cost import CONVENTION_NAMES
 from shufflecalc.analysis.peers.base import CLASSES, Number, Peer, Rule, Term
 from shufflecalc.analysis.peers.engine import FLOP_COUNTER, FVCORE
 from shufflecalc.analysis.peers.ptflops import ATEN, PYTORCH
@@ -22,11 +23,14 @@ from shufflecalc.analysis.peers.thop import THOP
 from shufflecalc.analysis.peers.torchinfo import TORCHINFO
 from shufflecalc.analysis.peers.torchprofile import TORCHPROFILE
 from shufflecalc.errors import ShufflecalcError
-from shufflecalc.spec.graph import Graph
+from shufflecalc.lists import comma_list
+from shufflecalc.spec.graph import Graph, Layer
 
 # Every convention, by name, in report order.
 PEERS: dict[str, Peer] = {p.name: p for p in (FVCORE, PYTORCH, ATEN, THOP, TORCHINFO, TORCHPROFILE, FLOP_COUNTER)}
 NAMES: tuple[str, ...] = tuple(PEERS)
+if NAMES != CONVENTION_NAMES:  # pragma: no cover - a peer added without its name in cost.CONVENTION_NAMES
+    raise ImportError(f"analysis.cost.CONVENTION_NAMES must be {NAMES}")
 
 
 def peer(name: str) -> Peer:
@@ -35,6 +39,36 @@ def peer(name: str) -> Peer:
         return PEERS[name]
     except KeyError:
         raise ShufflecalcError(f"unknown convention '{name}' (conventions: {', '.join(NAMES)})") from None
+
+
+def parse_names(values: Sequence[str] | None, option: str = "--convention") -> tuple[str, ...]:
+    """``--convention NAME`` as given (repeatable, each a comma list): the names in the order first given, each once;
+    an unknown one is a one-line error listing the names."""
+    names: dict[str, None] = {}
+    for text in values or ():
+        for name in comma_list(text, option):
+            try:
+                peer(name)
+            except ShufflecalcError as exc:
+                raise ShufflecalcError(f"{option} {name}: {exc.message}") from None
+            names[name] = None
+    return tuple(names)
+
+
+def totals(graph: Graph, names: Iterable[str]) -> dict[str, int]:
+    """The totals of the conventions named, by name."""
+    return {name: total(peer(name), graph) for name in names}
+
+
+def group_counts(p: Peer, graph: Graph, key: Callable[[Layer], str]) -> dict[str, Number]:
+    """The tool's count summed by `key` of each layer (a stage, a block, an operator class), groups in order of
+    their first layer."""
+    groups: dict[str, Number] = {}
+    counts = layer_counts(p, graph)
+    for layer in graph.layers:
+        k = key(layer)
+        groups[k] = groups.get(k, 0) + counts[layer.name]
+    return groups
 
 
 def total(p: Peer, graph: Graph) -> int:
@@ -119,7 +153,10 @@ __all__ = [
     "Term",
     "compare",
     "comparison",
+    "group_counts",
     "layer_counts",
+    "parse_names",
     "peer",
     "total",
+    "totals",
 ]

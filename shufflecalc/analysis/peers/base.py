@@ -57,6 +57,7 @@ class Peer:
     tool: str  # the call it reproduces, with the pinned version
     version: str  # the pinned version ("" for the counters shufflecalc's torch/fvcore pins already)
     rules: Mapping[str, Rule]
+    header: str  # a table column's header: the tool, its version and what it calls its count
     per_layer: bool = True  # whether the tool reports counts per layer (or, for FlopCounterMode, per module)
     summary: str = ""  # one paragraph: what it counts
     # the layers whose terms depend on more than the layer itself (the layout of its input tensor): name -> terms,

@@ -47,6 +47,7 @@ FVCORE = Peer(
     "fvcore 0.1.5 FlopCountAnalysis(model, x).total(), eval mode",
     "0.1.5.post20221221",
     {kind: Rule(_fvcore_note(kind), _fvcore_terms) for kind in KINDS},
+    header="fvcore 0.1.5 flops",
     summary="the MACs, plus 2 per affine batchnorm element, 4 or 5 per norm element, 1 per adaptive-average-pool "
     "input element, 1 or 4 per upsampled element; attention's Q.K^T and A.V unsupported",
 )
@@ -62,5 +63,6 @@ FLOP_COUNTER = Peer(
     "",
     {kind: Rule("2 x MACs" if kind in ("conv2d", "conv_transpose2d", "linear", "multihead_attention") else "0",
                 _flop_counter_terms) for kind in KINDS},
+    header="torch FlopCounterMode FLOPs",
     summary="2 x MACs: convolutions, linear layers and (under the MATH attention kernel) attention's matmuls",
 )

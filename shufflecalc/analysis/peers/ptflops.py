@@ -142,6 +142,7 @@ PYTORCH = Peer(
     f"ptflops {VERSION} get_model_complexity_info(backend='pytorch'), its default backend",
     VERSION,
     PYTORCH_RULES,
+    header=f"ptflops {VERSION} (pytorch) MACs",
     summary="module hooks by exact type plus patched functional calls: MACs, bias adds, norms, activations and "
     "pooling, with the functional ones of ReLU, GELU, ELU, PReLU and pooling counted twice",
 )
@@ -192,6 +193,7 @@ ATEN = Peer(
     f"ptflops {VERSION} get_model_complexity_info(backend='aten')",
     VERSION,
     ATEN_RULES,
+    header=f"ptflops {VERSION} (aten) MACs",
     context=_aten_context,
     summary="aten.convolution, mm, addmm, bmm and matmul only: the MACs plus the bias adds of conv and linear layers",
 )

@@ -133,6 +133,7 @@ THOP = Peer(
     f"thop {VERSION} profile(model, inputs)",
     VERSION,
     RULES,
+    header=f"thop {VERSION} MACs",
     summary="module rules by exact type: MACs without bias, 2 or 4 per norm element, pooling and upsampling per "
     "output element; most activations and attention 0",
 )

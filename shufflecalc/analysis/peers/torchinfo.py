@@ -106,6 +106,7 @@ TORCHINFO = Peer(
     f"torchinfo {VERSION} summary(model, input_size).total_mult_adds",
     VERSION,
     RULES,
+    header=f"torchinfo {VERSION} mult-adds",
     summary="parameters x output positions for convs (MACs + bias adds), parameters x batch for every other layer "
     "(linear on a flat vector: MACs + bias; norms: their parameter count); attention 0",
 )

@@ -124,6 +124,7 @@ TORCHPROFILE = Peer(
     f"torchprofile {VERSION} profile_macs(model, x)",
     VERSION,
     RULES,
+    header=f"torchprofile {VERSION} MACs",
     summary="traced aten operators: the MACs (attention included), 1 per output element of affine norms, average "
     "pooling, mean, mul and leaky_relu, 4 of bilinear upsampling",
 )
