@@ -38,6 +38,10 @@ PARSE_ONLY = {
     "import path/to/model.py:Net",
     "verify vgg:depth=16 --against torchvision:vgg16",
     "verify my_net.yaml --against mypkg.nets:build_small --arg classes=10 --format json",
+    "compare torchvision:resnet50 resnet50",  # docs/import.md, TARGETs wherever a spec is named
+    "show mypkg.nets:build_small --resolution 160",
+    "sweep path/to/model.py:Net --resolution 128,160,224 --set classes=10,100",
+    "compare torchvision:mobilenet_v2:resolution=160 mobilenet_v2:resolution=160",
 }
 
 # Shell lines in ```bash blocks that are not shufflecalc commands (installing, the test suite, a GPU script).

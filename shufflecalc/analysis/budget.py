@@ -6,13 +6,16 @@ A budget file::
       - model: shufflenet            # a built-in spec name, or a spec path relative to this file's directory
         config: {g: 3, width: 1.0}   # parameter values; the spec's defaults for the rest
         max_macs: 150M               # max_<metric> / min_<metric>, for every metric in cost.ALL_METRICS
+        max_ptflops_pytorch: 160M    # and every other counter's convention (analysis.peers.NAMES)
         max_params: 2.0M
         max_latency_ms: {device: cpu, batch: 1, value: 40}   # timed only when asked (check --latency)
 
 Conventions:
-- counts are exact integers at batch size 1, named as in `cost.CONVENTIONS`; limits are written as integers or with
-  K (or k), M, G (powers of 1000; `units.parse_count`, the spellings a table file's units use too): ``2.0M`` is
-  exactly 2,000,000, and a limit that is not a whole number is an error;
+- counts are exact integers at batch size 1, named as in `cost.CONVENTIONS` or, for the other counters'
+  conventions (``max_ptflops_pytorch``, ``min_thop``, ...), as in `analysis.peers` (their totals, reproduced without
+  torch, counted only for the entries that limit them; a baseline compares the `cost.ALL_METRICS` alone); limits are
+  written as integers or with K (or k), M, G (powers of 1000; `units.parse_count`, the spellings a table file's
+  units use too): ``2.0M`` is exactly 2,000,000, and a limit that is not a whole number is an error;
 - a value equal to its limit passes; headroom is ``(limit - value) / limit`` for ``max_`` limits and
   ``(value - limit) / limit`` for ``min_`` limits, in percent (negative: exceeded);
 - against a baseline, a metric fails when ``value > baseline * (1 + max_increase)``, computed with exact fractions;
@@ -43,9 +46,18 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol
 
-from shufflecalc.analysis.cost import ALL_METRICS, Analysis, analyze
+from shufflecalc.analysis.cost import ALL_METRICS, CONVENTION_NAMES, Analysis, analyze
 from shufflecalc.errors import ShufflecalcError, shown
-from shufflecalc.spec.load import Spec, builtin_names, check_value, format_value, load_spec, resolve_config, split_ref
+from shufflecalc.spec.load import (
+    Spec,
+    builtin_names,
+    check_value,
+    format_value,
+    is_target,
+    load_spec,
+    resolve_config,
+    split_ref,
+)
 from shufflecalc.spec.yamlsrc import Document, check_file_name, load_file, read_text_file
 from shufflecalc.units import MAX_COUNT, parse_count
 
@@ -57,6 +69,9 @@ ENTRY_KEYS = ("model", "config")
 _PERCENT_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*%?\s*$")
 
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
+# What max_<metric> / min_<metric> can name: the analytic metrics, then the other counters' conventions.
+LIMIT_METRICS: tuple[str, ...] = ALL_METRICS + CONVENTION_NAMES
+_METRICS_TEXT = f"metrics: {', '.join(ALL_METRICS)}; conventions: {', '.join(CONVENTION_NAMES)}"
 
 
 # --- the budget file --------------------------------------------------------------------------------------------------
@@ -67,7 +82,7 @@ class Limit:
     """One limit of an entry: ``max_macs: 150M`` is Limit("max_macs", "macs", "max", 150_000_000, line)."""
 
     key: str
-    metric: str  # a cost.ALL_METRICS name, or "latency_ms"
+    metric: str  # a LIMIT_METRICS name, or "latency_ms"
     bound: str  # "max" or "min"
     value: int | float  # a count, or milliseconds for latency
     line: int | None
@@ -146,7 +161,7 @@ def _entry(doc: Document, i: int, item: Any, base: Path) -> Entry:
     overrides.update(_config(doc, (*path, "config"), config, spec))
     limits = [_limit(doc, (*path, key), key, value) for key, value in item.items() if key not in ENTRY_KEYS]
     if not limits:
-        raise doc.error(path, "no limits: add max_<metric> or min_<metric> (metrics: " + ", ".join(ALL_METRICS) + ")")
+        raise doc.error(path, f"no limits: add max_<metric> or min_<metric> ({_METRICS_TEXT})")
     _check_ranges(doc, path, limits)
     config = resolve_config(spec, overrides)
     return Entry(i, str(item["model"]), spec, overrides, config, tuple(limits), doc.line((*path, "model")))
@@ -169,6 +184,13 @@ def _spec(doc: Document, path: tuple, model: Any, base: Path) -> Spec:
         check_file_name(model, "spec")
     except ShufflecalcError as exc:
         raise doc.error(path, exc.message) from None
+    if is_target(model):  # a PyTorch model; a file.py target's path is relative to the budget file
+        where, _, name = model.rpartition(":")
+        local = not model.startswith("torchvision:") and (where.endswith(".py") or "/" in where)
+        try:
+            return load_spec(f"{base / where}:{name}" if local else model)
+        except ShufflecalcError as exc:
+            raise doc.error(path, exc.message) from None
     if model.endswith((".yaml", ".yml")) or "/" in model or os.sep in model:
         file = base / model
         if not file.exists():  # anything else (a directory, a FIFO) is refused by the reader, with its reason
@@ -203,8 +225,8 @@ def _limit(doc: Document, path: tuple, key: Any, value: Any) -> Limit:
                         f"{LATENCY_KEY})")
     if metric == "latency_ms":
         raise doc.error(path, f"unknown metric in '{key}': latency takes only a maximum, {LATENCY_KEY}")
-    if metric not in ALL_METRICS:
-        raise doc.error(path, f"unknown metric '{metric}' in '{key}' (metrics: {', '.join(ALL_METRICS)})")
+    if metric not in LIMIT_METRICS:
+        raise doc.error(path, f"unknown metric '{metric}' in '{key}' ({_METRICS_TEXT})")
     return Limit(str(key), metric, bound, parse_count(value, lambda m: doc.error(path, m)), line)
 
 
@@ -373,7 +395,7 @@ def group_deltas(deltas: Sequence[Delta], named: Sequence[str] = ()) -> tuple[Ba
 class ModelResult:
     entry: Entry
     analysis: Analysis
-    values: Mapping[str, int]  # every ALL_METRICS value
+    values: Mapping[str, int]  # every ALL_METRICS value, then the total of each convention the entry limits
     limits: tuple[LimitResult, ...]
     deltas: tuple[Delta, ...] | None  # None: no baseline given, or the model is not in it
 
@@ -443,7 +465,7 @@ def check(budgets: Budgets, latency: LatencyMeter | None = None, baseline: Basel
     analyses = [_analyze(budgets.file, e) for e in budgets.entries]
     results = []
     for entry, a in zip(budgets.entries, analyses, strict=False):
-        values = a.metrics()
+        values = {**a.metrics(), **_convention_totals(a, entry)}
         limits = tuple(_check_limit(a, _batched(limit, latency_batch), values, latency) for limit in entry.limits)
         base = baseline.models.get(model_key(entry.spec.name, entry.config)) if baseline is not None else None
         deltas = compare_values(values, base, max_increase) if base is not None else None
@@ -451,6 +473,16 @@ def check(budgets: Budgets, latency: LatencyMeter | None = None, baseline: Basel
     timed = any(r.limit.is_latency and r.value is not None for m in results for r in m.limits)
     method = latency.method() if timed and latency is not None else ""
     return CheckResult(budgets.file, tuple(results), baseline, max_increase, method)
+
+
+def _convention_totals(a: Analysis, entry: Entry) -> dict[str, int]:
+    """The totals of the other counters' conventions the entry limits (the reproductions imported only then)."""
+    names = list(dict.fromkeys(limit.metric for limit in entry.limits if limit.metric in CONVENTION_NAMES))
+    if not names:
+        return {}
+    from shufflecalc.analysis.peers import totals
+
+    return totals(a.graph, names)
 
 
 def _analyze(file: str, entry: Entry) -> Analysis:

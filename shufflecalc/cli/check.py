@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from shufflecalc.cli.common import EXIT_FAILED, EXIT_OK, Out, WideOpt, boundary, command
+from shufflecalc.cli.common import EXIT_FAILED, EXIT_OK, Out, WideOpt, boundary, command, use_targets
 from shufflecalc.errors import ShufflecalcError
 
 
@@ -89,6 +89,7 @@ def check_command(
                 from shufflecalc.latency.budget import LATENCY_MIN_TIME, BenchLatency
 
                 meter = BenchLatency(threads, LATENCY_MIN_TIME if min_time is None else min_time)
+            use_targets()  # a budget's model may be a TARGET (model: mypkg.nets:build_small)
             spec = load_budgets(budgets)
             if batch is not None and not any(limit.is_latency and not limit.batch_stated
                                              for e in spec.entries for limit in e.limits):

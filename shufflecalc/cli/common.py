@@ -97,8 +97,9 @@ EXTENSIONS: dict[str, Format] = {
 
 
 SpecsArg = Annotated[list[str], typer.Argument(
-    metavar="SPEC...", help="built-in spec names (see 'shufflecalc list') or YAML spec paths, each optionally with its "
-    "own parameters: shufflenet:g=8,width=0.5")]
+    metavar="SPEC...", help="built-in spec names (see 'shufflecalc list'), YAML spec paths or TARGETs (PyTorch models: "
+    "torchvision:NAME, pkg.module:fn, file.py:fn; imported once, then cached), each optionally with its own "
+    "parameters: shufflenet:g=8,width=0.5")]
 GOpt = Annotated[int | None, typer.Option("--g", help="groups g, for every model that declares 'g'")]
 WidthOpt = Annotated[float | None, typer.Option("--width", help="width multiplier, for models that declare 'width'")]
 ResOpt = Annotated[int | None, typer.Option("--resolution", help="input resolution, for models that declare it")]
@@ -130,7 +131,22 @@ ColumnsOpt = Annotated[
 ]
 WideOpt = Annotated[bool, typer.Option("--wide", help="draw the table at full width (by default a table wider than "
                                        "the terminal folds its headers and hides columns, and says which)")]
+ConventionOpt = Annotated[
+    list[str] | None, typer.Option("--convention", metavar="NAME", help="also count in another tool's convention "
+                                   "(repeatable, or a comma list): fvcore, ptflops_pytorch, ptflops_aten, thop, "
+                                   "torchinfo, torchprofile, flop_counter (see 'shufflecalc conventions')"),
+]
 PROGRESS_MIN = 50  # show a progress bar for more items than this
+
+
+def parse_conventions(values: Sequence[str] | None) -> tuple[str, ...]:
+    """--convention NAME...: the names (`analysis.peers.parse_names`: repeatable, each a comma list, an unknown name
+    a one-line error listing them); the reproductions are imported only when one is given."""
+    if not values:
+        return ()
+    from shufflecalc.analysis.peers import parse_names
+
+    return parse_names(values)
 
 
 def fatal(message: str, code: int = EXIT_BAD_INPUT) -> None:
@@ -362,11 +378,20 @@ def per_model(specs: Sequence[Any], values: dict[str, Any],
     return [{**{k: v for k, v in values.items() if k in s.params}, **m} for s, m in zip(specs, mine, strict=True)]
 
 
+def use_targets() -> None:
+    """Let every spec the command line names be a TARGET too (a PyTorch model, imported and cached: importer.cache).
+    Set here, in the top wing, because spec/ and analysis/ never import the importer."""
+    from shufflecalc.importer.cache import install
+
+    install()
+
+
 def load_refs(refs: Sequence[str]) -> tuple[list[Any], list[dict[str, str]]]:
-    """Each SPEC of the command line (NAME_OR_PATH or NAME_OR_PATH:k=v,k=v): the spec, and the parameter values it
-    sets itself, each declared by it."""
+    """Each SPEC of the command line (NAME_OR_PATH or NAME_OR_PATH:k=v,k=v, or a TARGET such as
+    torchvision:resnet50:resolution=160): the spec, and the parameter values it sets itself, each declared by it."""
     from shufflecalc.spec.load import load_spec, split_ref
 
+    use_targets()
     loaded, own = [], []
     for ref in refs:
         name, values = split_ref(ref)

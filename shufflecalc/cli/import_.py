@@ -42,6 +42,8 @@ def import_command(
     fmt: FormatOpt = None,
     force: ForceOpt = False,
     wide: WideOpt = False,
+    flat: Annotated[bool, typer.Option("--flat", help="one line per layer: no blocks or stages for repeated "
+                                       "modules")] = False,
 ) -> None:
     """Trace a PyTorch model with torch.fx and write it as a spec, layers named by module path; then prove the spec is
     the model (params, MACs, fvcore's counts, activations, its torch model loading the original state_dict by name and
@@ -58,7 +60,7 @@ def import_command(
             from shufflecalc.errors import ShufflecalcError
 
             raise ShufflecalcError(f"--format {out.fmt.value}: the proof is printed as table or json")
-        result = import_target(target, shape, kwargs)
+        result = import_target(target, shape, kwargs, fold=not flat)
 
         from shufflecalc.report.imports import proof_json, proof_table
 

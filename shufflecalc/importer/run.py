@@ -48,21 +48,44 @@ def read_spec(text: str, name: str) -> Spec:
         return load_spec(str(path))
 
 
-def import_target(target: str, shape: Shape, kwargs: Mapping[str, Any] | None = None) -> Import:
-    """Import TARGET on a 1 x C x H x W input and prove the spec against the model."""
+def import_target(target: str, shape: Shape, kwargs: Mapping[str, Any] | None = None, fold: bool = True) -> Import:
+    """Import TARGET on a 1 x C x H x W input and prove the spec against the model. With `fold` (the default), repeated
+    modules become blocks and stages (`importer.fold`) where that expands to the very layers of the flat spec."""
     import torch
 
     start = time.perf_counter()
     model = load_model(target, kwargs)
     imported = import_model(model, shape, target)
     name = spec_name(target)
-    text = spec_text(imported, name, torch.__version__.split("+")[0])
+    version = torch.__version__.split("+")[0]
+    text = spec_text(imported, name, version, fold=False)
     try:
         graph = expand(read_spec(text, name))
     except ShufflecalcError as exc:  # a mapping the engine refuses: a bug of the import, said as such
         raise ShufflecalcError(f"{target}: the imported spec is refused by the engine ({exc})") from None
+    try:
+        folded = spec_text(imported, name, version) if fold else text
+    except Exception:  # folding is for readability: the flat spec is the fallback, never a failure
+        folded = text
+    if folded != text:  # kept only where it expands to the flat spec's very layers; the flat spec is the fallback
+        try:
+            other = expand(read_spec(folded, name))
+        except ShufflecalcError:
+            other = None
+        if other is not None and _same_layers(graph, other):
+            text, graph = folded, other
     proof = prove(graph, imported.model, target)
     return Import(imported, text, graph, proof, time.perf_counter() - start)
+
+
+def _same_layers(a: Graph, b: Graph) -> bool:
+    """Whether two graphs are one network: the same layers (names, kinds, arguments, inputs, shapes, numbers), in the
+    same order, and the same unused ones."""
+    def rows(layers: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        return [(ly.name, ly.op, sorted(ly.attrs.items()), ly.inputs, ly.in_shapes, ly.out, ly.params, ly.macs,
+                 ly.fvcore_flops, ly.activations, ly.memory_access) for ly in layers]
+
+    return rows(a.layers) == rows(b.layers) and rows(a.unused_layers) == rows(b.unused_layers)
 
 
 def parse_input(text: str) -> Shape:

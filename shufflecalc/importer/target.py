@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from shufflecalc.errors import ShufflecalcError, one_line
+from shufflecalc.spec.load import is_target  # noqa: F401  (re-exported: TARGETs are told from specs there)
 
 TORCHVISION = "torchvision:"
 
@@ -45,12 +46,6 @@ def split_target(target: str) -> tuple[str, str]:
         raise ShufflecalcError(f"{target}: a TARGET is torchvision:NAME, pkg.module:callable or "
                                "path/to/file.py:callable")
     return where, name
-
-
-def is_target(text: str) -> bool:
-    """Whether `text` reads as a TARGET rather than a spec (a built-in name or a YAML path)."""
-    where, sep, name = text.rpartition(":")
-    return bool(sep and where and name.isidentifier() and not where.endswith((".yaml", ".yml")))
 
 
 def load_model(target: str, kwargs: Mapping[str, Any] | None = None) -> Any:

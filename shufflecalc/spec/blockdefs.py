@@ -40,7 +40,7 @@ from shufflecalc.errors import ShufflecalcError, shown
 from shufflecalc.spec.blocks import BLOCKS
 from shufflecalc.spec.expr import BUILTINS, MAX_ABS_INT, MAX_LENGTH, RESERVED_PREFIX, ExprError, compile_expr
 from shufflecalc.spec.layers import KINDS, Arg, reserved_name
-from shufflecalc.spec.load import NAME_RE, Spec, builtin_dir, read_declaration
+from shufflecalc.spec.load import MODULE_PATH_RE, NAME_RE, Spec, builtin_dir, read_declaration
 from shufflecalc.spec.yamlsrc import Document, check_file_name, load_file
 
 BLOCK_KEYS = {"args", "define", "require", "layers", "output", "help"}
@@ -340,14 +340,20 @@ def _layer(doc: Document, path: tuple, layer: Any, names: set[str]) -> None:
             raise doc.error(where, f"invalid layer name {shown(name)} (letters, digits, _ and {{expression}} parts)")
         _layer_rest(doc, path, layer)
         return
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        raise doc.error(where, f"invalid layer name {shown(name)} (letters, digits and _)")
-    why = reserved_name(name)
+    if not isinstance(name, str) or not (NAME_RE.match(name) or MODULE_PATH_RE.match(name)):
+        raise doc.error(where, f"invalid layer name {shown(name)} (letters, digits and _, or a module path: parts "
+                               "of letters, digits, _ and - joined by dots)")
+    why = next((w for part in name.split(".") if (w := reserved_name(part)) is not None), None)
     if why is not None or name == BLOCK_INPUT:
         reason = why or "it names the block's input"
         raise doc.error(where, f"layer name '{name}' is reserved ({reason})")
     if name in names:
         raise doc.error(where, f"duplicate layer name '{name}' in the block")
+    parents = {name[:i] for i, ch in enumerate(name) if ch == "."}
+    inside = next((n for n in names if n in parents or n.startswith(name + ".")), None)
+    if inside is not None:  # a module path: the torch model nests the module there
+        raise doc.error(where, f"layer name '{name}' nests a module inside '{inside}', or the other way round (torch "
+                               "could not build both)")
     names.add(name)
     _layer_rest(doc, path, layer)
 

@@ -27,7 +27,7 @@ from shufflecalc.spec.layers import (
     Shape,
     reserved_name,
 )
-from shufflecalc.spec.load import FUNC_RE, NAME_RE, Spec, load_spec, resolve_config
+from shufflecalc.spec.load import FUNC_RE, MODULE_PATH_RE, NAME_RE, Spec, load_spec, resolve_config
 from shufflecalc.spec.templates import (
     CURRENT_BUDGET,
     MAX_LAYERS,
@@ -44,10 +44,9 @@ from shufflecalc.spec.totals import Totals
 from shufflecalc.spec.values import Scope, text
 
 INPUT = "input"
-MODULE_PATH_RE = re.compile(r"^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$")  # a layer name may be a module path: features.0
 MAX_REPEAT = 1_000  # units in one stage
 ENTRY_KEYS = {"op", "name", "inputs", "unused", "when"}
-STAGE_KEYS = {"stage", "repeat", "stride", "unit", "first", "unused", "when"}
+STAGE_KEYS = {"stage", "repeat", "stride", "unit", "first", "numbered", "unused", "when"}
 UNIT_INDEX = "unit_index"  # in a stage's `unit` and `first` arguments: the unit's place in the stage, from 0
 UNIT_INDEX_RE = re.compile(rf"\b{UNIT_INDEX}\b")
 
@@ -172,6 +171,7 @@ _INPUT_ARGS = (
 _REPEAT = Arg(int, minimum=1, maximum=MAX_REPEAT)
 _STAGE_STRIDE = Arg(int, minimum=1, maximum=MAX_WINDOW)
 _UNUSED = Arg(bool, default=False)
+_NUMBERED = Arg(bool, default=False)  # a stage's units named <stage>.0, <stage>.1 (as torch's nn.Sequential), not unit0
 _WHEN = Arg(bool, default=True)
 
 
@@ -463,6 +463,7 @@ class _Builder:
         name = raw["stage"]
         self._check_name(name, (*path, "stage"))
         repeat = self.scope.value(_REPEAT, raw.get("repeat", 1), (*path, "repeat"))
+        numbered = self.scope.value(_NUMBERED, raw.get("numbered", False), (*path, "numbered"))
         stride = self.scope.value(_STAGE_STRIDE, raw.get("stride", 2), (*path, "stride"))
         unit = raw.get("unit")
         if not isinstance(unit, dict) or "op" not in unit:
@@ -501,7 +502,8 @@ class _Builder:
                 finally:
                     del self.scope.env[UNIT_INDEX]
             args = {**unit_args, **(first_args if i == 0 else {}), "stride": stride if i == 0 else 1}
-            self._block(f"{name}.unit{i}", op, args, self.last, {**unit, **(first if i == 0 else {})}, (*path, "unit"))
+            unit_name = f"{name}.{i}" if numbered else f"{name}.unit{i}"
+            self._block(unit_name, op, args, self.last, {**unit, **(first if i == 0 else {})}, (*path, "unit"))
         self.outputs[name] = self.last
 
     def _known(self, schema: dict[str, Arg], key: str, path: tuple) -> bool:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ PARAM_TYPES: dict[str, type] = {"int": int, "float": float, "bool": bool, "str":
                                 "padding": Padding}
 _PAIR_TEXT = re.compile(r"^\[?\s*([+-]?\d+)\s*[x,]\s*([+-]?\d+)\s*\]?$")  # 1x7, [1, 7], 1,7
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+MODULE_PATH_RE = re.compile(r"^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$")  # a layer name may be a module path: features.0
 FUNC_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\(\s*([A-Za-z0-9_,\s]*)\)\s*$")
 MAX_PARAM = MAX_ABS_INT  # magnitude of an int or float parameter value (and of min, max, choices): 2**62
 MAX_PARAM_TEXT = MAX_LENGTH  # characters of a str parameter value, or of a number written as text
@@ -112,11 +113,39 @@ def split_ref(text: str) -> tuple[str, dict[str, str]]:
     return match.group("ref"), values
 
 
+def is_target(text: str) -> bool:
+    """Whether `text` reads as a TARGET (a PyTorch model: ``torchvision:NAME``, ``pkg.module:callable``,
+    ``path/to/file.py:callable``) rather than a spec (a built-in name or a YAML path)."""
+    where, sep, name = text.rpartition(":")
+    if not (sep and where and name.isidentifier()) or where.endswith((".yaml", ".yml")):
+        return False
+    if where in builtin_names():  # `shufflenet:g`: a spec whose parameter lacks its value, not a module
+        raise ShufflecalcError(f"{text}: a parameter of '{where}' needs a value ({where}:{name}=VALUE)")
+    return True
+
+
+TargetResolver = Callable[[str], str]
+_TARGETS: list[TargetResolver] = []  # at most one: set by set_target_resolver
+
+
+def set_target_resolver(resolver: TargetResolver | None) -> None:
+    """Let `load_spec` read TARGETs: `resolver(target)` returns the path of the target's imported spec (the importer
+    wing's cache sets it: this wing never imports torch or the importer, so a wing above plugs it in)."""
+    _TARGETS[:] = [] if resolver is None else [resolver]
+
+
 def load_spec(ref: str | Path) -> Spec:
-    """Load a built-in spec by name, or a spec file by path."""
+    """Load a built-in spec by name, a spec file by path, or a TARGET's imported spec (see `set_target_resolver`)."""
     text = str(ref)
     check_file_name(text, "spec")
     path = Path(text)
+    if is_target(text) and not path.exists():
+        if not _TARGETS:
+            raise ShufflecalcError(f"{text}: a TARGET (a PyTorch model) is read through the importer: call "
+                                   "shufflecalc.importer.cache.install() first (the command line does)")
+        resolved = Path(_TARGETS[0](text)).resolve()
+        spec = _load(str(resolved), resolved.stat().st_mtime_ns, text, builtin=False)
+        return replace(spec, name=text)  # named by the TARGET: torchvision:resnet50 beside the built-in resnet50
     if path.suffix in (".yaml", ".yml") or path.is_file() or "/" in text or "\\" in text:
         if not path.exists():
             raise ShufflecalcError(f"{text}: no such spec file")

@@ -43,7 +43,7 @@ from shufflecalc.spec.layers import (
 )
 from shufflecalc.spec.layers.base import above
 from shufflecalc.spec.layers.base import text as pair_text
-from shufflecalc.spec.load import NAME_RE
+from shufflecalc.spec.load import MODULE_PATH_RE, NAME_RE
 from shufflecalc.spec.totals import Totals
 from shufflecalc.spec.values import Scope, bound
 
@@ -343,7 +343,8 @@ class _Walk:
             if ref not in self.local:
                 if is_template(item):
                     ref = self._render(item, (*path, "inputs", j))
-                elif NAME_RE.match(item) and item not in self.scope.env:
+                elif ((NAME_RE.match(item) and item not in self.scope.env)
+                      or ("." in item and MODULE_PATH_RE.match(item))):  # a module path: downsample.0
                     raise self.fail((*path, "inputs", j), f"undefined layer '{item}' (inputs name earlier layers of "
                                                           f"the block: {known})")
                 else:

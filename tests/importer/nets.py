@@ -242,3 +242,80 @@ def raises() -> nn.Module:
 
 def not_a_module() -> int:
     return 3
+
+
+class BasicBlock(nn.Module):
+    """ResNet's basic block; the first of a stage that changes the shape has a downsample (conv, bn)."""
+
+    def __init__(self, cin: int, cout: int, stride: int = 1) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.downsample = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+                           if stride != 1 or cin != cout else None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+        identity = self.downsample(x) if self.downsample is not None else x
+        return self.relu(out + identity)
+
+
+class TinyResNet(nn.Module):
+    """Two stages of basic blocks (nn.Sequential, children 0, 1, ...), as torchvision's ResNet: they fold into one
+    block and two stages."""
+
+    def __init__(self, classes: int = 10) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.relu = nn.ReLU(inplace=True)
+        self.layer1 = nn.Sequential(BasicBlock(8, 8), BasicBlock(8, 8))
+        self.layer2 = nn.Sequential(BasicBlock(8, 16, 2), BasicBlock(16, 16), BasicBlock(16, 16))
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(16, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.layer2(self.layer1(self.relu(self.bn1(self.conv1(x)))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+class ConvBN(nn.Sequential):
+    """torchvision's Conv2dNormActivation in small: an nn.Sequential subclass, children named 0, 1, 2."""
+
+    def __init__(self, cin: int, cout: int, kernel: int = 3, stride: int = 1, groups: int = 1) -> None:
+        super().__init__(nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups, bias=False),
+                         nn.BatchNorm2d(cout), nn.ReLU6(inplace=True))
+
+
+class Inverted(nn.Module):
+    """MobileNetV2's inverted residual: without the expansion where `expand` is 1 (its layers then have other module
+    paths, conv.1 a conv instead of conv.1.0: no block describes both), the residual only where the shape stays."""
+
+    def __init__(self, cin: int, cout: int, stride: int, expand: int) -> None:
+        super().__init__()
+        hidden = cin * expand
+        self.residual = stride == 1 and cin == cout
+        layers: list[nn.Module] = [ConvBN(cin, hidden, 1)] if expand != 1 else []
+        layers += [ConvBN(hidden, hidden, 3, stride, hidden), nn.Conv2d(hidden, cout, 1, bias=False),
+                   nn.BatchNorm2d(cout)]
+        self.conv = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv(x) if self.residual else self.conv(x)
+
+
+class TinyMobileNet(nn.Module):
+    """Inverted residuals in one nn.Sequential with other modules: block uses, each on its line, not a stage."""
+
+    def __init__(self, classes: int = 10) -> None:
+        super().__init__()
+        self.features = nn.Sequential(ConvBN(3, 8, 3, 2), Inverted(8, 8, 1, 1), Inverted(8, 12, 2, 4),
+                                      Inverted(12, 12, 1, 4), Inverted(12, 16, 2, 4), ConvBN(16, 32, 1))
+        self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(32, classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.adaptive_avg_pool2d(self.features(x), 1)
+        return self.classifier(torch.flatten(x, 1))

@@ -42,7 +42,7 @@ def test_round_trip_proof_passes(name: str, shape: tuple[int, int, int]) -> None
 
 
 def test_patterns_become_their_layer_kinds() -> None:
-    text = import_target(f"{NETS}:shuffle_net", (3, 32, 32)).text
+    text = import_target(f"{NETS}:shuffle_net", (3, 32, 32), fold=False).text
     got = layers_of(text)
     # ShuffleUnit's view-transpose-contiguous-view: a channel shuffle of 2 groups, named after its module
     assert got["units.0.shuffle"] == "  - {op: channel_shuffle, name: units.0.shuffle, groups: 2}"

@@ -174,7 +174,7 @@ def test_a_layer_name_used_twice_in_a_block(cli, write_spec) -> None:
     ("{op: relu, name: x, inputs: [1]}", "blocks.b.layers[0].inputs", "inputs must be a list of local layer names"),
     ("{op: relu, name: x, inputs: []}", "blocks.b.layers[0].inputs", "inputs must be a list of local layer names"),
     ("{name: x}", "blocks.b.layers[0]", "a block's layer is a mapping with 'op'"),
-    ("{op: relu, name: a.b}", "blocks.b.layers[0].name", "invalid layer name 'a.b'"),
+    ("{op: relu, name: a..b}", "blocks.b.layers[0].name", "invalid layer name 'a..b'"),  # a.b is a module path
 ])
 def test_invalid_layers_of_a_block(cli, write_spec, layer: str, where: str, message: str) -> None:
     path = write_spec(spec(f"  b:\n    layers:\n      - {layer}\n"))

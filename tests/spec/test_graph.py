@@ -264,3 +264,70 @@ def test_unit_index_is_refused_where_the_spec_already_names_it(write_spec) -> No
                        "define or argument of that name")
     assert "unit_index" in _error(write_spec, "input: [4, 16, 16]\nlayers:\n"
                                   "  - {op: conv2d, name: c, out: unit_index, kernel: 1}\n")  # only inside a stage
+
+
+BOTTLENECKS = """
+params:
+  resolution: {type: int, default: 8}
+blocks:
+  res_unit:
+    args:
+      planes: {type: int}
+      stride: {type: int, default: 1}
+      with_downsample: {type: bool, default: false}
+    layers:
+      - {op: conv2d, name: conv1, out: planes, kernel: 1}
+      - {op: conv2d, name: conv2, out: planes, kernel: 3, stride: stride}
+      - {op: conv2d, name: downsample.0, out: planes, kernel: 1, stride: stride, inputs: [input], when: with_downsample}
+      - {op: batchnorm, name: downsample.1, when: with_downsample}
+      - {op: add, name: add, inputs: [conv2, "'downsample.1' if with_downsample else 'input'"]}
+input: [4, resolution, resolution]
+layers:
+  - stage: layer1
+    numbered: true
+    repeat: 3
+    stride: 2
+    unit: {op: res_unit, planes: 6}
+    first: {with_downsample: true}
+"""
+
+
+def test_dotted_local_names_and_numbered_units_give_module_paths(write_spec) -> None:
+    g = expand(write_spec(BOTTLENECKS))
+    names = [layer.name for layer in g.layers]
+    assert names == [
+        "layer1.0.conv1", "layer1.0.conv2", "layer1.0.downsample.0", "layer1.0.downsample.1", "layer1.0.add",
+        "layer1.1.conv1", "layer1.1.conv2", "layer1.1.add", "layer1.2.conv1", "layer1.2.conv2", "layer1.2.add",
+    ]
+    assert [b.name for b in g.blocks] == ["layer1.0", "layer1.1", "layer1.2"]
+    by_name = {layer.name: layer for layer in g.layers}
+    assert by_name["layer1.0.add"].inputs == ("layer1.0.conv2", "layer1.0.downsample.1")
+    assert by_name["layer1.0.downsample.0"].inputs == ("input",)
+    assert by_name["layer1.1.add"].inputs == ("layer1.1.conv2", "layer1.0.add")
+    # by hand: the first unit's 1x1 downsample conv, 4 -> 6 channels at stride 2 on 8x8: 16 outputs of 24 weights
+    assert (by_name["layer1.0.downsample.0"].out, by_name["layer1.0.downsample.0"].macs) == ((6, 4, 4), 16 * 6 * 4)
+
+
+def test_a_unit_of_a_numbered_stage_is_read_by_its_number(write_spec) -> None:
+    g = expand(write_spec(BOTTLENECKS + "  - {op: conv2d, name: head, out: 6, kernel: 1, inputs: [layer1.1]}\n"
+                                        "  - {op: add, name: sum, inputs: [head, layer1]}\n"))
+    head = next(layer for layer in g.layers if layer.name == "head")
+    assert head.inputs == ("layer1.1.add",)
+    assert next(layer for layer in g.layers if layer.name == "sum").inputs == ("head", "layer1.2.add")
+
+
+def test_module_path_mistakes_in_a_block_are_one_line_errors(write_spec, cli) -> None:
+    from tests.conftest import rejected
+
+    nested = BOTTLENECKS.replace("name: downsample.1,", "name: downsample.0.bn,").replace("'downsample.1'",
+                                                                                          "'downsample.0.bn'")
+    assert rejected(cli, write_spec(nested, "nested.yaml")).endswith(
+        "blocks.res_unit.layers[3].name: layer name 'downsample.0.bn' nests a module inside 'downsample.0', or "
+        "the other way round (torch could not build both)")
+    undefined = BOTTLENECKS.replace("inputs: [conv2, ", "inputs: [downsample.2, ")
+    assert "undefined layer 'downsample.2'" in rejected(cli, write_spec(undefined, "undefined.yaml"))
+    reserved = BOTTLENECKS.replace("name: downsample.1,", "name: downsample.training,").replace(
+        "'downsample.1'", "'downsample.training'")
+    assert "layer name 'downsample.training' is reserved" in rejected(cli, write_spec(reserved, "reserved.yaml"))
+    numbered = BOTTLENECKS.replace("numbered: true", "numbered: 3")
+    assert "layers[0].numbered" in rejected(cli, write_spec(numbered, "numbered.yaml"))

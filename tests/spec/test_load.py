@@ -285,3 +285,14 @@ def test_reserved_parameter_names(write_spec, text: str, expected: str) -> None:
     with pytest.raises(ShufflecalcError) as info:
         load_spec(path)
     assert expected in str(info.value).replace(path, "my.yaml"), str(info.value)
+
+
+def test_a_builtin_name_with_a_bare_parameter_is_no_target() -> None:
+    """`shufflenet:g` reads like a TARGET (module:callable), but shufflenet is a built-in spec: the value is missing."""
+    from shufflecalc.spec.load import is_target
+
+    with pytest.raises(ShufflecalcError, match=r"^shufflenet:g: a parameter of 'shufflenet' needs a value "
+                                               r"\(shufflenet:g=VALUE\)$"):
+        is_target("shufflenet:g")
+    assert is_target("torchvision:resnet50") and is_target("nets/small.py:build")
+    assert not is_target("shufflenet") and not is_target("my.yaml:g")
