@@ -28,11 +28,9 @@ from hypothesis import strategies as st
 
 from shufflecalc.bridge.verify import verify
 
+from .test_properties import divisors
+
 EXAMPLES = 50
-
-
-def divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
 
 
 @dataclass
