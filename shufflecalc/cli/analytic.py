@@ -30,6 +30,7 @@ from shufflecalc.cli.common import (
     parse_conventions,
 )
 from shufflecalc.cli.timing import (
+    TIMING_DEFAULTS,
     BatchOpt,
     ChannelsLastOpt,
     CompileOpt,
@@ -103,9 +104,6 @@ def show_command(
         names = parse_conventions(convention)
         (a,) = load_models([spec], g, width, resolution, sets)
         out.output(show_json(a, names), show_table(a, by, names))
-
-
-TIMING_DEFAULTS = ("auto", "1", "float32", False, None, False, False, 1.0, None)  # compare's timing options
 
 
 @command("compare")

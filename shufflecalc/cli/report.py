@@ -1,4 +1,5 @@
-"""The report command: one self-contained HTML page for one or several models. No torch import on this path."""
+"""The report command: one self-contained HTML page for one or several models. No torch import on this path (unless
+--latency times the models)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,20 @@ from shufflecalc.cli.common import (
     command,
     models,
     overrides,
+)
+from shufflecalc.cli.timing import (
+    TIMING_DEFAULTS,
+    BatchOpt,
+    ChannelsLastOpt,
+    CompileOpt,
+    CudaGraphOpt,
+    DeviceOpt,
+    DtypeOpt,
+    MinTimeOpt,
+    PeakOpt,
+    ThreadsOpt,
+    timed,
+    timing_options,
 )
 from shufflecalc.errors import ShufflecalcError
 
@@ -55,10 +70,23 @@ def report_command(
     fmt: PageFormatOpt = None,
     output_file: PageOutputOpt = None,
     force: ForceOpt = False,
+    latency: Annotated[bool, typer.Option("--latency", help="also time the models and show the measured latency "
+                                          "(options as for 'compare --latency'; needs the torch extra)")] = False,
+    device: DeviceOpt = "auto",
+    batch: BatchOpt = "1",
+    dtype: DtypeOpt = "float32",
+    channels_last: ChannelsLastOpt = False,
+    threads: ThreadsOpt = None,
+    cuda_graph: CudaGraphOpt = False,
+    compile_: CompileOpt = False,
+    min_time: MinTimeOpt = 1.0,
+    peak_tflops: PeakOpt = None,
 ) -> None:
     """One self-contained HTML page of the models: summary with the counting conventions, a treemap of MACs (or
     params, memory access) by stage, block and layer, the network as a graph, the sortable layer table, each unit's
-    closed form and, for several models, the comparison. Opens from disk; requests nothing from any server."""
+    closed form and, for several models, the comparison; with --latency, each model's measured latency and, for
+    several, its ratio to the first, with the conditions of the measurement. Opens from disk; requests nothing from
+    any server."""
     from shufflecalc.analysis.cost import analyze
     from shufflecalc.report.page import page_data, page_html
     from shufflecalc.report.render import to_json
@@ -69,7 +97,14 @@ def report_command(
                                    "--output report.html (or redirect stdout)")
         loaded, configs = models(specs, overrides(g, width, resolution, sets))
         analyses = [analyze(spec, config) for spec, config in zip(loaded, configs, strict=True)]
-        out.emit(page_html(analyses) if out.fmt is PageFormat.html else to_json(page_data(analyses)))
+        # as compare: timing options without --latency are checked all the same (without torch) and change nothing
+        timing = (device, batch, dtype, channels_last, threads, cuda_graph, compile_, min_time, peak_tflops)
+        doc = None
+        if latency or timing != TIMING_DEFAULTS:
+            options = timing_options(*timing, resolve=latency)
+        if latency:
+            doc = timed(analyses, options, out.fmt)
+        out.emit(page_html(analyses, doc) if out.fmt is PageFormat.html else to_json(page_data(analyses, doc)))
 
 
 __all__ = ["report_command"]

@@ -29,6 +29,9 @@ PeakOpt = Annotated[
 ]
 
 
+TIMING_DEFAULTS = ("auto", "1", "float32", False, None, False, False, 1.0, None)  # the timing options' defaults
+
+
 def timing_options(device: str, batch: str, dtype: str, channels_last: bool, threads: int | None,
                    cuda_graph: bool, compile_: bool, min_time: float, peak_tflops: float | None,
                    resolve: bool = True) -> Any:

@@ -3,13 +3,16 @@
 `page_data` gathers what the page shows, as JSON-ready data: each model's totals under their named conventions, its
 hierarchy (stage -> block -> layer) with every group's sums, its layers with shapes and counts, the closed form of
 each unit a formula covers (`formulas.explain`, as `shufflecalc explain` reports it) and, for several models, the
-ratios to the first (as `shufflecalc compare` computes them). `page_html` inlines that data, the page's own script
-and style, and the vendored libraries (assets/vendor/: Apache ECharts for the treemap and the comparison chart,
-Cytoscape.js with the dagre layout for the network graph; why these: docs/report.md) into one file that requests
-nothing from any server when opened.
+ratios to the first (as `shufflecalc compare` computes them); with `--latency`, the measured latency from
+`latency.bench`'s document (as `compare --latency` reports it) and the conditions it was measured under. `page_html`
+inlines that data, the page's own script (and assets/latency.js, only for a measured latency) and style, and the
+vendored libraries (assets/vendor/: Apache ECharts for the treemap and the comparison chart, Cytoscape.js with the
+dagre layout for the network graph; why these: docs/report.md) into one file that requests nothing from any server
+when opened.
 
-Pure and deterministic: the same analyses give a byte-identical page (no timestamps; data in the graph's order, every
-mapping built in a fixed order). No third-party Python package is needed.
+Pure and deterministic: the same analyses (and the same latency document) give a byte-identical page (no timestamps;
+data in the graph's order, every mapping built in a fixed order). No third-party Python package is needed; the
+latency document is measured by the caller (`latency.bench`, torch), never here.
 """
 
 from __future__ import annotations
@@ -139,22 +142,71 @@ def comparison(names: Sequence[str], analyses: Sequence[Analysis]) -> list[dict[
              "ratios": [_ratio(getattr(a, m), getattr(first, m)) for a in analyses]} for m in METRICS]
 
 
-def page_data(analyses: Sequence[Analysis]) -> dict[str, Any]:
-    """Everything the page shows, JSON-ready: conventions, each model, and (for several) the comparison."""
+def latency_data(names: Sequence[str], analyses: Sequence[Analysis], doc: Mapping[str, Any]
+                 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The measured latency of `shufflecalc report --latency`, from `latency.bench`'s document `doc` (as
+    `compare --latency` reports it): each model's results (every batch and memory format, with the statistics,
+    throughput and warnings) and its median's ratio to the first model's per batch; and, for the page, the conditions
+    of the measurement (environment, options, conventions, bench's notes, warnings) and, for several models, compare's
+    rows: medians, ratios to the first, throughput, and its "N x fewer MACs, M x faster" line per model and batch."""
+    from shufflecalc.report.latency import bench_notes, measured, versus
+
+    bench = dict(doc)
+    batches = list(bench["options"]["batches"])
+    per_model = []
+    for i in range(len(analyses)):
+        per_model.append({
+            "latency": [r for r in bench["results"] if r["model_index"] == i],
+            "latency_ratio_to_first": {
+                str(b): round(measured(bench, i, b)["median_ms"] / measured(bench, 0, b)["median_ms"], 6)
+                for b in batches},
+        })
+    rows = None
+    if len(analyses) > 1:
+        rows = []
+        for b in batches:
+            lat = [measured(bench, i, b) for i in range(len(analyses))]
+            first = lat[0]["median_ms"]
+            rows.append({
+                "batch": b,
+                "median_ms": [r["median_ms"] for r in lat],
+                "ratios": [round(r["median_ms"] / first, 6) for r in lat],
+                "throughput_ips": [r["throughput_ips"] for r in lat],
+                "versus": [None] + [versus(names[i], names[0], b, analyses[i].macs, analyses[0].macs,
+                                           lat[i]["median_ms"], first) for i in range(1, len(analyses))],
+            })
+    shared = {
+        "batches": batches, "memory_format": bench["environment"]["memory_formats"][-1],
+        "environment": bench["environment"], "options": bench["options"], "conventions": bench["conventions"],
+        "notes": bench_notes(bench), "warnings": bench["warnings"], "comparison": rows,
+    }
+    return per_model, shared
+
+
+def page_data(analyses: Sequence[Analysis], latency: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Everything the page shows, JSON-ready: conventions, each model, and (for several) the comparison; with
+    `latency` (`latency.bench`'s document for these analyses), the measured latency too (`latency_data`: each model's
+    under "latency", the conditions and compare's rows under the top-level "latency"). Without it, no key of it."""
     if not analyses:
         raise ValueError("page_data needs at least one analysis")
     from shufflecalc import __version__
 
     names = labels(analyses)
-    return {
+    models = [model_data(n, a) for n, a in zip(names, analyses, strict=True)]
+    data: dict[str, Any] = {
         "title": "shufflecalc report: " + " vs ".join(names),
         "generator": f"shufflecalc {__version__}",
         "metrics": list(METRICS),
         "headers": {m: HEADERS[m] for m in METRICS},
         "conventions": {m: CONVENTIONS[m] for m in METRICS},
-        "models": [model_data(n, a) for n, a in zip(names, analyses, strict=True)],
+        "models": models,
         "comparison": comparison(names, analyses) if len(analyses) > 1 else None,
     }
+    if latency is not None:
+        per_model, data["latency"] = latency_data(names, analyses, latency)
+        for m, measured in zip(models, per_model, strict=True):
+            m.update(measured)
+    return data
 
 
 # --- the page --------------------------------------------------------------------------------------------------------
@@ -188,9 +240,14 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
-def page_html(analyses: Sequence[Analysis]) -> str:
-    """The report page for `analyses` (one or several models): one HTML file with everything inlined."""
-    data = page_data(analyses)
+def page_html(analyses: Sequence[Analysis], latency: Mapping[str, Any] | None = None) -> str:
+    """The report page for `analyses` (one or several models): one HTML file with everything inlined. With
+    `latency` (see `page_data`), the page's script is followed by assets/latency.js, which draws the measured latency
+    into the summary and the comparison; without it, the page is exactly what it was before --latency existed."""
+    data = page_data(analyses, latency)
+    script = _inline_script("report.js", asset("report.js"))
+    if latency is not None:
+        script += "\n" + _inline_script("latency.js", asset("latency.js"))
     libs = vendored()
     libraries = ", ".join(f"{name} {entry['version']}" for name, entry in libs.items() if name != "@dagrejs/dagre")
     libraries += f" (bundling dagre {libs['@dagrejs/dagre']['version']})" if "@dagrejs/dagre" in libs else ""
@@ -202,7 +259,7 @@ def page_html(analyses: Sequence[Analysis]) -> str:
         "{{style}}": asset("report.css"),
         "{{data}}": _inline_json(data),
         "{{vendor}}": scripts,
-        "{{script}}": _inline_script("report.js", asset("report.js")),
+        "{{script}}": script,
     }
     template = asset("report.html")
     # one pass, so that no inlined text is searched for the next placeholder
@@ -216,4 +273,4 @@ def page_html(analyses: Sequence[Analysis]) -> str:
     return "".join(pieces)
 
 
-__all__ = ["comparison", "hierarchy", "model_data", "page_data", "page_html", "vendored"]
+__all__ = ["comparison", "hierarchy", "latency_data", "model_data", "page_data", "page_html", "vendored"]

@@ -2,7 +2,8 @@
 never over a user's file without --force; its data as JSON with --format json. No torch on this path.
 
 Independent numbers: MobileNet 568,740,352 MACs and ShuffleNet 1x g=3 137,460,672 (tests/analysis/test_cost.py,
-the papers' 569M and 138M); ShuffleNet g=8 stage widths 384, 768, 1536 (Zhang et al., Table 1)."""
+the papers' 569M and 138M); ShuffleNet g=8 stage widths 384, 768, 1536 (Zhang et al., Table 1). With --latency the
+measured times are checked only against each other and the latency library's own definitions, never as times."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from ..conftest import blocked_env, run_cli
 
@@ -84,3 +87,95 @@ def test_report_never_imports_torch(tmp_path: Path) -> None:
                        capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+# --- --latency -------------------------------------------------------------------------------------------------------
+
+FAST = ["--width", "0.25", "--resolution", "32", "--device", "cpu", "--threads", "1", "--min-time", "0.05"]
+LATENCY_KEYS = {"latency", "latency_ratio_to_first"}
+
+
+def test_latency_in_the_data(tmp_path: Path, monkeypatch) -> None:
+    """--latency: each model carries bench's results (statistics as `timing.Stats` words them, throughput as bench
+    derives it), its ratio to the first model, and the page the conditions and compare's rows; the analytic part of
+    the data is what it is without --latency. No wall-clock time is asserted: only how the figures relate."""
+    torch = pytest.importorskip("torch")
+    from shufflecalc.analysis.cost import analyze
+    from shufflecalc.latency.bench import BenchOptions, sig
+    from shufflecalc.latency.timing import Stats
+
+    monkeypatch.chdir(tmp_path)
+    r = run_cli("report", "mobilenet", "shufflenet:g=3", *FAST, "--batch", "1,2", "--latency", "-o", "d.json")
+    assert r.exit_code == 0, r.stderr
+    data = json.loads(Path("d.json").read_text())
+    plain = run_cli("report", "mobilenet", "shufflenet:g=3", "--width", "0.25", "--resolution", "32", "-f", "json")
+    without = {k: v for k, v in data.items() if k != "latency"}
+    without["models"] = [{k: v for k, v in m.items() if k not in LATENCY_KEYS} for m in data["models"]]
+    assert without == plain.json()  # the counts are untouched
+
+    lat = data["latency"]
+    env, options = lat["environment"], lat["options"]
+    assert (env["device"], env["threads"], env["torch"], env["mode"]) == ("cpu", 1, torch.__version__, "eager")
+    assert options == {"device": "cpu", "batches": [1, 2], "dtype": "float32", "channels_last": False,
+                       "threads": 1, "cuda_graph": False, "compile": False, "min_time_s": 0.05, "peak_tflops": None}
+    assert lat["notes"][0].startswith("environment: ") and "1 threads" in lat["notes"][0]
+    stats_keys = set(Stats.of([1.0]).to_dict())
+    macs = [analyze("mobilenet", width=0.25, resolution=32).macs,
+            analyze("shufflenet", g=3, width=0.25, resolution=32).macs]
+    for i, m in enumerate(data["models"]):
+        assert [(x["model"], x["batch"], x["memory_format"]) for x in m["latency"]] == [
+            (m["label"], 1, "contiguous"), (m["label"], 2, "contiguous")]
+        for x in m["latency"]:
+            assert stats_keys <= set(x) and x["macs"] == macs[i] and x["samples"] >= BenchOptions().min_samples
+            assert x["min_ms"] <= x["p25_ms"] <= x["median_ms"] <= x["p75_ms"] <= x["p90_ms"] <= x["max_ms"]
+            assert x["iqr_over_median"] == pytest.approx((x["p75_ms"] - x["p25_ms"]) / x["median_ms"], abs=1e-5)
+            assert x["throughput_ips"] == pytest.approx(sig(x["batch"] * 1000 / x["median_ms"]), rel=1e-5)
+    first, second = (m["latency"] for m in data["models"])
+    for k, b in enumerate((1, 2)):
+        ratio = round(second[k]["median_ms"] / first[k]["median_ms"], 6)
+        assert data["models"][1]["latency_ratio_to_first"][str(b)] == ratio
+        assert data["models"][0]["latency_ratio_to_first"][str(b)] == 1.0
+        row = lat["comparison"][k]
+        assert row["batch"] == b and row["median_ms"] == [first[k]["median_ms"], second[k]["median_ms"]]
+        assert row["ratios"] == [1.0, ratio] and row["versus"][0] is None
+        speed = first[k]["median_ms"] / second[k]["median_ms"]
+        worded = f"{speed:.2f}x faster" if speed >= 1 else f"{1 / speed:.2f}x slower"
+        label = data["models"][1]["label"]
+        assert row["versus"][1] == (f"{label} vs mobilenet, batch {b}: {macs[0] / macs[1]:.2f}x fewer MACs, "
+                                    f"{worded} (median latency)")
+    assert r.stderr.count("shufflecalc: warning: ") == len(lat["warnings"])
+
+
+def test_without_latency_nothing_changes(tmp_path: Path, monkeypatch) -> None:
+    """Without --latency the page is the one page_html makes from the analyses alone: its script is report.js and
+    nothing else, its data has no latency key; timing options without --latency are checked (as compare checks them,
+    without torch) and change no byte."""
+    from shufflecalc.analysis.cost import analyze
+    from shufflecalc.report.page import asset, page_html
+
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("report", "mobilenet", "shufflenet:g=3", "--resolution", "32", "-o", "a.html").exit_code == 0
+    r = run_cli("report", "mobilenet", "shufflenet:g=3", "--resolution", "32", "--threads", "1", "--min-time", "0.1",
+                "--batch", "1,8", "-o", "b.html")
+    assert r.exit_code == 0, r.stderr
+    page = Path("a.html").read_bytes()
+    assert Path("b.html").read_bytes() == page
+    expected = page_html([analyze("mobilenet", resolution=32), analyze("shufflenet", g=3, resolution=32)])
+    assert page == expected.encode("utf-8")
+    assert f"<script>\n{asset('report.js')}\n</script>" in expected  # the page's own script, alone
+    assert asset("latency.js").splitlines()[0] not in expected
+    data = run_cli("report", "mobilenet", "shufflenet:g=3", "--resolution", "32", "-f", "json").json()
+    assert "latency" not in data and not any(LATENCY_KEYS & set(m) for m in data["models"])
+    r = run_cli("report", "mobilenet", "--threads", "0", "-o", "c.html")
+    assert (r.exit_code, r.stderr) == (2, "shufflecalc: error: --threads 0: must be at least 1\n")
+    assert not Path("c.html").exists()
+
+
+def test_latency_without_torch_gives_the_install_hint(tmp_path: Path) -> None:
+    env = blocked_env(tmp_path)
+    out = tmp_path / "r.html"
+    r = subprocess.run([sys.executable, "-m", "shufflecalc", "report", "shufflenet", "--latency", "-o", str(out)],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 2 and r.stdout == ""
+    assert 'pip install "shufflecalc[torch]"' in r.stderr and r.stderr.count("\n") == 1
+    assert not out.exists()

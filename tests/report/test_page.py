@@ -317,3 +317,37 @@ def test_comparison_page(browser, tmp_path) -> None:
         assert page.errors == []
     finally:
         page.page.close()
+
+
+def test_measured_latency_on_the_page(browser, tmp_path) -> None:
+    """With a measured latency (`latency.bench` of two tiny models, one thread, short samples) the summary shows each
+    model's median with the conditions it was measured under, and the comparison table compare's latency row with
+    the ratio to the first and its 'N x fewer MACs, M x faster' line. The figures shown are the bench document's."""
+    torch = pytest.importorskip("torch")
+    from shufflecalc.latency.bench import BenchOptions, bench
+
+    analyses = [analyze("mobilenet", width=0.25, resolution=32), analyze("shufflenet", g=3, width=0.25, resolution=32)]
+    doc = bench(analyses, BenchOptions(device="cpu", threads=1, min_time=0.05, warmup_max=0.5))
+    first, second = (r["median_ms"] for r in doc["results"])
+    path = tmp_path / "latency.html"
+    path.write_text(page_html(analyses, doc), encoding="utf-8")
+    page = Page(browser, path)
+    try:
+        assert page.errors == [] and page.requests == []
+        summary = page.page.inner_text("#latency")
+        assert "Measured latency: mobilenet" in summary and f"torch {torch.__version__}" in summary
+        assert "1 threads" in summary and doc["environment"]["device_name"] in summary  # the conditions
+        cell = page.page.locator("#latency-table tbody tr td").nth(2)  # batch, mode, median
+        assert float(cell.get_attribute("title")) == first
+        assert float(cell.inner_text()) == pytest.approx(first, rel=1e-3)  # 4 significant digits
+        row = page.page.locator("#compare-table tr.latency[data-batch='1'] td")
+        assert row.nth(0).inner_text() == "median latency, batch 1 (ms)"
+        assert row.nth(3).inner_text() == f"{round(second / first, 6):.3f}×"
+        note = page.page.inner_text("#compare-latency")
+        assert "x fewer MACs, " in note and f"torch {torch.__version__}" in note
+        page.page.click("#models button:nth-child(2)")
+        assert page.page.inner_text("#latency h3") == "Measured latency: shufflenet"
+        assert float(page.page.locator("#latency-table tbody tr td").nth(2).get_attribute("title")) == second
+        assert page.errors == []
+    finally:
+        page.page.close()
