@@ -115,3 +115,12 @@ def wrong_batchnorm(monkeypatch) -> Iterator[None]:
     yield
     monkeypatch.undo()
     templates.clear_caches()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_import_cache(tmp_path_factory: pytest.TempPathFactory):
+    """Imported specs (TARGETs, .onnx files) are cached under a folder of this test run, never the user's cache."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("SHUFFLECALC_CACHE_DIR", str(tmp_path_factory.mktemp("import-cache")))
+    yield
+    patch.undo()

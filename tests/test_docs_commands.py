@@ -31,6 +31,7 @@ PARSE_ONLY = {
     "bench mobilenet shufflenet --g 3 --device cuda --batch 1,8,32 --cuda-graph",  # needs CUDA
     "bench shufflenet --device cuda --dtype float16 --channels-last",  # needs CUDA
     "compare mobilenet shufflenet --g 3 --latency --batch 1,8",  # 4 timed cases, as bench
+    "report mobilenet shufflenet --g 3 --latency --device cpu --threads 1 --batch 1,8 -o measured.html",  # as compare
     "profile shufflenet --g 3 --batch 8",  # warm-up and 10 profiled passes at batch 8: about 30 s
     # docs/import.md: torchvision (never a test dependency) or a user's own package and file
     "import torchvision:resnet50 -o resnet50.yaml",
@@ -45,7 +46,7 @@ PARSE_ONLY = {
 }
 
 # Shell lines in ```bash blocks that are not shufflecalc commands (installing, the test suite, a GPU script).
-NOT_SHUFFLECALC = ("python3 -m venv", ".venv/bin/pip install", ".venv/bin/python -m pytest", "bash benchmarks/gpu.sh")
+NOT_SHUFFLECALC = ("python3 -m venv", ".venv/bin/pip install", "pip install", ".venv/bin/python -m pytest", "bash benchmarks/gpu.sh")
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,9 @@ def prepare(doc: str, folder: Path) -> None:
     # the docs show no `my_net.yaml` ("your own network"): the spec-format page's worked example stands for it
     (folder / "my_net.yaml").write_text(tiny)
     (folder / "budgets.yaml").write_text(readme_baseline_budgets())
+    if doc == "docs/import.md":  # the docs' nets/small.onnx: the small ONNX file tests/data/make_onnx.py writes
+        (folder / "nets").mkdir()
+        (folder / "nets" / "small.onnx").write_bytes((ROOT / "tests" / "data" / "small_net.onnx").read_bytes())
 
 
 def step(comment: str, folder: Path) -> None:

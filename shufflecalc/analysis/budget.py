@@ -191,7 +191,7 @@ def _spec(doc: Document, path: tuple, model: Any, base: Path) -> Spec:
             return load_spec(f"{base / where}:{name}" if local else model)
         except ShufflecalcError as exc:
             raise doc.error(path, exc.message) from None
-    if model.endswith((".yaml", ".yml")) or "/" in model or os.sep in model:
+    if model.endswith((".yaml", ".yml", ".onnx")) or "/" in model or os.sep in model:
         file = base / model
         if not file.exists():  # anything else (a directory, a FIFO) is refused by the reader, with its reason
             raise doc.error(path, f"unknown spec '{model}': no such file {file} "

@@ -109,6 +109,8 @@ def cache_key(target: str, kwargs: Mapping[str, Any] | None = None) -> str:
 def cached_spec(target: str, kwargs: Mapping[str, Any] | None = None) -> str:
     """The path of TARGET's imported spec: from the cache, else imported, proven and cached (a failed round-trip
     proof is an error, and nothing is cached)."""
+    if target.endswith(".onnx"):
+        return cached_onnx(target)
     try:
         found = importlib.util.find_spec("torch")  # found, not imported: a cache hit never imports torch
     except (ImportError, ValueError):
@@ -138,6 +140,40 @@ def cached_spec(target: str, kwargs: Mapping[str, Any] | None = None) -> str:
         raise ShufflecalcError(f"{folder}: cannot write the import cache ({exc.strerror or exc}; set "
                                f"{CACHE_ENV} to a writable folder)") from None
     return str(path)
+
+
+def cached_onnx(path: str) -> str:
+    """The path of an ONNX file's imported spec (`importer.onnxread`, torch-free): from the cache, keyed by the file's
+    hash, the onnx and shufflecalc versions and this wing's code, else read and cached."""
+    from shufflecalc import __version__
+    from shufflecalc.importer.onnxread import file_hash, import_onnx
+
+    if not Path(path).is_file():
+        raise ShufflecalcError(f"{path}: no such ONNX file")
+    here = Path(__file__).resolve().parent
+    parts = {"onnx_file": file_hash(path), "onnx": _version("onnx"), "shufflecalc": __version__,
+             "importer": _digest(sorted(here.glob("*.py")))}
+    key = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+    folder = cache_dir() / "imports"
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(path).stem)[-60:] or "model"
+    cached = folder / f"{stem}.onnx-{key[:24]}.yaml"
+    if cached.is_file():
+        return str(cached)
+    result = import_onnx(path, name=stem)
+    _write(folder, cached, result.text)
+    return str(cached)
+
+
+def _write(folder: Path, path: Path, text: str) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".import-", suffix=".tmp", dir=folder)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise ShufflecalcError(f"{folder}: cannot write the import cache ({exc.strerror or exc}; set "
+                               f"{CACHE_ENV} to a writable folder)") from None
 
 
 def install() -> None:

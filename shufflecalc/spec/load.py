@@ -146,6 +146,12 @@ def load_spec(ref: str | Path) -> Spec:
         resolved = Path(_TARGETS[0](text)).resolve()
         spec = _load(str(resolved), resolved.stat().st_mtime_ns, text, builtin=False)
         return replace(spec, name=text)  # named by the TARGET: torchvision:resnet50 beside the built-in resnet50
+    if path.suffix == ".onnx":  # an ONNX model: read by the importer's ONNX reader through the same slot
+        if not _TARGETS:
+            raise ShufflecalcError(f"{text}: an ONNX model is read through the importer: call "
+                                   "shufflecalc.importer.cache.install() first (the command line does)")
+        resolved = Path(_TARGETS[0](text)).resolve()
+        return replace(_load(str(resolved), resolved.stat().st_mtime_ns, text, builtin=False), name=text)
     if path.suffix in (".yaml", ".yml") or path.is_file() or "/" in text or "\\" in text:
         if not path.exists():
             raise ShufflecalcError(f"{text}: no such spec file")

@@ -1,0 +1,169 @@
+"""`shufflecalc import model.onnx` and .onnx files wherever a spec is named: the torch-free ONNX reader
+(shufflecalc/importer/onnxread.py) on a file made by tests/data/make_onnx.py, on shufflecalc's own built-in models
+exported by torch.onnx.export (BN kept and BN folded), and on hostile files."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ..conftest import ROOT, run_cli
+
+onnx = pytest.importorskip("onnx")
+
+SMALL = ROOT / "tests" / "data" / "small_net.onnx"
+
+# small_net.onnx by hand (tests/data/make_onnx.py): 3 x 32 x 32 in
+#   conv1 3->16 3x3 stride 2: 16 x 16 x 16 out, 16*3*9*256 = 110,592 MACs, 432 params
+#   bn: 2*16 = 32 params (running mean and variance are buffers)
+#   dw 16 groups 3x3 + bias: 16*9*256 = 36,864 MACs, 144 + 16 params
+#   pw 16->24 1x1 + bias: 24*16*256 = 98,304 MACs, 384 + 24 params
+#   fc 24->10 + bias: 240 MACs, 240 + 10 params
+SMALL_MACS = 110_592 + 36_864 + 98_304 + 240
+SMALL_PARAMS = 432 + 32 + 144 + 16 + 384 + 24 + 240 + 10
+SMALL_KINDS = ["conv2d", "batchnorm", "relu", "conv2d", "relu6", "conv2d", "silu", "channel_shuffle", "global_avgpool",
+               "flatten", "linear"]
+
+
+def test_the_small_file_is_the_script_s() -> None:
+    sys.path.insert(0, str(ROOT / "tests" / "data"))
+    try:
+        import make_onnx
+    finally:
+        sys.path.pop(0)
+    assert make_onnx.build().SerializeToString() == onnx.load(str(SMALL)).SerializeToString()
+
+
+def test_small_net_imports_without_torch(tmp_path: Path) -> None:
+    """The whole command, torch made unimportable: the spec, its counts by hand, and torch never imported."""
+    out = tmp_path / "small.yaml"
+    code = (
+        "import sys\n"
+        "sys.modules['torch'] = None\n"
+        "from shufflecalc.cli import run\n"
+        f"code = run(['import', {str(SMALL)!r}, '-o', {str(out)!r}, '-f', 'json'], prog_name='shufflecalc')\n"
+        "assert not any(m.split('.')[0] == 'torch' and sys.modules[m] for m in sys.modules), 'torch imported'\n"
+        "sys.exit(code)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                       env={"SHUFFLECALC_CACHE_DIR": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"})
+    assert r.returncode == 0, r.stderr
+    import json
+
+    data = json.loads(r.stdout)
+    assert (data["macs"], data["params"], data["batchnorm_nodes"]) == (SMALL_MACS, SMALL_PARAMS, 1)
+    assert data["constant_nodes_folded"] == 3  # Shape, Gather, Constant: shape arithmetic, no layers
+    text = out.read_text()
+    assert "{op: conv2d, name: conv1, out: 16, kernel: 3, stride: 2}" in text
+    assert "{op: channel_shuffle, name: shuffle.reshape_1, groups: 2}" in text
+
+
+def test_an_onnx_file_wherever_a_spec_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHUFFLECALC_CACHE_DIR", str(tmp_path / "cache"))
+    r = run_cli("show", str(SMALL), "-f", "json")
+    assert r.exit_code == 0, r.stderr
+    data = r.json()
+    rows = data["layers"] if "layers" in data else data["models"][0]["layers"]
+    assert [row["op"] for row in rows] == SMALL_KINDS
+    assert sum(row["macs"] for row in rows) == SMALL_MACS
+    cached = list((tmp_path / "cache" / "imports").glob("small_net.onnx-*.yaml"))
+    assert len(cached) == 1
+    nets = tmp_path / "nets"
+    nets.mkdir()
+    (nets / "small.onnx").write_bytes(SMALL.read_bytes())
+    budget = tmp_path / "budget.yaml"
+    for limit, code in ((SMALL_MACS, 0), (SMALL_MACS - 1, 1)):  # exactly the MACs, then one short
+        budget.write_text(f"budgets:\n  - model: nets/small.onnx\n    max_macs: {limit}\n")
+        r = run_cli("check", str(budget))
+        assert r.exit_code == code, (r.stdout, r.stderr)
+
+
+def _one_line_error(*args: str) -> str:
+    r = run_cli("import", *args)
+    assert r.exit_code == 2, (r.stdout, r.stderr)
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1, r.stderr
+    return lines[0]
+
+
+def test_hostile_files(tmp_path: Path) -> None:
+    truncated = tmp_path / "truncated.onnx"
+    truncated.write_bytes(SMALL.read_bytes()[:3000])
+    assert "not a readable ONNX model" in _one_line_error(str(truncated))
+    text = tmp_path / "text.onnx"
+    text.write_text("name: not onnx\n")
+    assert "not a readable ONNX model" in _one_line_error(str(text))
+
+    from onnx import TensorProto, helper
+
+    def save(name: str, nodes: list, dims: list) -> str:
+        graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, dims)],
+                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+        path = tmp_path / name
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+        return str(path)
+
+    unmapped = save("unmapped.onnx", [helper.make_node("Cos", ["x"], ["a"], name="/c1/Cos"),
+                                      helper.make_node("Relu", ["a"], ["b"], name="/r/Relu"),
+                                      helper.make_node("Cos", ["b"], ["c"], name="/c2/Cos"),
+                                      helper.make_node("Sin", ["c"], ["y"], name="/s/Sin")], [1, 3, 8, 8])
+    line = _one_line_error(unmapped)
+    # every op type without a kind, with count and nodes; the Relu that reads an unmapped node is not reported again
+    assert line.endswith("unmapped.onnx: 3 nodes without a layer kind: Cos (x2: /c1/Cos, /c2/Cos); Sin (x1: /s/Sin)")
+    symbolic = save("symbolic.onnx", [helper.make_node("Relu", ["x"], ["y"], name="/r/Relu")], ["N", 3, "H", "W"])
+    assert "dimension 2 (height) is symbolic ('H'): give --input C,H,W" in _one_line_error(symbolic)
+    r = run_cli("import", symbolic, "--input", "3,8,8", "-f", "json", "-o", str(tmp_path / "s.yaml"))
+    assert r.exit_code == 0, r.stderr
+    assert r.json()["input"] == [3, 8, 8]
+    asym = save("asym.onnx", [helper.make_node("MaxPool", ["x"], ["y"], name="/p/MaxPool", kernel_shape=[2, 2],
+                                               strides=[2, 2], pads=[0, 0, 1, 1])], [1, 3, 8, 8])
+    assert "MaxPool with asymmetric pads [0, 0, 1, 1] (no layer kind pads so)" in _one_line_error(asym)
+
+
+# --- the built-in models, exported and read back ---------------------------------------------------------------
+
+MODELS = [("shufflenet_v2", 64), ("mobilenet_v3_small", 64), ("resnet50", 32), ("shufflenet", 64),
+          ("mobilenet_v2", 32), ("efficientnet", 32), ("convnext", 32)]
+
+
+@pytest.mark.parametrize(("name", "resolution"), MODELS)
+def test_built_in_models_round_trip_through_onnx(name: str, resolution: int, tmp_path: Path) -> None:
+    """Exported by torch.onnx.export with BN kept (training=PRESERVE, no constant folding) and folded (the default):
+    read back, the MACs and every layer's output shape are the spec's; params are the spec's with BN kept, and the
+    spec's less one per batchnorm channel with BN folded (gamma and beta, 2C, go; the conv's bias, C, comes)."""
+    torch = pytest.importorskip("torch")
+    import warnings
+
+    import shufflecalc
+    from shufflecalc.importer.onnxread import import_onnx
+
+    graph = shufflecalc.expand(shufflecalc.load_spec(name), {"resolution": resolution})
+    model = shufflecalc.build_model(name, resolution=resolution).eval()
+    x = torch.randn(1, *graph.input)
+    macs = sum(ly.macs for ly in graph.layers)
+    params = sum(ly.params for ly in graph.layers)
+    bn_channels = sum(ly.out[0] for ly in graph.layers if ly.op == "batchnorm")
+    shapes = sorted(tuple(ly.out) for ly in graph.layers if ly.op in ("conv2d", "linear"))
+    for folded in (False, True):
+        path = tmp_path / f"{name}_{folded}.onnx"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(model, (x,), str(path), dynamo=False, do_constant_folding=folded,
+                              training=torch.onnx.TrainingMode.EVAL if folded else torch.onnx.TrainingMode.PRESERVE)
+        result = import_onnx(str(path))
+        assert result.graph is not None
+        got = result.graph.layers
+        assert sum(ly.macs for ly in got) == macs
+        assert sorted(tuple(ly.out) for ly in got if ly.op in ("conv2d", "linear")) == shapes
+        assert tuple(got[-1].out) == tuple(graph.layers[-1].out)
+        n_bn = sum(ly.op == "batchnorm" for ly in graph.layers)
+        if folded:
+            assert sum(ly.params for ly in got) == params - bn_channels
+            assert result.batchnorms == 0
+            assert (not n_bn) or any("folded the batchnorms" in note for note in result.notes)
+        else:
+            assert sum(ly.params for ly in got) == params
+            assert result.batchnorms == n_bn
