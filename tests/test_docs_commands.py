@@ -46,7 +46,8 @@ PARSE_ONLY = {
 }
 
 # Shell lines in ```bash blocks that are not shufflecalc commands (installing, the test suite, a GPU script).
-NOT_SHUFFLECALC = ("python3 -m venv", ".venv/bin/pip install", "pip install", ".venv/bin/python -m pytest", "bash benchmarks/gpu.sh")
+NOT_SHUFFLECALC = ("python3 -m venv", ".venv/bin/pip install", "pip install", ".venv/bin/python -m pytest",
+                   "bash benchmarks/gpu.sh")
 
 
 @dataclass(frozen=True)
