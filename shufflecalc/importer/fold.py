@@ -16,6 +16,9 @@
 Instances of a class that no single block can describe (a layer of one kind in one instance and of another kind in
 another, an input that two ``with_`` patterns choose) are left as their layers. `importer.run` keeps the folded spec
 only where its expansion is the flat spec's, layer for layer; otherwise the flat spec is the fallback.
+
+Torch-free: the module tree comes as `ImportedModel.modules`, (path, class name) pairs in pre-order, from the
+PyTorch model (`trace.module_classes`) or from an ONNX graph's node scopes (`onnxread._modules`).
 """
 
 from __future__ import annotations
@@ -27,8 +30,7 @@ from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from typing import Any
 
-from shufflecalc.importer.emit import flow, scalar, written_args
-from shufflecalc.importer.trace import ImportedLayer, ImportedModel
+from shufflecalc.importer.model import ImportedLayer, ImportedModel, flow, scalar, written_args
 from shufflecalc.spec.blocks import BLOCKS
 from shufflecalc.spec.expr import BUILTINS
 from shufflecalc.spec.graph import INPUT
@@ -131,29 +133,19 @@ def _normal(op: str, args: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _class_name(module: Any) -> str:
-    return type(module).__name__
-
-
-def _plain_container(module: Any) -> bool:
-    from torch import nn
-
-    return type(module) in (nn.Sequential, nn.ModuleList, nn.ModuleDict)
-
-
 def fold_model(imported: ImportedModel, taken: set[str]) -> Folded | None:
     """The folded form of an imported model, or None where nothing folds. `taken`: the spec's parameter names."""
     readers: dict[str, set[str]] = {}
     for ly in imported.layers:
         for i in ly.inputs:
             readers.setdefault(i, set()).add(ly.name)
-    modules = [(path, m) for path, m in imported.model.named_modules() if path and not _plain_container(m)]
-    counts = Counter(_class_name(m) for _, m in modules)
+    modules = imported.modules  # (path, class), pre-order, plain containers left out
+    counts = Counter(cls for _, cls in modules)
     chosen: list[_Instance] = []
-    for path, m in modules:  # pre-order: the outermost instance of a repeated class wins
-        if counts[_class_name(m)] < 2 or any(path.startswith(c.path + ".") for c in chosen):
+    for path, cls in modules:  # pre-order: the outermost instance of a repeated class wins
+        if counts[cls] < 2 or any(path.startswith(c.path + ".") for c in chosen):
             continue
-        inst = _instance(imported, readers, path, _class_name(m))
+        inst = _instance(imported, readers, path, cls)
         if inst is not None:
             chosen.append(inst)
     by_class: dict[str, list[_Instance]] = {}

@@ -16,6 +16,13 @@ Imports only ``onnx`` (and numpy, which onnx needs), never torch. The reading, i
   ``flatten``, a ``channel_shuffle`` or ``to_tokens``, MatMul with a weight then Add of a bias is ``linear``;
 - an operation without a layer kind is listed with every other one, by op type, count and node names, in one line.
 
+The layers are the PyTorch importer's (`importer.model`) and are written by the same writer (`importer.emit`): a
+linear head declares ``classes``; a square input declares ``resolution`` where the graph, read again on a 2H x 2W
+input, gives the same layers with the engine's shapes at that resolution and the same weights (a Reshape to a fixed
+size forbids it, and the spec's header says so); repeated module paths of the node scopes are folded into blocks and
+stages (`importer.fold`; ONNX keeps no class names, see `_modules`), kept only where the folded spec expands to the
+flat spec's very layers.
+
 The counts are of the graph as given: an exporter that folded BatchNormalization into the convolutions leaves convs
 with a bias and no batchnorm, so the spec's params and fvcore's count differ from the torch model's (the spec's
 header and the import's report say how many BatchNormalization nodes the graph has). The spec is expanded by the
@@ -30,15 +37,19 @@ import re
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from shufflecalc.errors import MissingDependency, ShufflecalcError, one_line
+from shufflecalc.importer.emit import write_spec
+from shufflecalc.importer.model import ImportedLayer, ImportedModel, UnmappedOps, layout_kind, same_layers
+from shufflecalc.importer.model import Unmapped as _Unmapped
+from shufflecalc.importer.model import spec_pair as _pair
 from shufflecalc.spec.graph import INPUT, Graph, expand
-from shufflecalc.spec.layers import KINDS, Shape
-from shufflecalc.spec.load import load_spec
+from shufflecalc.spec.layers import Shape
+from shufflecalc.spec.load import Spec, load_spec
 
 INSTALL_HINT = 'an ONNX model needs the onnx extra: pip install "shufflecalc[onnx]"'
 
@@ -63,24 +74,12 @@ def _onnx() -> Any:
 
 
 @dataclass
-class Layer:
-    """One spec layer of an ONNX graph."""
-
-    name: str
-    op: str
-    args: dict[str, Any]
-    inputs: tuple[str, ...]
-    out: Shape  # the ONNX tensor's shape, batch dropped
-    nodes: tuple[str, ...]  # the ONNX nodes it stands for
-
-
-@dataclass
 class OnnxImport:
     """The result of `import_onnx`."""
 
     path: str
     input: Shape
-    layers: list[Layer]
+    layers: list[ImportedLayer]
     output: str
     text: str = ""
     graph: Graph | None = None
@@ -95,16 +94,6 @@ class OnnxImport:
     @property
     def lines(self) -> int:
         return self.text.count("\n")
-
-
-class UnmappedOps(ShufflecalcError):
-    """ONNX operations without a layer kind: all of them, by op type with counts and node names, in one line."""
-
-
-class _Unmapped(Exception):
-    def __init__(self, what: str) -> None:
-        super().__init__(what)
-        self.what = what
 
 
 class _Failed(Exception):
@@ -429,8 +418,15 @@ def _scope(node: Any, index: int) -> tuple[str, str]:
     parts = [p for p in node.name.split("/") if p]
     what = _PART.sub("_", parts[-1]).strip("_").lower() if parts else ""
     path = ""
-    for p in parts[:-1]:
-        path = p if not path or p.startswith(path + ".") else f"{path}.{p}"
+    last = ""
+    for p in parts[:-1]:  # each part a child's name, or its parent's part and its own: ``layer2.0``, ``conv.0.0``
+        if not path or p.startswith(path + "."):
+            path = p
+        elif p.startswith(last + "."):
+            path = f"{path}{p[len(last):]}"
+        else:
+            path = f"{path}.{p}"
+        last = p
     pieces = [_PART.sub("_", s).strip("_") for s in path.split(".")] if path else []
     if not what:
         what = f"{node.op_type.lower()}_{index}"
@@ -440,7 +436,7 @@ def _scope(node: Any, index: int) -> tuple[str, str]:
 class _Mapper:
     def __init__(self, g: _Graph, path: str) -> None:
         self.g, self.path = g, path
-        self.layers: list[Layer] = []
+        self.layers: list[ImportedLayer] = []
         self.names: dict[str, str] = {g.input_name: INPUT}  # tensor -> the layer whose output it is
         self.layout: dict[str, tuple[str, list[Any]]] = {}  # tensor -> (the tensor it lays out, the nodes)
         self.skip: set[int] = set()  # nodes a pattern consumed
@@ -448,6 +444,7 @@ class _Mapper:
         self.failed: set[str] = set()  # outputs of unmapped nodes: what reads them is not reported again
         self.batchnorms = 0
         self.scopes = Counter(_scope(n, i)[0] for i, n in enumerate(g.nodes) if i not in g.constant_nodes)
+        self.parents = {".".join(p.split(".")[:k]) for p in self.scopes for k in range(1, p.count(".") + 1)}
         self.used: set[str] = set()
         self.const_nodes = g.constant_nodes
 
@@ -472,7 +469,9 @@ class _Mapper:
                 self.used.add(base)
                 return base
         path, what = _scope(node, index)
-        base = path if path and self.scopes[path] == 1 else (f"{path}.{what}" if path else what)
+        # a scope of one node is its name, unless modules nest under it (a block's Add: ``layer1.0.add``)
+        alone = path and self.scopes[path] == 1 and path not in self.parents
+        base = path if alone else (f"{path}.{what}" if path else what)
         name, k = base, 0
         while name in self.used or name == INPUT:
             k += 1
@@ -497,7 +496,10 @@ class _Mapper:
         out = out or node.output[0]
         name = self.name_for(node, index, weight)
         shape = self.shape(out)[1:]
-        self.layers.append(Layer(name, op, args, sources, shape, tuple(n.name for n in (node, *nodes))))
+        in_shapes = tuple(self.shape(t)[1:] for t in inputs)
+        chain = (node, *nodes)
+        self.layers.append(ImportedLayer(name, op, args, sources, in_shapes, shape, ", ".join(n.op_type for n in chain),
+                                         nodes=tuple(n.name for n in chain)))
         self.names[out] = name
         return name
 
@@ -933,7 +935,7 @@ class _Mapper:
         for n in nodes:
             current = _replay(n, current, self.g)
         what = ", ".join(n.op_type for n in nodes)
-        kind = _layout_kind(probe, current)
+        kind = layout_kind(probe, current)
         if kind is None:
             shown = " x ".join(map(str, shape[1:]))
             after = " x ".join(map(str, current.shape[1:]))
@@ -947,8 +949,8 @@ class _Mapper:
             return
         last = nodes[-1]
         index = next(k for k, m in enumerate(self.g.nodes) if m is last)
-        self.layers.append(Layer(self.name_for(last, index), op, args, (source,), tuple(current.shape[1:]),
-                                 tuple(n.name for n in nodes)))
+        self.layers.append(ImportedLayer(self.name_for(last, index), op, args, (source,), (tuple(shape[1:]),),
+                                         tuple(current.shape[1:]), what, nodes=tuple(n.name for n in nodes)))
         self.names[tensor] = self.layers[-1].name
 
 
@@ -978,99 +980,15 @@ def _replay(n: Any, x: Any, g: _Graph) -> Any:
     return out
 
 
-def _layout_kind(probe: Any, result: Any) -> tuple[str, dict[str, Any]] | None:
-    """What a run of layout operations does to `probe` (distinct numbers), as a layer kind, or None."""
-    np = _np()
-    shape = probe.shape
-    if result.shape == shape and np.array_equal(result, probe):
-        return "identity", {}
-    if result.ndim == 2 and np.array_equal(result, probe.reshape(shape[0], -1)):
-        return ("flatten", {}) if probe.ndim > 2 else ("identity", {})
-    if probe.ndim == 4 and result.shape == shape:
-        n, c, h, w = shape
-        for groups in range(2, c + 1):
-            if c % groups == 0:
-                shuffled = probe.reshape(n, groups, c // groups, h, w).transpose(0, 2, 1, 3, 4).reshape(shape)
-                if np.array_equal(result, shuffled):
-                    return "channel_shuffle", {"groups": groups}
-        return None
-    if probe.ndim == 4 and np.array_equal(result, probe.reshape(shape[0], shape[1], -1).transpose(0, 2, 1)):
-        return "to_tokens", {}
-    return None
-
-
 def _f32(v: Any) -> float:
     """An ONNX float attribute (float32) as the decimal it was written as: 1e-05, not 9.999999747378752e-06."""
     return float(f"{float(v):.7g}")
 
 
-def _pair(v: Sequence[int] | int) -> Any:
-    if isinstance(v, int):
-        return v
-    h, w = (int(x) for x in v)
-    return h if h == w else [h, w]
-
-
 # --- the spec -------------------------------------------------------------------------------------------------------
 
 
-def _written(op: str, args: Mapping[str, Any]) -> dict[str, Any]:
-    kind = KINDS[op]
-    written = {}
-    for key, value in args.items():
-        if value is None:
-            continue
-        if op == "conv2d" and key == "padding" and not isinstance(value, str):
-            (kh, kw), (dh, dw) = _pairs(args["kernel"]), _pairs(args["dilation"])
-            if _pairs(value) == (dh * (kh - 1) // 2, dw * (kw - 1) // 2):
-                continue
-            written[key] = value
-            continue
-        if op in ("maxpool", "avgpool") and key == "stride" and _pairs(value) == _pairs(args["kernel"]):
-            continue
-        default = kind.args[key].default
-        if value != default or isinstance(value, bool) != isinstance(default, bool):
-            written[key] = value
-    return written
-
-
-def _pairs(v: Any) -> tuple[int, int]:
-    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
-
-
-_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
-_WORDS = {"true", "false", "yes", "no", "on", "off", "null", "y", "n"}
-
-
-def _scalar(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        text = repr(value)
-        if "e" in text or "E" in text:
-            mantissa, _, exponent = text.lower().partition("e")
-            if "." not in mantissa:
-                mantissa += ".0"
-            sign = "" if exponent.startswith(("-", "+")) else "+"
-            return f"{mantissa}e{sign}{exponent}"
-        return text
-    if isinstance(value, (tuple, list)):
-        return "[" + ", ".join(_scalar(v) for v in value) + "]"
-    text = str(value)
-    if _PLAIN.match(text) and text.lower() not in _WORDS:
-        return text
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _flow(entry: Mapping[str, Any]) -> str:
-    return "{" + ", ".join(f"{k}: {_scalar(v)}" for k, v in entry.items()) + "}"
-
-
-def _unprefix(layers: list[Layer]) -> None:
+def _unprefix(layers: list[ImportedLayer]) -> None:
     """No layer name may be a dotted prefix of another (torch nests modules by name): the shorter is renamed."""
     names = {ly.name for ly in layers}
     renamed: dict[str, str] = {}
@@ -1089,32 +1007,7 @@ def _unprefix(layers: list[Layer]) -> None:
             ly.inputs = tuple(renamed.get(i, i) for i in ly.inputs)
 
 
-def spec_text(result: OnnxImport, name: str, onnx_version: str) -> str:
-    c, h, w = result.input
-    lines = [
-        f"# shufflecalc import {result.path} (onnx {onnx_version}, opset {result.opset})",
-        f"# {len(result.layers)} layers from {result.nodes} nodes ({result.folded} constant nodes folded); "
-        f"{result.batchnorms} BatchNormalization nodes in the graph",
-    ]
-    lines += [f"# {note}" for note in result.notes]
-    lines += [
-        f"name: {_scalar(name)}",
-        f"description: {_scalar(f'{Path(result.path).name}, imported from its ONNX graph')}",
-        f"reference: {_scalar(result.path)}",
-        f"input: [{c}, {h}, {w}]",
-        "layers:",
-    ]
-    last = INPUT
-    for ly in result.layers:
-        entry: dict[str, Any] = {"op": ly.op, "name": ly.name, **_written(ly.op, ly.args)}
-        if ly.inputs != (last,):
-            entry["inputs"] = list(ly.inputs)
-        last = ly.name
-        lines.append("  - " + _flow(entry))
-    return "\n".join(lines) + "\n"
-
-
-def _live(layers: list[Layer], output: str) -> list[Layer]:
+def _live(layers: list[ImportedLayer], output: str) -> list[ImportedLayer]:
     """The layers the output depends on, in order (a layer whose value is never read is not part of the network)."""
     by_name = {ly.name: ly for ly in layers}
     keep, todo = {output}, [output]
@@ -1166,25 +1059,127 @@ def import_onnx(path: str, shape: Shape | None = None, name: str | None = None) 
         result.notes.append("no BatchNormalization in the graph and convolutions with a bias: an exporter may have "
                             "folded the batchnorms into them; params and fvcore_flops are of the graph as given")
     stem = name or re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(path).stem) or "model"
-    result.text = spec_text(result, stem, onnx.__version__)
+    imported = ImportedModel(path, None, fixed, layers, output, modules=_modules(layers))
+    header = [
+        f"# shufflecalc import {path} (onnx {onnx.__version__}, opset {opset})",
+        f"# {len(layers)} layers from {result.nodes} nodes ({result.folded} constant nodes folded); "
+        f"{result.batchnorms} BatchNormalization nodes in the graph",
+        *(f"# {note}" for note in result.notes),
+    ]
+    description = f"{Path(path).name}, imported from its ONNX graph"
+    square = fixed[1] == fixed[2]
+    result.text = write_spec(imported, stem, header, description, fold=False, resolution=square)
     result.graph = _check(result, stem)
+    if square and not _resizes(model, path, x, outputs[0], result, stem):
+        square = False
+        result.notes.append(f"no resolution parameter: the graph holds sizes of its {fixed[1]} x {fixed[2]} input")
+        header.append(f"# {result.notes[-1]}")
+        result.text = write_spec(imported, stem, header, description, fold=False, resolution=False)
+        result.graph = _check(result, stem)
+    try:
+        folded = write_spec(imported, stem, header, description, resolution=square)
+    except Exception:  # folding is for readability: the flat spec is the fallback, never a failure
+        folded = result.text
+    if folded != result.text:  # kept only where it expands to the flat spec's very layers (as `importer.run`)
+        try:
+            other = expand(_read(folded, stem))
+        except ShufflecalcError:
+            other = None
+        if other is not None and same_layers(result.graph, other):
+            result.text, result.graph = folded, other
     result.seconds = time.perf_counter() - start
     return result
 
 
-def _check(result: OnnxImport, name: str) -> Graph:
-    """The spec expanded by the engine, every layer's output shape the ONNX graph's."""
+def _modules(layers: Sequence[ImportedLayer]) -> list[tuple[str, str]]:
+    """The module tree the node scopes give, for `importer.fold`: every dotted prefix of a layer name, in forward
+    order, parents first. ONNX keeps no class names: a path whose children are all numbered (``layer1.0``,
+    ``layer1.1``) is taken for a plain ``nn.Sequential`` and left out, and paths whose layers (local name and kind)
+    are one a subset of the other's (a bottleneck with and without its downsample) are one class, named after the
+    first one's last unnumbered part."""
+    paths: list[str] = []
+    for ly in layers:
+        parts = ly.name.split(".")
+        for k in range(1, len(parts)):
+            prefix = ".".join(parts[:k])
+            if prefix not in paths:
+                paths.append(prefix)
+    children: dict[str, set[str]] = {}
+    for q in paths:
+        parent, _, last = q.rpartition(".")
+        children.setdefault(parent, set()).add(last)
+    kept = [q for q in paths if not (children.get(q) and all(c.isdigit() for c in children[q]))]
+    content = {q: frozenset((ly.name[len(q) + 1:], ly.op) for ly in layers if ly.name.startswith(q + "."))
+               for q in kept}
+    root = {q: q for q in kept}
+
+    def find(q: str) -> str:
+        while root[q] != q:
+            q = root[q]
+        return q
+
+    for k, a in enumerate(kept):
+        for b in kept[k + 1:]:
+            if (content[a] <= content[b] or content[b] <= content[a]) and find(a) != find(b):
+                root[find(b)] = find(a)
+    names: dict[str, str] = {}
+    for q in kept:
+        r = find(q)
+        if r not in names:
+            words = [w for w in r.split(".") if not w.isdigit()] or ["block"]
+            base = words[-1][:1].upper() + words[-1][1:]
+            names[r], k = base, 2
+            while list(names.values()).count(names[r]) > 1:
+                names[r], k = f"{base}_{k}", k + 1
+    return [(q, names[find(q)]) for q in kept]
+
+
+def _read(text: str, name: str) -> Spec:
+    """A spec from YAML text (written to a temporary file, as the loader reads files)."""
     with tempfile.TemporaryDirectory(prefix="shufflecalc-onnx-") as folder:
         spec_path = Path(folder) / f"{name}.yaml"
-        spec_path.write_text(result.text, encoding="utf-8")
-        try:
-            graph = expand(load_spec(str(spec_path)))
-        except ShufflecalcError as exc:
-            raise ShufflecalcError(f"{result.path}: the imported spec is refused by the engine ({exc.message})") \
-                from None
+        spec_path.write_text(text, encoding="utf-8")
+        return load_spec(str(spec_path))
+
+
+def _check(result: OnnxImport, name: str) -> Graph:
+    """The spec expanded by the engine, every layer's output shape the ONNX graph's."""
+    try:
+        graph = expand(_read(result.text, name))
+    except ShufflecalcError as exc:
+        raise ShufflecalcError(f"{result.path}: the imported spec is refused by the engine ({exc.message})") \
+            from None
     shapes = {ly.name: ly.out for ly in result.layers}
     for ly in graph.layers:
         if ly.name in shapes and tuple(ly.out) != tuple(shapes[ly.name]):
             raise ShufflecalcError(f"{result.path}: layer {ly.name} ({ly.op}) gives {ly.out} in the engine and "
                                    f"{shapes[ly.name]} in the ONNX graph")
     return graph
+
+
+def _resizes(model: Any, path: str, x: Any, output: str, result: OnnxImport, name: str) -> bool:
+    """Whether the graph runs at twice its input size as the spec's ``resolution`` says: read again on a 2H x 2W
+    input, the same layers (names, kinds, arguments, inputs), every output shape the engine's at that resolution,
+    and the same weights (a Reshape or a Gemm fixed to the input's size fails one of these)."""
+    c, h, w = result.input
+    try:
+        g = _Graph(model, path, x, (c, 2 * h, 2 * w))
+        mapper = _Mapper(g, path)
+        mapper.run()
+        if mapper.unmapped:
+            return False
+        layers = _live(mapper.layers, mapper.source(output))
+        _unprefix(layers)
+        spec = _read(result.text, name)
+        large = expand(spec, {"resolution": 2 * h})
+    except Exception:  # the graph or the engine refuses the larger input: the spec keeps its size
+        return False
+    def rows(ls: Sequence[ImportedLayer]) -> list[tuple[Any, ...]]:
+        return [(ly.name, ly.op, ly.args, ly.inputs) for ly in ls]
+
+    assert result.graph is not None
+    if rows(layers) != rows(result.layers) or len(large.layers) != len(result.graph.layers):
+        return False
+    shapes = {ly.name: tuple(ly.out) for ly in layers}
+    return all(shapes.get(b.name, tuple(b.out)) == tuple(b.out) and a.params == b.params
+               for a, b in zip(result.graph.layers, large.layers, strict=True))

@@ -30,13 +30,14 @@ import time
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from shufflecalc.bridge.builder import INSTALL_HINT
 from shufflecalc.errors import MissingDependency, ShufflecalcError, one_line
+from shufflecalc.importer.model import ImportedLayer, ImportedModel, UnmappedOps, layout_kind, spec_pair
+from shufflecalc.importer.model import Unmapped as _Unmapped
 from shufflecalc.spec.graph import INPUT
-from shufflecalc.spec.layers import KINDS, Shape
+from shufflecalc.spec.layers import Shape
 
 try:
     import torch
@@ -45,37 +46,6 @@ try:
     from torch import nn
 except ImportError as exc:  # pragma: no cover - exercised by the no-torch test in a subprocess
     raise MissingDependency(f"{INSTALL_HINT} ({exc})") from None
-
-
-@dataclass
-class ImportedLayer:
-    """One spec layer of an imported model."""
-
-    name: str  # the module path (or the calling module's path and the operation)
-    op: str  # a layer kind of `shufflecalc.spec.layers.KINDS`
-    args: dict[str, Any]  # its arguments, complete (emit writes those that differ from the kind's defaults)
-    inputs: tuple[str, ...]  # the layers it reads ("input": the network's input)
-    in_shapes: tuple[Shape, ...]
-    out: Shape
-    source: str  # what it was made from: "nn.Conv2d", "torch.cat", "view, transpose, contiguous, view"
-    unused: bool = False  # never called by the eval forward (found in training mode)
-
-
-@dataclass
-class ImportedModel:
-    """The result of `import_model`."""
-
-    target: str
-    model: Any  # the nn.Module (eval mode)
-    input: Shape  # C x H x W
-    layers: list[ImportedLayer]
-    output: str  # the layer whose value the forward returns
-    unused_modules: dict[str, int] = field(default_factory=dict)  # module path -> params, never called in eval
-    seconds: float = 0.0
-
-
-class UnmappedOps(ShufflecalcError):
-    """Operations without a layer kind: all of them, with module paths and counts, in one line."""
 
 
 class _Tracer(fx.Tracer):
@@ -171,14 +141,7 @@ def _bind(args: Sequence[Any], kwargs: Mapping[str, Any], names: Sequence[str],
     return bound
 
 
-def _pair(v: Any) -> Any:
-    """A torch size argument as the spec writes it: an int, or [h, w] when the two differ."""
-    if isinstance(v, (tuple, list)):
-        if len(v) == 1:
-            return int(v[0])
-        h, w = (int(x) for x in v)
-        return h if h == w else (h, w)
-    return int(v)
+_pair = spec_pair  # a torch size argument as the spec writes it: an int, or (h, w) when the two differ
 
 
 def _float(v: Any) -> float:
@@ -587,7 +550,7 @@ class _Mapper:
                 current = n.target(*call_args, **call_kwargs)
             last = n
         what = ", ".join(self._what(n).split(".")[-1] for n in nodes)
-        kind = _layout_kind(probe, current)
+        kind = layout_kind(probe, current)
         if kind is None:
             shown = " x ".join(map(str, shape[1:]))
             after = " x ".join(map(str, current.shape[1:]))
@@ -602,33 +565,6 @@ class _Mapper:
     def add_layout(self, node: Any, base: Any, op: str, args: dict[str, Any], what: str) -> None:
         base_name = {"channel_shuffle": "shuffle"}.get(op, op)
         self.add(node, self.op_name(node, base_name), op, args, [base], what)
-
-
-def _layout_kind(probe: Any, result: Any) -> tuple[str, dict[str, Any]] | None:
-    """What a run of layout operations does to `probe` (distinct numbers), as a layer kind, or None."""
-    shape = tuple(probe.shape)
-    if tuple(result.shape) == shape and torch.equal(result, probe):
-        return "identity", {}
-    if result.dim() == 2 and torch.equal(result, probe.flatten(1)):
-        return "flatten", {}
-    if probe.dim() == 4 and tuple(result.shape) == shape:
-        c = shape[1]
-        for g in range(2, c + 1):
-            if c % g == 0:
-                n, _, h, w = shape
-                shuffled = probe.view(n, g, c // g, h, w).transpose(1, 2).reshape(shape)
-                if torch.equal(result, shuffled):
-                    return "channel_shuffle", {"groups": g}
-        return None
-    if probe.dim() == 4 and "to_tokens" in KINDS and torch.equal(result, probe.flatten(2).transpose(1, 2)):
-        return "to_tokens", {}
-    return None
-
-
-class _Unmapped(Exception):
-    def __init__(self, what: str) -> None:
-        super().__init__(what)
-        self.what = what
 
 
 # --- the import ---------------------------------------------------------------------------------------------------
@@ -683,7 +619,15 @@ def import_model(model: Any, shape: Shape, target: str = "model") -> ImportedMod
     unused = _uncalled(model, {n.target for n in gm.graph.nodes if n.op == "call_module"})
     if unused:
         layers = _with_unused(model, shape, target, layers, unused)
-    return ImportedModel(target, model, tuple(shape), layers, output, unused, time.perf_counter() - start)
+    return ImportedModel(target, model, tuple(shape), layers, output, unused, time.perf_counter() - start,
+                         modules=module_classes(model))
+
+
+def module_classes(model: Any) -> list[tuple[str, str]]:
+    """(path, class name) of every submodule other than a plain container (``nn.Sequential``, ``nn.ModuleList``,
+    ``nn.ModuleDict``), pre-order: the module tree `importer.fold` folds by."""
+    plain = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+    return [(path, type(m).__name__) for path, m in model.named_modules() if path and type(m) not in plain]
 
 
 def _with_unused(model: Any, shape: Shape, target: str, layers: list[ImportedLayer],

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from shufflecalc.spec.graph import expand
+from shufflecalc.spec.load import load_spec
+
 from ..conftest import ROOT, run_cli
 
 onnx = pytest.importorskip("onnx")
@@ -167,3 +170,99 @@ def test_built_in_models_round_trip_through_onnx(name: str, resolution: int, tmp
         else:
             assert sum(ly.params for ly in got) == params
             assert result.batchnorms == n_bn
+
+
+# --- resolution, classes and folding, as PyTorch imports have them ---------------------------------------------
+
+
+def _resizable_net(path: Path) -> None:
+    """Conv 3->8 3x3 pad 1 (no bias), Relu, GlobalAveragePool, Flatten, Gemm 8->5 (bias): no size fixed anywhere."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(rng.standard_normal(s).astype(np.float32), n)
+             for n, s in (("conv.weight", (8, 3, 3, 3)), ("fc.weight", (5, 8)), ("fc.bias", (5,)))]
+    nodes = [helper.make_node("Conv", ["x", "conv.weight"], ["c"], name="/conv/Conv", kernel_shape=[3, 3],
+                              pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["r"], name="/relu/Relu"),
+             helper.make_node("GlobalAveragePool", ["r"], ["p"], name="/pool/GlobalAveragePool"),
+             helper.make_node("Flatten", ["p"], ["f"], name="/flatten/Flatten"),
+             helper.make_node("Gemm", ["f", "fc.weight", "fc.bias"], ["y"], name="/fc/Gemm", transB=1)]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 32, 32])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 5])], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+
+
+def test_resolution_where_the_graph_allows_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHUFFLECALC_CACHE_DIR", str(tmp_path / "cache"))
+    path = tmp_path / "resizable.onnx"
+    _resizable_net(path)
+    from shufflecalc.importer.onnxread import import_onnx
+
+    text = import_onnx(str(path)).text
+    assert "  resolution: {type: int, default: 32, min: 1, help: input height and width}\n" in text
+    assert "input: [3, resolution, resolution]\n" in text
+    assert "  - {op: linear, name: fc, out: classes}\n" in text
+    # by hand: conv 8*3*9 = 216 MACs per output pixel, fc 8*5 = 40; params 216 + 8*5 + 5 = 261 at any size
+    for args, macs, params in (((), 216 * 32 * 32 + 40, 261), (("--resolution", "160"), 216 * 160 * 160 + 40, 261),
+                               (("--set", "classes=3"), 216 * 32 * 32 + 24, 216 + 24 + 3)):
+        r = run_cli("show", str(path), *args, "-f", "json")
+        assert r.exit_code == 0, r.stderr
+        rows = r.json()["layers"] if "layers" in r.json() else r.json()["models"][0]["layers"]
+        assert (sum(row["macs"] for row in rows), sum(row["params"] for row in rows)) == (macs, params)
+
+
+def test_no_resolution_where_a_reshape_fixes_the_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """small_net.onnx's channel shuffle reshapes to the constant [1, 2, 12, 16, 16]: at another size it cannot run."""
+    monkeypatch.setenv("SHUFFLECALC_CACHE_DIR", str(tmp_path / "cache"))
+    from shufflecalc.importer.onnxread import import_onnx
+
+    result = import_onnx(str(SMALL))
+    assert "resolution" not in result.text.split("\nlayers:\n")[0].replace("no resolution parameter", "")
+    assert "input: [3, 32, 32]\n" in result.text
+    assert any("no resolution parameter" in note for note in result.notes)
+    r = run_cli("show", str(SMALL), "--resolution", "160")
+    assert r.exit_code == 2 and "parameter 'resolution' is not declared" in r.stderr
+
+
+def test_torch_exported_resnet_folds_by_its_node_scopes(tmp_path: Path) -> None:
+    """torch.onnx.export's node scopes (/layer2/layer2.0/downsample/downsample.0/Conv) give module paths: the blocks
+    and stages of the PyTorch import, the layer names the module paths, the MACs FlopCounterMode's."""
+    torch = pytest.importorskip("torch")
+    import warnings
+
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from shufflecalc.importer.onnxread import import_onnx
+    from tests.importer.nets import TinyResNet
+
+    model = TinyResNet().eval()
+    x = torch.randn(1, 3, 32, 32)
+    path = tmp_path / "resnet.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (x,), str(path), dynamo=False)
+    with FlopCounterMode(display=False) as counter:
+        model(x)
+    result = import_onnx(str(path))
+    text = result.text
+    assert "  - {stage: layer2, numbered: true, repeat: 3, stride: 2, unit: {op: Layer1}, " \
+           "first: {with_downsample: true}}\n" in text
+    assert "  - {stage: layer1, numbered: true, repeat: 2, stride: 1, unit: {op: Layer1, conv1_out: 8}}\n" in text
+    assert "      - {op: add, name: add, inputs: [conv2, '''downsample.0'' if with_downsample else ''input''']}\n" \
+        in text
+    assert result.graph is not None
+    names = {ly.name for ly in result.graph.layers}
+    convs = {k.rsplit(".", 1)[0] for k, v in model.state_dict().items() if k.endswith(".weight") and v.dim() == 4}
+    assert convs <= names  # every conv by its module path (the batchnorms are folded into them by the export)
+    assert sum(ly.macs for ly in result.graph.layers) == counter.get_total_flops() // 2
+    # and it resizes: the folded spec at 64 x 64 is the flat spec's layers, convolutions 4x, the head the same
+    flat_head = 16 * 10
+    big = expand(load_spec(_write(tmp_path / "r.yaml", text)), {"resolution": 64})
+    assert sum(ly.macs for ly in big.layers) == (counter.get_total_flops() // 2 - flat_head) * 4 + flat_head
+
+
+def _write(path: Path, text: str) -> str:
+    path.write_text(text)
+    return str(path)
