@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from .test_properties import _flow
+from .test_properties import _flow, assert_verified
 
 pytest.importorskip("torch")
 pytest.importorskip("fvcore")
@@ -234,21 +234,6 @@ def spec_dir(tmp_path_factory) -> Path:
 _counter = itertools.count()
 
 
-def _check(path: Path, text: str, expected_out: tuple[int, ...] | None) -> None:
-    v = verify(str(path))
-    if expected_out is not None:
-        assert v.output == expected_out, text
-    assert v.torch_output == v.output, text
-    assert v.torch_params == v.params, text
-    assert v.fvcore == v.fvcore_flops, text
-    assert v.fvcore_by_operator == v.analytic_by_operator, text
-    assert v.torch_flops == 2 * v.macs, text
-    for layer in v.layers:
-        assert (layer.torch_out, layer.torch_params, layer.torch_flops, layer.fvcore) == (
-            layer.out, layer.params, layer.flops, layer.fvcore_flops), (layer.name, text)
-    assert v.mismatches == () and v.result == "PASS", (v.mismatches, text)
-
-
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(case=random_specs())
@@ -256,7 +241,7 @@ def test_user_blocks_analytic_equals_fvcore_equals_torch(spec_dir: Path, case: t
     text, expected_out = case
     path = spec_dir / f"random{next(_counter)}.yaml"  # a new file each time: specs are cached by path and mtime
     path.write_text(text)
-    _check(path, text, expected_out)
+    assert_verified(path, text, expected_out)
 
 
 # --- directed cases -------------------------------------------------------------------------------------------------
