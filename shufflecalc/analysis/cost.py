@@ -166,6 +166,7 @@ class Analysis:
             "config": dict(g.config),
             "input": list(g.input),
             "output": list(g.output),
+            **({"notes": list(g.spec.notes)} if g.spec.notes else {}),  # only where the spec has notes
             **self.metrics(),
             **({"unused_params": self.unused_params} if g.unused else {}),  # only where a spec marks entries unused
             "by_class": {k: t.to_dict() for k, t in sorted(self.breakdown("class").items())},

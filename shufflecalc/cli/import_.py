@@ -105,11 +105,13 @@ def _import_onnx(path: str, spec_file: Path | None, input_: str | None, fmt: For
         data = {
             "file": path, "opset": result.opset, "input": list(result.input), "nodes": result.nodes,
             "constant_nodes_folded": result.folded, "layers": len(result.layers),
-            "batchnorm_nodes": result.batchnorms, "initializer_elements": result.initializer_elements,
+            "batchnorm_nodes": result.batchnorms, "batchnorm_folded": result.batchnorm_folded,
+            "initializer_elements": result.initializer_elements,
             "params": sum(ly.params for ly in graph.layers), "macs": sum(ly.macs for ly in graph.layers),
             "spec_lines": result.lines, "notes": result.notes,
         }
-        rows = [{"what": k.replace("_", " "), "value": f"{v:,}" if isinstance(v, int) else str(v)}
+        rows = [{"what": k.replace("_", " "),
+                 "value": ("yes" if v else "no") if isinstance(v, bool) else f"{v:,}" if isinstance(v, int) else str(v)}
                 for k, v in data.items() if k not in ("file", "notes", "input")]
         notes = [f"{path}: input {' x '.join(map(str, result.input))}, read in {result.seconds:.2f} s without torch.",
                  "params: the spec's (a BatchNormalization's running mean and variance are buffers, not params); "

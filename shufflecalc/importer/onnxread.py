@@ -13,7 +13,11 @@ Imports only ``onnx`` (and numpy, which onnx needs), never torch. The reading, i
 - every other node becomes a layer kind (`OPS` lists them), named by the node's scope (``/layer1/layer1.0/conv1/Conv``
   -> ``layer1.0.conv1``); patterns are recognized as the kinds they are: x * sigmoid(x) is ``silu``, the Erf form of
   GELU is ``gelu``, a run of Reshape / Transpose / Flatten replayed on distinct numbers is the identity, a
-  ``flatten``, a ``channel_shuffle`` or ``to_tokens``, MatMul with a weight then Add of a bias is ``linear``;
+  ``flatten``, a ``channel_shuffle`` or ``to_tokens``, MatMul with a weight then Add of a bias is ``linear``; a
+  vision transformer's Concat of a 1 x 1 x C initializer before its tokens is ``class_token``, its Add of a T x C
+  initializer ``position_embedding``, its Gather of one token ``select_token``, and torch.nn.MultiheadAttention as
+  exported (projections, reshapes, the scaled Q.K^T, Softmax, A.V, out-projection) one ``multihead_attention``
+  (`_Attention`);
 - an operation without a layer kind is listed with every other one, by op type, count and node names, in one line.
 
 The layers are the PyTorch importer's (`importer.model`) and are written by the same writer (`importer.emit`): a
@@ -25,8 +29,9 @@ flat spec's very layers.
 
 The counts are of the graph as given: an exporter that folded BatchNormalization into the convolutions leaves convs
 with a bias and no batchnorm, so the spec's params and fvcore's count differ from the torch model's (the spec's
-header and the import's report say how many BatchNormalization nodes the graph has). The spec is expanded by the
-engine once, and every layer's output shape is checked against the ONNX graph's.
+header and the import's report say how many BatchNormalization nodes the graph has; where the exporter folded them,
+`_folded_note`, the spec's ``notes:`` says so, and show, compare and conventions print it). The spec is expanded by
+the engine once, and every layer's output shape is checked against the ONNX graph's.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ from typing import Any
 
 from shufflecalc.errors import MissingDependency, ShufflecalcError, one_line
 from shufflecalc.importer.emit import write_spec
-from shufflecalc.importer.model import ImportedLayer, ImportedModel, UnmappedOps, layout_kind, same_layers
+from shufflecalc.importer.model import ImportedLayer, ImportedModel, UnmappedOps, layout_kind, same_layers, scalar
 from shufflecalc.importer.model import Unmapped as _Unmapped
 from shufflecalc.importer.model import spec_pair as _pair
 from shufflecalc.spec.graph import INPUT, Graph, expand
@@ -57,7 +62,7 @@ OPS = (
     "Conv, ConvTranspose, BatchNormalization, Relu, Clip, HardSwish, HardSigmoid, Sigmoid, Tanh, LeakyRelu, Elu, "
     "Gelu, Erf (GELU's pattern), Mul, Add, Concat, Split, Slice, Reshape, Transpose, Flatten, Squeeze, Unsqueeze, "
     "GlobalAveragePool, GlobalMaxPool, AveragePool, MaxPool, ReduceMean, Gemm, MatMul, Dropout, Identity, Resize, "
-    "LayerNormalization, Softmax"
+    "LayerNormalization, Softmax, Gather (one token), self-attention (MultiheadAttention as exported)"
 )
 _LAYOUT = {"Reshape", "Transpose", "Flatten", "Squeeze", "Unsqueeze"}
 _ALIAS = {"Identity", "Dropout"}
@@ -86,6 +91,7 @@ class OnnxImport:
     nodes: int = 0  # nodes of the graph
     folded: int = 0  # constant nodes folded (no layers)
     batchnorms: int = 0  # BatchNormalization nodes of the graph
+    batchnorm_folded: bool = False  # the exporter folded BatchNormalization into the convolutions (`_folded_note`)
     initializer_elements: int = 0  # elements of every initializer (each stored once)
     opset: int = 0
     seconds: float = 0.0
@@ -443,6 +449,7 @@ class _Mapper:
         self.unmapped: dict[str, list[str]] = {}
         self.failed: set[str] = set()  # outputs of unmapped nodes: what reads them is not reported again
         self.batchnorms = 0
+        self.biased_convs: list[str] = []  # the weights (initializer names) of the convolutions with a bias
         self.scopes = Counter(_scope(n, i)[0] for i, n in enumerate(g.nodes) if i not in g.constant_nodes)
         self.parents = {".".join(p.split(".")[:k]) for p in self.scopes for k in range(1, p.count(".") + 1)}
         self.used: set[str] = set()
@@ -491,10 +498,13 @@ class _Mapper:
         raise _Unmapped("reading a tensor without a layer")
 
     def add(self, node: Any, index: int, op: str, args: dict[str, Any], inputs: Sequence[str],
-            out: str | None = None, nodes: Sequence[Any] = (), weight: str | None = None) -> str:
+            out: str | None = None, nodes: Sequence[Any] = (), weight: str | None = None, name: str = "") -> str:
         sources = tuple(self.source(t) for t in inputs)
         out = out or node.output[0]
-        name = self.name_for(node, index, weight)
+        if name and name not in self.used and name != INPUT:
+            self.used.add(name)
+        else:
+            name = self.name_for(node, index, weight)
         shape = self.shape(out)[1:]
         in_shapes = tuple(self.shape(t)[1:] for t in inputs)
         chain = (node, *nodes)
@@ -509,10 +519,17 @@ class _Mapper:
     # -- the walk --
 
     def run(self) -> None:
+        attention = _Attention(self)
+        for i, n in enumerate(self.g.nodes):
+            if n.op_type == "Softmax" and i not in self.const_nodes:
+                attention.match(i)
         for i, n in enumerate(self.g.nodes):
             if i in self.const_nodes or i in self.skip:
                 continue
             try:
+                if i in attention.found:
+                    attention.add(i)
+                    continue
                 self._node(i, n)
             except _Failed:
                 self.failed.update(n.output)
@@ -565,6 +582,7 @@ class _Mapper:
         bias = len(n.input) > 2 and bool(n.input[2])
         if bias:
             self._weight(n, 2, "bias")
+            self.biased_convs.append(n.input[1])
         args = {"out": w[0], "kernel": _pair(kernel), "stride": _pair(stride), "padding": padding,
                 "dilation": _pair(dilation), "groups": groups, "bias": bias}
         self.add(n, i, "conv2d", args, [n.input[0]], weight=n.input[1])
@@ -707,8 +725,15 @@ class _Mapper:
 
     def _op_Add(self, i: int, n: Any) -> None:
         a, b = n.input[0], n.input[1]
-        if self.g.is_const(a) or self.g.is_const(b):
-            raise _Unmapped("of a constant (other than a MatMul's bias)")
+        ca, cb = self.g.is_const(a), self.g.is_const(b)
+        if ca != cb:  # a learned T x C table added to T tokens: ViT's position embedding
+            x, c = (b, a) if ca else (a, b)
+            xs = self.shape(x)
+            if len(xs) == 3 and c not in self.g.derived and self.shape(c) in (xs, xs[1:]):
+                self.add(n, i, "position_embedding", {}, [x], weight=c)
+                return
+        if ca or cb:
+            raise _Unmapped("of a constant (other than a MatMul's bias or a position embedding)")
         if self.shape(a) != self.shape(b):
             raise _Unmapped("of tensors of two shapes (broadcast)")
         self.add(n, i, "add", {}, [a, b])
@@ -716,6 +741,10 @@ class _Mapper:
     def _op_Concat(self, i: int, n: Any) -> None:
         ins = [t for t in n.input if t]
         rank = len(self.shape(ins[0]))
+        if rank == 3 and len(ins) == 2 and _attr(n, "axis", 0) % 3 == 1 and self.g.is_const(ins[0]) and \
+                not self.g.is_const(ins[1]) and self.shape(ins[0]) == (1, 1, self.shape(ins[1])[2]):
+            self.add(n, i, "class_token", {}, [ins[1]])  # a learned 1 x 1 x C token before T tokens: ViT's
+            return
         if rank != 4 or _attr(n, "axis", 0) % 4 != 1 or any(self.g.is_const(t) for t in ins):
             raise _Unmapped("other than of feature maps along the channels")
         if len(ins) == 1:
@@ -753,6 +782,15 @@ class _Mapper:
             self.names[n.output[0]] = self.source(n.input[0])
             return
         self.add(n, i, "split", {"parts": c // size, "index": lo // size}, [n.input[0]])
+
+    def _op_Gather(self, i: int, n: Any) -> None:
+        """One token of N x T x C, x[:, k] (ViT's class token for the head): ``select_token``."""
+        shape = self.shape(n.input[0])
+        k = self.g.value(n.input[1]) if len(n.input) > 1 else None
+        if len(shape) != 3 or _attr(n, "axis", 0) % 3 != 1 or k is None or _np().asarray(k).shape != ():
+            raise _Unmapped("other than of one token (x[:, k] of N x T x C)")
+        index = int(k) % shape[1]
+        self.add(n, i, "select_token", {"index": index}, [n.input[0]])
 
     def _op_GlobalAveragePool(self, i: int, n: Any) -> None:
         if len(self.shape(n.input[0])) != 4:
@@ -813,7 +851,7 @@ class _Mapper:
 
     def _op_MatMul(self, i: int, n: Any) -> None:
         if not self.g.is_const(n.input[1]) or self.g.is_const(n.input[0]):
-            raise _Unmapped("of two activations (attention matmuls are not mapped)")
+            raise _Unmapped("of two activations (outside a self-attention recognized as multihead_attention)")
         w = self._weight(n, 1, "weight")
         if len(w) != 2:
             raise _Unmapped("with a weight that is not a matrix")
@@ -823,11 +861,15 @@ class _Mapper:
         if user is not None:
             u = self.g.nodes[user]
             other = u.input[1] if u.input[0] == n.output[0] else u.input[0]
-            if u.op_type == "Add" and other in self.g.inits and self.shape(other) == (w[1],):
+            if u.op_type == "Add" and self.g.is_const(other) and self.shape(other) == (w[1],):
                 self.skip.add(user)
                 nodes, out = [u], u.output[0]
-        self.add(n, i, "linear", {"out": w[1], "bias": bool(nodes)}, [n.input[0]], out=out, nodes=nodes,
-                 weight=None)
+        try:
+            self.add(n, i, "linear", {"out": w[1], "bias": bool(nodes)}, [n.input[0]], out=out, nodes=nodes,
+                     weight=None)
+        except _Failed:  # reading an unmapped node: its bias Add fails with it (reported at that node)
+            self.failed.add(out)
+            raise
 
     def _op_Resize(self, i: int, n: Any) -> None:
         shape = self.shape(n.input[0])
@@ -954,6 +996,230 @@ class _Mapper:
         self.names[tensor] = self.layers[-1].name
 
 
+_SHAPING = {"Reshape", "Transpose", "Unsqueeze", "Squeeze", "Identity"}  # layout inside an attention
+_PICKING = {"Gather", "Split", "Slice"}  # q, k and v taken from the packed projection
+
+
+@dataclass
+class _Projection:
+    nodes: list[int]  # the MatMul (and its bias Add) or the Gemm
+    input: str
+    output: str
+    features: tuple[int, int]  # (in, out)
+    bias: bool
+
+
+class _Attention:
+    """Self-attention as exporters write ``torch.nn.MultiheadAttention`` (torch's multi_head_attention_forward), one
+    ``multihead_attention`` layer: from a Softmax, its Q.K^T MatMul before (scaled before or after) and its A.V MatMul
+    after; back from Q, K and V through layout nodes (Reshape, Transpose, (Un)Squeeze), the picking of q, k and v
+    (Gather, Split, Slice) and scalings by a constant, to the in-projections (one packed C -> 3C, or three C -> C: a
+    MatMul with a weight and its bias Add, or a Gemm), which read one tensor X of N x T x C through layout nodes only;
+    forward from A.V through layout nodes to the out-projection (C -> C) and on to the tensor of X's shape, Y. The
+    nodes between are the layer's, and only if none of their values is read from outside, the scalings multiply to
+    1/sqrt(C / heads) (heads: Q.K^T's leading dimensions) and every projection has a bias or none has."""
+
+    def __init__(self, mapper: _Mapper) -> None:
+        self.m, self.g = mapper, mapper.g
+        self.found: dict[int, tuple[str, str, dict[str, Any], list[int], str]] = {}  # last node -> the layer
+
+    def _active(self, tensor: str) -> int | None:
+        """The node that computes an activation (None for a constant or the graph's input)."""
+        k = self.g.producer.get(tensor)
+        return None if k is None or k in self.m.const_nodes or self.g.is_const(tensor) else k
+
+    def _factor(self, n: Any) -> tuple[str, float] | None:
+        """A Mul or Div of an activation by a constant scalar: (the activation, the factor), else None."""
+        if n.op_type not in ("Mul", "Div") or len(n.input) != 2:
+            return None
+        for x, c, first in ((n.input[0], n.input[1], True), (n.input[1], n.input[0], False)):
+            v = self.g.value(c)
+            if v is not None and _np().asarray(v).size == 1 and not self.g.is_const(x):
+                f = float(_np().asarray(v).reshape(-1)[0])
+                if n.op_type == "Div":
+                    if not first or f == 0:
+                        return None
+                    f = 1 / f
+                return x, f
+        return None
+
+    def _weighted(self, k: int) -> tuple[str, tuple[int, int]] | None:
+        """A MatMul or Gemm node with a constant 2-d weight: (its activation input, (in, out features))."""
+        n = self.g.nodes[k]
+        if n.op_type not in ("MatMul", "Gemm") or len(n.input) < 2 or not self.g.is_const(n.input[1]) or \
+                self.g.is_const(n.input[0]):
+            return None
+        w = self.g.shapes.get(n.input[1])
+        if w is None or len(w) != 2:
+            return None
+        if n.op_type == "Gemm":
+            if _attr(n, "transA", 0) or _attr(n, "alpha", 1.0) != 1.0 or _attr(n, "beta", 1.0) != 1.0:
+                return None
+            return n.input[0], ((w[1], w[0]) if _attr(n, "transB", 0) else (w[0], w[1]))
+        return n.input[0], (w[0], w[1])
+
+    def _bias_add(self, k: int, features: int) -> bool:
+        n = self.g.nodes[k]
+        return n.op_type == "Add" and len(n.input) == 2 and any(
+            self.g.is_const(t) and self.g.shapes.get(t) == (features,) for t in n.input)
+
+    def _ending(self, k: int) -> _Projection | None:
+        """The projection whose last node is `k` (a bias Add after a weighted MatMul, or the MatMul or Gemm)."""
+        n = self.g.nodes[k]
+        if n.op_type == "Add":
+            for t in n.input:
+                j = self._active(t)
+                w = self._weighted(j) if j is not None and self.g.nodes[j].op_type == "MatMul" else None
+                if j is not None and w is not None and self._bias_add(k, w[1][1]) and \
+                        self.g.consumers.get(t) == [k]:
+                    return _Projection([j, k], w[0], n.output[0], w[1], True)
+            return None
+        w = self._weighted(k)
+        if w is None:
+            return None
+        bias = n.op_type == "Gemm" and len(n.input) > 2 and bool(n.input[2])
+        if bias and self.g.shapes.get(n.input[2]) not in ((w[1][1],), (1, w[1][1])):
+            return None
+        return _Projection([k], w[0], n.output[0], w[1], bias)
+
+    def _starting(self, k: int) -> _Projection | None:
+        """The projection whose first node is `k` (with the bias Add that follows a MatMul)."""
+        n = self.g.nodes[k]
+        w = self._weighted(k)
+        if w is None:
+            return None
+        if n.op_type == "MatMul":
+            users = self.g.consumers.get(n.output[0], [])
+            if len(users) == 1 and self._bias_add(users[0], w[1][1]):
+                return _Projection([k, users[0]], w[0], self.g.nodes[users[0]].output[0], w[1], True)
+        return self._ending(k)
+
+    def _only_user(self, tensor: str) -> int | None:
+        users = self.g.consumers.get(tensor, [])
+        return users[0] if len(users) == 1 and tensor not in {o.name for o in self.g.model.graph.output} else None
+
+    def match(self, s: int) -> None:
+        try:
+            found = self._match(s)
+        except (KeyError, IndexError, TypeError, ValueError):
+            found = None
+        if found is not None:
+            y, region = found[1], found[3]
+            last = self.g.producer[y]
+            self.found[last] = found
+            self.m.skip.update(k for k in region if k != last)
+
+    def _match(self, s: int) -> tuple[str, str, dict[str, Any], list[int], str] | None:
+        g, nodes = self.g, self.g.nodes
+        softmax = nodes[s]
+        region: set[int] = {s}
+        scales: list[float] = []
+        t = softmax.input[0]
+        k = self._active(t)
+        while k is not None and self._factor(nodes[k]) is not None:  # a scaling after Q.K^T
+            x, f = self._factor(nodes[k])  # type: ignore[misc]
+            scales.append(f)
+            region.add(k)
+            k = self._active(x)
+        if k is None or nodes[k].op_type != "MatMul" or any(g.is_const(i) for i in nodes[k].input):
+            return None
+        qk = k
+        region.add(qk)
+        av = self._only_user(softmax.output[0])
+        if av is None or nodes[av].op_type != "MatMul" or nodes[av].input[0] != softmax.output[0] or \
+                g.is_const(nodes[av].input[1]):
+            return None
+        region.add(av)
+        projections: list[_Projection] = []
+        stack = [nodes[qk].input[0], nodes[qk].input[1], nodes[av].input[1]]
+        while stack:
+            k = self._active(stack.pop())
+            if k is None:
+                return None
+            if k in region:
+                continue
+            n = nodes[k]
+            proj = self._ending(k)
+            if proj is not None:
+                projections.append(proj)
+                region.update(proj.nodes)
+                continue
+            scaled = self._factor(n)
+            if scaled is not None:
+                scales.append(scaled[1])
+                stack.append(scaled[0])
+            elif n.op_type in _SHAPING | _PICKING and all(g.is_const(i) for i in n.input[1:]):
+                stack.append(n.input[0])
+            else:
+                return None
+            region.add(k)
+        inputs = set()
+        for proj in projections:  # back from each in-projection through layout nodes to X (N x T x C)
+            t = proj.input
+            while len(g.shapes.get(t, ())) != 3 or g.shapes[t][0] != 1:
+                k = self._active(t)
+                if k is None or nodes[k].op_type not in _SHAPING:
+                    return None
+                region.add(k)
+                t = nodes[k].input[0]
+            inputs.add(t)
+        if len(inputs) != 1:
+            return None
+        (x,) = inputs
+        _, tokens, c = g.shapes[x]
+        t, out_proj = nodes[av].output[0], None
+        while out_proj is None:  # forward from A.V to the out-projection
+            k = self._only_user(t)
+            if k is None:
+                return None
+            out_proj = self._starting(k)
+            if out_proj is None:
+                if nodes[k].op_type not in _SHAPING:
+                    return None
+                region.add(k)
+                t = nodes[k].output[0]
+        region.update(out_proj.nodes)
+        t = out_proj.output
+        while g.shapes.get(t) != g.shapes[x]:  # and on to X's shape
+            k = self._only_user(t)
+            if k is None or nodes[k].op_type not in _SHAPING:
+                return None
+            region.add(k)
+            t = nodes[k].output[0]
+        y = t
+        packed = [p.features for p in projections] == [(c, 3 * c)]
+        if not (packed or sorted(p.features for p in projections) == [(c, c)] * 3) or out_proj.features != (c, c):
+            return None
+        biases = {p.bias for p in [*projections, out_proj]}
+        if len(biases) != 1:
+            return None
+        scores = g.shapes[nodes[qk].output[0]]
+        heads = math.prod(scores[:-2])
+        if tuple(scores[-2:]) != (tokens, tokens) or heads < 1 or c % heads or \
+                _attr(softmax, "axis", -1) % len(scores) != len(scores) - 1:
+            return None
+        if not math.isclose(math.prod(scales), 1 / math.sqrt(c // heads), rel_tol=1e-3):
+            return None
+        for k in region:  # the layer's values are read by its own nodes only, and it reads X and constants only
+            for o in nodes[k].output:
+                users = [u for u in g.consumers.get(o, []) if u not in self.m.const_nodes]  # not a Shape
+                if o and o != y and (any(u not in region for u in users) or
+                                     o in {v.name for v in g.model.graph.output}):
+                    return None
+            for i in nodes[k].input:
+                if i and i != x and not g.is_const(i) and g.producer.get(i) not in region:
+                    return None
+        paths = {_scope(nodes[k], k)[0] for k in region}
+        path = next(iter(paths)) if len(paths) == 1 else ""
+        name = path if path and self.m.scopes[path] == len(region) else ""
+        return x, y, {"heads": heads, "bias": biases.pop(), "dropout": 0.0}, sorted(region), name
+
+    def add(self, i: int) -> None:
+        x, y, args, region, name = self.found[i]
+        nodes = [self.g.nodes[k] for k in region if k != i]
+        self.m.add(self.g.nodes[i], i, "multihead_attention", args, [x], out=y, nodes=nodes, name=name)
+
+
 def _replay(n: Any, x: Any, g: _Graph) -> Any:
     np = _np()
     op = n.op_type
@@ -1054,10 +1320,10 @@ def import_onnx(path: str, shape: Shape | None = None, name: str | None = None) 
     result = OnnxImport(path, fixed, layers, output, nodes=len(g.nodes), folded=len(g.constant_nodes),
                         batchnorms=mapper.batchnorms, opset=opset,
                         initializer_elements=sum(math.prod(t.dims) for t in model.graph.initializer))
-    convs = [ly for ly in layers if ly.op in ("conv2d", "conv_transpose2d")]
-    if not mapper.batchnorms and any(ly.args.get("bias") for ly in convs):
-        result.notes.append("no BatchNormalization in the graph and convolutions with a bias: an exporter may have "
-                            "folded the batchnorms into them; params and fvcore_flops are of the graph as given")
+    folded_note = _folded_note(mapper, sum(ly.op == "conv2d" for ly in layers))
+    if folded_note:
+        result.batchnorm_folded = True
+        result.notes.append(folded_note)
     stem = name or re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(path).stem) or "model"
     imported = ImportedModel(path, None, fixed, layers, output, modules=_modules(layers))
     header = [
@@ -1068,16 +1334,17 @@ def import_onnx(path: str, shape: Shape | None = None, name: str | None = None) 
     ]
     description = f"{Path(path).name}, imported from its ONNX graph"
     square = fixed[1] == fixed[2]
-    result.text = write_spec(imported, stem, header, description, fold=False, resolution=square)
+    notes = [folded_note] if folded_note else []  # the spec's `notes:`, which show, compare and conventions print
+    result.text = _noted(write_spec(imported, stem, header, description, fold=False, resolution=square), notes)
     result.graph = _check(result, stem)
     if square and not _resizes(model, path, x, outputs[0], result, stem):
         square = False
         result.notes.append(f"no resolution parameter: the graph holds sizes of its {fixed[1]} x {fixed[2]} input")
         header.append(f"# {result.notes[-1]}")
-        result.text = write_spec(imported, stem, header, description, fold=False, resolution=False)
+        result.text = _noted(write_spec(imported, stem, header, description, fold=False, resolution=False), notes)
         result.graph = _check(result, stem)
     try:
-        folded = write_spec(imported, stem, header, description, resolution=square)
+        folded = _noted(write_spec(imported, stem, header, description, resolution=square), notes)
     except Exception:  # folding is for readability: the flat spec is the fallback, never a failure
         folded = result.text
     if folded != result.text:  # kept only where it expands to the flat spec's very layers (as `importer.run`)
@@ -1089,6 +1356,29 @@ def import_onnx(path: str, shape: Shape | None = None, name: str | None = None) 
             result.text, result.graph = folded, other
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _folded_note(mapper: _Mapper, convs: int) -> str:
+    """Where the exporter folded BatchNormalization into the convolutions, the note that says so, else "". Folded:
+    the graph has no BatchNormalization node and convolutions with a bias whose weight is no module's own (its
+    initializer is not named ``<module>.weight``: torch.onnx.export names a folded weight ``onnx::Conv_538``). A
+    network whose convolutions have a bias of their own (ConvNeXt, VGG) keeps its parameters' names, and no note."""
+    made = [w for w in mapper.biased_convs if not w.endswith(".weight")]
+    if mapper.batchnorms or not made:
+        return ""
+    return (f"BatchNormalization folded into the convolutions by the exporter (no BatchNormalization node; "
+            f"{len(made)} of {convs} convolutions have a bias and an exporter-made weight, {made[0]}): counts are "
+            "the graph's, params C fewer per folded batchnorm of C channels and fvcore_flops without its 2 per "
+            "output element")
+
+
+def _noted(text: str, notes: Sequence[str]) -> str:
+    """A spec's text with ``notes:`` after its ``reference:`` line."""
+    if not notes:
+        return text
+    head, sep, rest = text.partition("\nreference: ")
+    line, _, tail = rest.partition("\n")
+    return f"{head}{sep}{line}\nnotes:\n" + "".join(f"  - {scalar(n)}\n" for n in notes) + tail
 
 
 def _modules(layers: Sequence[ImportedLayer]) -> list[tuple[str, str]]:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from shufflecalc.analysis.cost import Analysis, config_text, labels
 from shufflecalc.analysis.peers import PEERS, Comparison
+from shufflecalc.report.cost import spec_notes
 from shufflecalc.report.render import Column, Tabular
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ def conventions_json(analyses: Sequence[Analysis], comparisons: Sequence[Mapping
         models.append({
             "name": a.name,
             "config": dict(a.config),
+            **({"notes": list(a.spec.notes)} if a.spec.notes else {}),
             "counts": {"macs": a.macs, **{name: c.count for name, c in comps.items()}},
             "differences": {
                 name: {d.op_class: {"difference": d.amount, "layers": d.layers, "reason": d.reason}
@@ -62,6 +64,7 @@ def conventions_table(analyses: Sequence[Analysis], comparisons: Sequence[Mappin
     notes = [f"{n}: {config_text(dict(a.config))}" for n, a in zip(names, analyses, strict=True)]
     notes.append("Each tool's number as it reports it on shufflecalc's torch model (batch 1), reproduced without "
                  "torch; difference = the tool's count - the exact MACs. docs/conventions.md says what each counts.")
+    notes += spec_notes(analyses)
     return Tabular("shufflecalc conventions", columns, rows, notes=notes)
 
 

@@ -147,7 +147,7 @@ def compare_by_metric(analyses: Sequence[Analysis], conventions_asked: Sequence[
         rows.append(row)
     configs = [f"{n}: {config_text(dict(a.config))}" for n, a in zip(names, analyses, strict=False)]
     return Tabular("shufflecalc compare", columns, rows, notes=configs + notes() + convention_notes(conventions_asked)
-                   + ([UNUSED_NOTE] if unused else []))
+                   + ([UNUSED_NOTE] if unused else []) + spec_notes(analyses))
 
 
 def compare_by_model(analyses: Sequence[Analysis], names: Sequence[str] = ()) -> Tabular:
@@ -252,7 +252,8 @@ def show_table(a: Analysis, by: str = "layer", names: Sequence[str] = ()) -> Tab
     def footnotes(keys: list[str]) -> list[str]:
         return conventions(keys) + convention_notes(keys)
 
-    return Tabular(title, columns, rows, footer=footer, footnotes=footnotes, notes=unused_notes(a) + terms_notes(a))
+    return Tabular(title, columns, rows, footer=footer, footnotes=footnotes,
+                   notes=unused_notes(a) + terms_notes(a) + spec_notes([a]))
 
 
 def _group_counts(a: Analysis, name: str, by: str) -> dict[str, Any]:
@@ -282,6 +283,14 @@ def terms_notes(a: Analysis) -> list[str]:
         count = f"{len(names)} layers, each" if len(names) > 1 else "1 layer"
         notes.append(f"{op} MACs = {sums} = {sum(v for _, v in items):,} ({compact_names(names)}: {count}).")
     return notes
+
+
+def spec_notes(analyses: Sequence[Analysis]) -> list[str]:
+    """The notes of the specs (their ``notes:``, e.g. an ONNX import's "BatchNormalization folded"), one line each,
+    prefixed by the model's label where there are several models."""
+    names = labels(analyses)
+    return [f"{name}: {note}" if len(analyses) > 1 else note
+            for name, a in zip(names, analyses, strict=True) for note in a.spec.notes]
 
 
 def unused_notes(a: Analysis) -> list[str]:

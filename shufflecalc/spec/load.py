@@ -20,7 +20,8 @@ from shufflecalc.spec.expr import MAX_ABS_INT, MAX_LENGTH, RESERVED_PREFIX
 from shufflecalc.spec.layers.base import Padding, Pair, is_pair_type
 from shufflecalc.spec.yamlsrc import Document, check_file_name, load_file
 
-TOP_KEYS = {"name", "description", "reference", "params", "functions", "define", "include", "blocks", "input", "layers"}
+TOP_KEYS = {"name", "description", "reference", "notes", "params", "functions", "define", "include", "blocks", "input",
+            "layers"}
 PARAM_KEYS = {"type", "default", "choices", "min", "max", "help"}
 # A declared type: `pair` is a whole number or [h, w] (a kernel, stride, padding or dilation to pass on),
 # `padding` a pair or one of the words same and valid (conv2d's and the pools' padding).
@@ -75,6 +76,7 @@ class Spec:
     doc: Document
     file: str = ""  # the file it was read from ("" for a spec made in code); includes are relative to it
     builtin: bool = False
+    notes: tuple[str, ...] = ()  # lines `show`, `compare` and `conventions` print under their tables (JSON: "notes")
 
     @property
     def data(self) -> dict[str, Any]:
@@ -187,8 +189,12 @@ def _load(path: str, mtime: int, display: str, builtin: bool) -> Spec:
     for key in ("name", "description", "reference"):
         if key in data and not isinstance(data[key], str):
             raise doc.error((key,), f"'{key}' must be a string")
+    notes = data.get("notes", [])
+    if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+        raise doc.error(("notes",), "'notes' must be a list of strings")
     params = _params(doc, data.get("params", {}))
-    return Spec(name, display, data.get("description", ""), data.get("reference", ""), params, doc, path, builtin)
+    return Spec(name, display, data.get("description", ""), data.get("reference", ""), params, doc, path, builtin,
+                tuple(notes))
 
 
 def _params(doc: Document, raw: Any) -> dict[str, Param]:

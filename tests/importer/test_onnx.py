@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -166,7 +167,8 @@ def test_built_in_models_round_trip_through_onnx(name: str, resolution: int, tmp
         if folded:
             assert sum(ly.params for ly in got) == params - bn_channels
             assert result.batchnorms == 0
-            assert (not n_bn) or any("folded the batchnorms" in note for note in result.notes)
+            assert result.batchnorm_folded == bool(n_bn)
+            assert (not n_bn) or any("BatchNormalization folded" in note for note in result.notes)
         else:
             assert sum(ly.params for ly in got) == params
             assert result.batchnorms == n_bn
@@ -266,3 +268,125 @@ def test_torch_exported_resnet_folds_by_its_node_scopes(tmp_path: Path) -> None:
 def _write(path: Path, text: str) -> str:
     path.write_text(text)
     return str(path)
+
+
+def test_show_compare_and_conventions_say_when_batchnorm_was_folded(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """TinyResNet exported with BN folded (the default) and kept: the folded graph's spec carries the note, and show,
+    compare and conventions print it under their tables and give it in their JSON (`notes`); the kept one has none.
+    By hand: 12 convolutions, each with a batchnorm, all folded; batchnorm channels 8 (bn1) + 2 x 2 x 8 (layer1) +
+    3 x 16 (layer2.0, with its downsample) + 2 x 2 x 16 (layer2.1, layer2.2) = 152, each one param less when folded
+    (2C gamma and beta go, C of bias comes)."""
+    torch = pytest.importorskip("torch")
+    import warnings
+
+    from tests.importer.nets import TinyResNet
+
+    monkeypatch.setenv("SHUFFLECALC_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    model = TinyResNet().eval()
+    for name, folded in (("folded.onnx", True), ("kept.onnx", False)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(model, (torch.randn(1, 3, 32, 32),), name, dynamo=False, do_constant_folding=folded,
+                              training=torch.onnx.TrainingMode.EVAL if folded else torch.onnx.TrainingMode.PRESERVE)
+    note = "BatchNormalization folded into the convolutions by the exporter (no BatchNormalization node; 12 of 12"
+
+    r = run_cli("import", "folded.onnx", "-o", "folded.yaml", "-f", "json")
+    assert r.exit_code == 0, r.stderr
+    assert (r.json()["batchnorm_folded"], r.json()["batchnorm_nodes"]) == (True, 0)
+    assert "\nnotes:\n  - 'BatchNormalization folded into the convolutions" in Path("folded.yaml").read_text()
+    r = run_cli("import", "kept.onnx", "-o", "kept.yaml", "-f", "json")
+    assert (r.json()["batchnorm_folded"], r.json()["batchnorm_nodes"]) == (False, 12)
+    assert "notes:" not in Path("kept.yaml").read_text()
+
+    shown = {}
+    for name in ("folded.onnx", "kept.onnx"):
+        r = run_cli("show", name, "-f", "json")
+        assert r.exit_code == 0, r.stderr
+        shown[name] = r.json()["models"][0]
+    assert shown["folded.onnx"]["notes"][0].startswith(note)
+    assert "notes" not in shown["kept.onnx"]
+    assert shown["kept.onnx"]["params"] - shown["folded.onnx"]["params"] == 152
+    assert shown["kept.onnx"]["macs"] == shown["folded.onnx"]["macs"]
+
+    text = run_cli("show", "folded.onnx", columns=400).stdout
+    assert [line for line in text.splitlines() if line.startswith(note)], text
+    assert "BatchNormalization folded" not in run_cli("show", "kept.onnx", columns=400).stdout
+    r = run_cli("compare", "folded.onnx", "kept.onnx", columns=400)
+    assert r.exit_code == 0, r.stderr
+    assert [line for line in r.stdout.splitlines() if line.startswith(f"folded.onnx: {note}")], r.stdout
+    assert "kept.onnx: BatchNormalization" not in r.stdout
+    models = run_cli("compare", "folded.onnx", "kept.onnx", "-f", "json").json()["models"]
+    assert [m.get("notes", [""])[0][:len(note)] for m in models] == [note, ""]
+    r = run_cli("conventions", "folded.onnx", "-f", "json")
+    assert r.exit_code == 0, r.stderr
+    assert r.json()["models"][0]["notes"][0].startswith(note)
+
+
+TINY_VIT = ROOT / "tests" / "data" / "tiny_vit.yaml"
+# tests/data/tiny_vit.yaml by hand: T = 16 patches + the class token = 17 tokens of C = 32, 2 heads, MLP 64
+#   conv_proj 3->32 8x8 stride 8 (bias): 16 positions x 32 x 192 = 98,304 MACs, 32 x 192 + 32 = 6,176 params
+#   class_token C = 32 params; pos_embedding T x C = 544 params
+#   per encoder block: ln_1, ln_2 2C = 64 params each; multihead_attention 3TC^2 + T^2C + T^2C + TC^2 = 52,224 +
+#   9,248 + 9,248 + 17,408 = 88,128 MACs, 4C^2 + 4C = 4,224 params; mlp 17 x 32 x 64 = 34,816 MACs twice,
+#   32 x 64 + 64 = 2,112 and 64 x 32 + 32 = 2,080 params
+#   ln 64 params; head 32 x 10 = 320 MACs, 330 params
+VIT_KINDS = {"conv2d": (98_304, 6_176), "class_token": (0, 32), "position_embedding": (0, 544),
+             "layernorm": (0, 2 * 128 + 64), "multihead_attention": (2 * 88_128, 2 * 4_224),
+             "linear": (2 * 69_632 + 320, 2 * 4_192 + 330), "add": (0, 0), "gelu": (0, 0), "to_tokens": (0, 0),
+             "select_token": (0, 0)}
+
+
+@pytest.mark.parametrize("folded", [False, True])
+def test_vit_round_trips_through_onnx(folded: bool, tmp_path: Path) -> None:
+    """A ViT (tests/data/tiny_vit.yaml: the built-in vit's layers, small) built by shufflecalc.build_model and
+    exported by torch.onnx.export: torch's MultiheadAttention as exported (projections, reshapes, the scaled
+    Q.K^T, Softmax, A.V) reads back as one multihead_attention layer per block, the class token's Concat, the
+    position embedding's Add and the Gather of the class token as their kinds; MACs and params per kind are the hand
+    counts above and the spec's."""
+    torch = pytest.importorskip("torch")
+    import warnings
+
+    import shufflecalc
+    from shufflecalc.importer.onnxread import import_onnx
+
+    spec = shufflecalc.expand(shufflecalc.load_spec(str(TINY_VIT)))
+    model = shufflecalc.build_model(str(TINY_VIT)).eval()
+    path = tmp_path / "vit.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (torch.randn(1, 3, 32, 32),), str(path), dynamo=False, do_constant_folding=folded,
+                          training=torch.onnx.TrainingMode.EVAL if folded else torch.onnx.TrainingMode.PRESERVE)
+    result = import_onnx(str(path))
+    assert result.graph is not None
+
+    def by_kind(layers: Any) -> dict[str, tuple[int, int]]:
+        kinds: dict[str, tuple[int, int]] = {}
+        for ly in layers:
+            if ly.op != "dropout":
+                macs, params = kinds.get(ly.op, (0, 0))
+                kinds[ly.op] = (macs + ly.macs, params + ly.params)
+        return kinds
+
+    assert by_kind(result.graph.layers) == VIT_KINDS == by_kind(spec.layers)
+    assert (sum(ly.macs for ly in result.graph.layers), sum(ly.params for ly in result.graph.layers)) == \
+        (414_144, 24_234) == (sum(m for m, _ in VIT_KINDS.values()), sum(p for _, p in VIT_KINDS.values()))
+    attention = [ly for ly in result.graph.layers if ly.op == "multihead_attention"]
+    assert [(ly.attrs["heads"], ly.in_shapes[0], ly.out) for ly in attention] == [(2, (17, 32), (17, 32))] * 2
+    assert [ly.out for ly in result.graph.layers if ly.op in ("class_token", "select_token")] == [(17, 32), (32,)]
+
+
+def test_a_spec_s_notes_are_checked(tmp_path: Path) -> None:
+    """`notes:` (what the ONNX import writes for a folded BatchNormalization) is a list of strings; anything else is
+    a one-line error at its line."""
+    spec = tmp_path / "noted.yaml"
+    body = "input: [3, 8, 8]\nlayers:\n  - {op: conv2d, out: 4, kernel: 3}\n"
+    spec.write_text("notes: 3\n" + body)
+    r = run_cli("show", str(spec))
+    assert r.exit_code == 2 and r.stderr.strip().endswith("noted.yaml:1 notes: 'notes' must be a list of strings")
+    spec.write_text("notes: ['counted by hand: 4 x 27 x 64 = 6,912 MACs']\n" + body)
+    r = run_cli("show", str(spec), "-f", "json")
+    assert r.exit_code == 0, r.stderr
+    assert (r.json()["models"][0]["notes"], r.json()["models"][0]["macs"]) == (
+        ["counted by hand: 4 x 27 x 64 = 6,912 MACs"], 4 * 27 * 64)
