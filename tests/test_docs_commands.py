@@ -43,6 +43,8 @@ PARSE_ONLY = {
     "show mypkg.nets:build_small --resolution 160",
     "sweep path/to/model.py:Net --resolution 128,160,224 --set classes=10,100",
     "compare torchvision:mobilenet_v2:resolution=160 mobilenet_v2:resolution=160",
+    "show mypkg.nets:build --arg width=0.5 --arg classes=10",  # docs/import.md, keyword arguments and input
+    "compare nets.py:build nets.py:build:resolution=128 --arg channels=1 --input 1,64,64",
 }
 
 # Shell lines in ```bash blocks that are not shufflecalc commands (installing, the test suite, a GPU script).

@@ -9,6 +9,10 @@ A budget file::
         max_ptflops_pytorch: 160M    # and every other counter's convention (analysis.peers.NAMES)
         max_params: 2.0M
         max_latency_ms: {device: cpu, batch: 1, value: 40}   # timed only when asked (check --latency)
+      - model: nets.py:build         # a TARGET (a PyTorch model; a file's path relative to this file's directory)
+        args: {width: 0.5}           # its callable's keyword arguments
+        input: [3, 160, 160]         # the input it is traced on (default [3, 224, 224])
+        max_macs: 100M
 
 Conventions:
 - counts are exact integers at batch size 1, named as in `cost.CONVENTIONS` or, for the other counters'
@@ -40,7 +44,7 @@ import math
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from pathlib import Path
@@ -57,6 +61,7 @@ from shufflecalc.spec.load import (
     load_spec,
     resolve_config,
     split_ref,
+    target_label,
 )
 from shufflecalc.spec.yamlsrc import Document, check_file_name, load_file, read_text_file
 from shufflecalc.units import MAX_COUNT, parse_count
@@ -65,7 +70,8 @@ LATENCY_KEY = "max_latency_ms"
 # the optional keys of a latency limit, with their defaults ("value" is required)
 LATENCY_KEYS = {"device": "cpu", "batch": 1}
 DEVICES = ("cpu", "cuda")
-ENTRY_KEYS = ("model", "config")
+ENTRY_KEYS = ("model", "config", "args", "input")
+MAX_INPUT = 65_536  # a TARGET's input C, H and W (`input: [C, H, W]`), as the command line's --input
 _PERCENT_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*%?\s*$")
 
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
@@ -106,11 +112,12 @@ class Entry:
     config: Mapping[str, Any]  # every parameter's value (defaults filled in)
     limits: tuple[Limit, ...]
     line: int | None
+    target: Mapping[str, Any] = field(default_factory=dict)  # a TARGET's `args` and `input` (spec.load.load_spec)
 
     @property
     def label(self) -> str:
         """The model as written and its configuration as given: ``shufflenet g=3 width=1.0``."""
-        model = split_ref(self.model)[0]  # its own parameters are among the overrides
+        model = target_label(split_ref(self.model)[0], self.target)  # its own parameters are among the overrides
         return " ".join([model] + [f"{k}={format_value(v)}" for k, v in self.overrides.items()])
 
 
@@ -152,7 +159,8 @@ def _entry(doc: Document, i: int, item: Any, base: Path) -> Entry:
     if "model" not in item:
         raise doc.error(path, "missing 'model' (a built-in spec name or a spec path)")
     model, own = _split_model(doc, (*path, "model"), item["model"])
-    spec = _spec(doc, (*path, "model"), model, base)
+    target = _target(doc, path, item, model)
+    spec = _spec(doc, (*path, "model"), model, base, target)
     config = item.get("config", {})
     for name in own:
         if isinstance(config, dict) and name in config:
@@ -164,7 +172,7 @@ def _entry(doc: Document, i: int, item: Any, base: Path) -> Entry:
         raise doc.error(path, f"no limits: add max_<metric> or min_<metric> ({_METRICS_TEXT})")
     _check_ranges(doc, path, limits)
     config = resolve_config(spec, overrides)
-    return Entry(i, str(item["model"]), spec, overrides, config, tuple(limits), doc.line((*path, "model")))
+    return Entry(i, str(item["model"]), spec, overrides, config, tuple(limits), doc.line((*path, "model")), target)
 
 
 def _split_model(doc: Document, path: tuple, model: Any) -> tuple[Any, dict[str, str]]:
@@ -177,7 +185,31 @@ def _split_model(doc: Document, path: tuple, model: Any) -> tuple[Any, dict[str,
         raise doc.error(path, exc.message) from None
 
 
-def _spec(doc: Document, path: tuple, model: Any, base: Path) -> Spec:
+def _target(doc: Document, path: tuple, item: Mapping[str, Any], model: Any) -> dict[str, Any]:
+    """A TARGET's `args:` (keyword arguments of its callable) and `input:` ([C, H, W] it is traced on)."""
+    given = [k for k in ("args", "input") if k in item]
+    if not given:
+        return {}
+    if not (isinstance(model, str) and is_target(model)):
+        raise doc.error((*path, given[0]), f"'{given[0]}' is for a TARGET model (a PyTorch model such as "
+                        "mypkg.nets:build, whose callable's keyword arguments and traced input it sets), not for a "
+                        "spec")
+    target: dict[str, Any] = {}
+    args = item.get("args")
+    if "args" in item:
+        if not isinstance(args, dict) or not all(isinstance(k, str) and k.isidentifier() for k in args):
+            raise doc.error((*path, "args"), "'args' must be a mapping of keyword arguments, such as {width: 0.5}")
+        target["args"] = dict(args)
+    shape = item.get("input")
+    if "input" in item:
+        if not (isinstance(shape, list) and len(shape) == 3 and all(
+                isinstance(v, int) and not isinstance(v, bool) and 0 < v <= MAX_INPUT for v in shape)):
+            raise doc.error((*path, "input"), f"'input' must be [C, H, W]: three whole numbers from 1 to {MAX_INPUT:,}")
+        target["input"] = tuple(shape)
+    return target
+
+
+def _spec(doc: Document, path: tuple, model: Any, base: Path, target: Mapping[str, Any] | None = None) -> Spec:
     if not isinstance(model, str) or not model.strip():
         raise doc.error(path, "'model' must be a built-in spec name or a spec path")
     try:
@@ -188,7 +220,7 @@ def _spec(doc: Document, path: tuple, model: Any, base: Path) -> Spec:
         where, _, name = model.rpartition(":")
         local = not model.startswith("torchvision:") and (where.endswith(".py") or "/" in where)
         try:
-            return load_spec(f"{base / where}:{name}" if local else model)
+            return load_spec(f"{base / where}:{name}" if local else model, target)
         except ShufflecalcError as exc:
             raise doc.error(path, exc.message) from None
     if model.endswith((".yaml", ".yml", ".onnx")) or "/" in model or os.sep in model:
@@ -221,8 +253,8 @@ def _limit(doc: Document, path: tuple, key: Any, value: Any) -> Limit:
         return _latency(doc, path, value)
     bound, _, metric = str(key).partition("_")
     if bound not in ("max", "min") or not metric:
-        raise doc.error(path, f"unknown key '{key}' (expected model, config, max_<metric>, min_<metric> or "
-                        f"{LATENCY_KEY})")
+        raise doc.error(path, f"unknown key '{key}' (expected model, config, args, input, max_<metric>, "
+                        f"min_<metric> or {LATENCY_KEY})")
     if metric == "latency_ms":
         raise doc.error(path, f"unknown metric in '{key}': latency takes only a maximum, {LATENCY_KEY}")
     if metric not in LIMIT_METRICS:

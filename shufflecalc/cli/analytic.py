@@ -21,6 +21,8 @@ from shufflecalc.cli.common import (
     ResOpt,
     SetOpt,
     SpecsArg,
+    TargetArgOpt,
+    TargetInputOpt,
     WideOpt,
     WidthOpt,
     boundary,
@@ -28,6 +30,7 @@ from shufflecalc.cli.common import (
     models,
     overrides,
     parse_conventions,
+    target_options,
 )
 from shufflecalc.cli.timing import (
     TIMING_DEFAULTS,
@@ -58,9 +61,9 @@ from shufflecalc.report.cost import (
 from shufflecalc.spec.load import builtin_names, load_spec
 
 
-def load_models(specs: list[str], g, width, resolution, sets):
-    """Load each spec and analyze it with the options that apply to it."""
-    loaded, configs = models(specs, overrides(g, width, resolution, sets))
+def load_models(specs: list[str], g, width, resolution, sets, target=None):
+    """Load each spec and analyze it with the options that apply to it (`target`: the TARGETs' --arg and --input)."""
+    loaded, configs = models(specs, overrides(g, width, resolution, sets), target)
     return [analyze(spec, config) for spec, config in zip(loaded, configs, strict=True)]
 
 
@@ -88,6 +91,8 @@ def show_command(
     width: WidthOpt = None,
     resolution: ResOpt = None,
     sets: SetOpt = None,
+    args: TargetArgOpt = None,
+    input_: TargetInputOpt = None,
     by: Annotated[str, typer.Option("--by", help=f"rows per {' | '.join(SHOW_BY)}")] = "layer",
     convention: ConventionOpt = None,
     fmt: FormatOpt = None,
@@ -102,7 +107,7 @@ def show_command(
         if by not in SHOW_BY:
             raise ShufflecalcError(f"--by {by!r}: expected one of {', '.join(SHOW_BY)}")
         names = parse_conventions(convention)
-        (a,) = load_models([spec], g, width, resolution, sets)
+        (a,) = load_models([spec], g, width, resolution, sets, target_options(args, input_))
         out.output(show_json(a, names), show_table(a, by, names))
 
 
@@ -114,6 +119,8 @@ def compare_command(
     width: WidthOpt = None,
     resolution: ResOpt = None,
     sets: SetOpt = None,
+    args: TargetArgOpt = None,
+    input_: TargetInputOpt = None,
     convention: ConventionOpt = None,
     plot: PlotOpt = None,
     plot_kind: PlotKindOpt = "auto",
@@ -137,7 +144,7 @@ def compare_command(
     with --latency, median latency and throughput too; with --convention, other counters' conventions too."""
     with Out(fmt, output_file, force, columns=columns, wide=wide) as out:
         names = parse_conventions(convention)
-        analyses = load_models(specs, g, width, resolution, sets)
+        analyses = load_models(specs, g, width, resolution, sets, target_options(args, input_))
         plot_path = out.plot_target(plot, plot_kind)  # checks --plot-kind even without --plot
         # timing options given without --latency are checked all the same (without torch); left at their defaults,
         # they cost the analytic path nothing

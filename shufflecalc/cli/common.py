@@ -136,6 +136,14 @@ ConventionOpt = Annotated[
                                    "(repeatable, or a comma list): fvcore, ptflops_pytorch, ptflops_aten, thop, "
                                    "torchinfo, torchprofile, flop_counter (see 'shufflecalc conventions')"),
 ]
+TargetArgOpt = Annotated[
+    list[str] | None, typer.Option("--arg", metavar="NAME=VALUE", help="a keyword argument for the callable of every "
+                                   "TARGET among the SPECs (repeatable; VALUE a Python literal, else text)"),
+]
+TargetInputOpt = Annotated[
+    str | None, typer.Option("--input", metavar="C,H,W", help="the input every TARGET among the SPECs is traced on "
+                             "(batch 1; default 3,224,224)"),
+]
 PROGRESS_MIN = 50  # show a progress bar for more items than this
 
 
@@ -386,16 +394,36 @@ def use_targets() -> None:
     install()
 
 
-def load_refs(refs: Sequence[str]) -> tuple[list[Any], list[dict[str, str]]]:
+def target_options(args: Sequence[str] | None, input_: str | None) -> dict[str, Any]:
+    """--arg NAME=VALUE... and --input C,H,W: the import options of the TARGETs a command names (parsed without
+    torch; `load_refs` passes them on)."""
+    if not args and input_ is None:
+        return {}
+    from shufflecalc.importer.target import parse_args, parse_input
+
+    options: dict[str, Any] = {}
+    if args:
+        options["args"] = parse_args(args)
+    if input_ is not None:
+        options["input"] = parse_input(input_)
+    return options
+
+
+def load_refs(refs: Sequence[str], target: Mapping[str, Any] | None = None) -> tuple[list[Any], list[dict[str, str]]]:
     """Each SPEC of the command line (NAME_OR_PATH or NAME_OR_PATH:k=v,k=v, or a TARGET such as
-    torchvision:resnet50:resolution=160): the spec, and the parameter values it sets itself, each declared by it."""
-    from shufflecalc.spec.load import load_spec, split_ref
+    torchvision:resnet50:resolution=160): the spec, and the parameter values it sets itself, each declared by it.
+    `target` (see `target_options`) applies to every TARGET among them; given without one, it is an error."""
+    from shufflecalc.spec.load import is_target, load_spec, split_ref
 
     use_targets()
+    if target and not any(is_target(split_ref(ref)[0]) for ref in refs):
+        given = " and ".join(f"--{k}" for k in ("arg", "input") if (k if k == "input" else "args") in target)
+        raise ShufflecalcError(f"{given}: no SPEC is a TARGET (a PyTorch model such as mypkg.nets:build, whose "
+                               "callable's keyword arguments and traced input they set)")
     loaded, own = [], []
     for ref in refs:
         name, values = split_ref(ref)
-        spec = load_spec(name)
+        spec = load_spec(name, target) if target and is_target(name) else load_spec(name)
         for key in values:
             if key not in spec.params:
                 known = ", ".join(spec.params) or "none"
@@ -405,9 +433,10 @@ def load_refs(refs: Sequence[str]) -> tuple[list[Any], list[dict[str, str]]]:
     return loaded, own
 
 
-def models(refs: Sequence[str], values: dict[str, Any]) -> tuple[list[Any], list[dict[str, Any]]]:
+def models(refs: Sequence[str], values: dict[str, Any],
+           target: Mapping[str, Any] | None = None) -> tuple[list[Any], list[dict[str, Any]]]:
     """The specs named on the command line and each one's parameter values (see `load_refs` and `per_model`)."""
-    loaded, own = load_refs(refs)
+    loaded, own = load_refs(refs, target)
     return loaded, per_model(loaded, values, own)
 
 

@@ -15,10 +15,13 @@ from shufflecalc.cli.common import (
     ResOpt,
     SetOpt,
     SpecsArg,
+    TargetArgOpt,
+    TargetInputOpt,
     WideOpt,
     WidthOpt,
     boundary,
     command,
+    target_options,
 )
 from shufflecalc.report.conventions import conventions_json, conventions_table
 
@@ -31,6 +34,8 @@ def conventions_command(
     width: WidthOpt = None,
     resolution: ResOpt = None,
     sets: SetOpt = None,
+    args: TargetArgOpt = None,
+    input_: TargetInputOpt = None,
     fmt: FormatOpt = None,
     output_file: OutputOpt = None,
     force: ForceOpt = False,
@@ -40,6 +45,6 @@ def conventions_command(
     """Why the tools disagree: fvcore, ptflops (both backends), thop, torchinfo, torchprofile and FlopCounterMode
     on each model, their difference to the exact MACs split by operator class, with the reason (no torch)."""
     with Out(fmt, output_file, force, columns=columns, wide=wide) as out:
-        analyses = load_models(specs, g, width, resolution, sets)
+        analyses = load_models(specs, g, width, resolution, sets, target_options(args, input_))
         comparisons = [compare(a.graph) for a in analyses]
         out.output(conventions_json(analyses, comparisons), conventions_table(analyses, comparisons))

@@ -22,6 +22,8 @@ from shufflecalc.cli.common import (
     OutputOpt,
     ResOpt,
     SetOpt,
+    TargetArgOpt,
+    TargetInputOpt,
     WideOpt,
     WidthOpt,
     boundary,
@@ -29,6 +31,7 @@ from shufflecalc.cli.common import (
     fatal,
     models,
     overrides,
+    target_options,
 )
 from shufflecalc.report.render import to_json
 
@@ -91,6 +94,8 @@ def explain_command(
     width: WidthOpt = None,
     resolution: ResOpt = None,
     sets: SetOpt = None,
+    args: TargetArgOpt = None,
+    input_: TargetInputOpt = None,
     layer: Annotated[str | None, typer.Option("--layer", help="one unit (stage3.unit0) or a layer inside it")] = None,
     study: Annotated[bool, typer.Option(
         "--groups-study", help="for each choice of g: stage widths, one stride-1 unit's MACs, total MACs")] = False,
@@ -107,7 +112,7 @@ def explain_command(
     from shufflecalc.report.formulas import explain_report, study_report
 
     with Out(fmt, output_file, force, columns=columns, wide=wide) as out:
-        (loaded,), (config,) = models([spec], overrides(g, width, resolution, sets))
+        (loaded,), (config,) = models([spec], overrides(g, width, resolution, sets), target_options(args, input_))
         if study:
             data, table, csv = study_report(groups_study(loaded, config, layer))
         else:

@@ -17,11 +17,14 @@ from shufflecalc.cli.common import (
     ResOpt,
     SetOpt,
     SpecsArg,
+    TargetArgOpt,
+    TargetInputOpt,
     WidthOpt,
     boundary,
     command,
     models,
     overrides,
+    target_options,
 )
 from shufflecalc.cli.timing import (
     TIMING_DEFAULTS,
@@ -67,6 +70,8 @@ def report_command(
     width: WidthOpt = None,
     resolution: ResOpt = None,
     sets: SetOpt = None,
+    args: TargetArgOpt = None,
+    input_: TargetInputOpt = None,
     fmt: PageFormatOpt = None,
     output_file: PageOutputOpt = None,
     force: ForceOpt = False,
@@ -95,7 +100,7 @@ def report_command(
         if out.path is None and out.fmt is PageFormat.html and sys.stdout.isatty():
             raise ShufflecalcError("the report is an HTML page of about 2 MB: write it to a file with "
                                    "--output report.html (or redirect stdout)")
-        loaded, configs = models(specs, overrides(g, width, resolution, sets))
+        loaded, configs = models(specs, overrides(g, width, resolution, sets), target_options(args, input_))
         analyses = [analyze(spec, config) for spec, config in zip(loaded, configs, strict=True)]
         # as compare: timing options without --latency are checked all the same (without torch) and change nothing
         timing = (device, batch, dtype, channels_last, threads, cuda_graph, compile_, min_time, peak_tflops)

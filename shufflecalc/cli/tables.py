@@ -19,6 +19,8 @@ from shufflecalc.cli.common import (
     PlotKindOpt,
     PlotOpt,
     SpecsArg,
+    TargetArgOpt,
+    TargetInputOpt,
     WideOpt,
     boundary,
     command,
@@ -27,6 +29,7 @@ from shufflecalc.cli.common import (
     parse_sets,
     per_model,
     progress,
+    target_options,
 )
 from shufflecalc.errors import ShufflecalcError
 
@@ -62,6 +65,8 @@ def sweep_command(
     resolution: ResListOpt = None,
     sets: Annotated[list[str] | None, typer.Option("--set", help="NAME=V1,V2,... for any declared parameter "
                                                       "(repeatable)")] = None,
+    args: TargetArgOpt = None,
+    input_: TargetInputOpt = None,
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="drop invalid configurations")] = False,
     sort: Annotated[str | None, typer.Option("--sort", help="sort by a column (macs, params, g, ...); "
                                                 "-macs for descending")] = None,
@@ -82,7 +87,7 @@ def sweep_command(
     from shufflecalc.report.plot import from_sweep
     from shufflecalc.report.sweep import sweep_json, sweep_table
     with Out(fmt, output_file, force, wide=wide) as out:
-        loaded, own = load_refs(specs)
+        loaded, own = load_refs(specs, target_options(args, input_))
         axes = sweep_axes(g, width, resolution, sets)
         per_spec = per_model(loaded, axes, [{k: [v] for k, v in mine.items()} for mine in own])
         names = parse_conventions(convention)

@@ -17,12 +17,14 @@ from shufflecalc.cli.common import (
     OutputOpt,
     ResOpt,
     SetOpt,
+    TargetInputOpt,
     WideOpt,
     WidthOpt,
     boundary,
     command,
     models,
     overrides,
+    target_options,
 )
 from shufflecalc.errors import ShufflecalcError
 from shufflecalc.spec.load import builtin_names
@@ -54,7 +56,9 @@ def verify_command(
         "--against", metavar="TARGET", help="compare one spec with the real network, layer by layer in forward order: "
         "torchvision:NAME, pkg.module:callable or path/to/file.py:callable")] = None,
     args: Annotated[list[str] | None, typer.Option(
-        "--arg", help="with --against: NAME=VALUE keyword argument for the TARGET's callable (repeatable)")] = None,
+        "--arg", metavar="NAME=VALUE", help="a keyword argument for the callable of the --against TARGET, or, "
+        "without --against, of every TARGET among the SPECs (repeatable; VALUE a Python literal, else text)")] = None,
+    input_: TargetInputOpt = None,
     conventions: Annotated[bool, typer.Option(
         "--conventions", help="run the other counters (ptflops, thop, torchinfo, torchprofile: the peers extra) on "
         "each model instead, against their reproductions ('shufflecalc conventions'), in total and per layer")] = False,
@@ -65,18 +69,21 @@ def verify_command(
     1 when any differs, 2 on bad input."""
     with Out(fmt, output_file, force, columns=columns, wide=wide) as out:
         if conventions:
-            if against is not None or args or all_ or layers:
+            if against is not None or all_ or layers:
                 raise ShufflecalcError("--conventions runs on the SPECs given (no --all, --against or --layers)")
             if not specs:
                 raise ShufflecalcError("give one or more specs for --conventions")
-            _conventions(out, specs, overrides(g, width, resolution, sets))
+            _conventions(out, specs, overrides(g, width, resolution, sets), target_options(args, input_))
             return
-        if against is not None or args:
+        if against is not None:
+            if input_ is not None:
+                raise ShufflecalcError("--input: with --against, the TARGET is traced on the spec's input size")
             _against(out, specs or [], all_, layers, against, args, overrides(g, width, resolution, sets))
             return
         if not specs and not all_:
             raise ShufflecalcError("give one or more specs, or --all for every built-in spec's parameter grid")
-        loaded, configs = models(specs or builtin_names(), overrides(g, width, resolution, sets))
+        loaded, configs = models(specs or builtin_names(), overrides(g, width, resolution, sets),
+                                 target_options(args, input_))
 
         from shufflecalc.bridge import (
             verify as v,  # imports torch and fvcore: MissingDependency (exit 2) without the torch extra
@@ -98,9 +105,9 @@ def verify_command(
             raise typer.Exit(EXIT_FAILED)
 
 
-def _conventions(out: Out, specs: list[str], values: dict) -> None:
+def _conventions(out: Out, specs: list[str], values: dict, target: dict) -> None:
     """`verify SPEC... --conventions`: every installed counter on each model against its reproduction."""
-    loaded, configs = models(specs, values)
+    loaded, configs = models(specs, values, target)
     from shufflecalc.analysis.cost import analyze
     from shufflecalc.bridge.peers import verify_conventions  # imports torch: MissingDependency (exit 2) without it
     from shufflecalc.report.conventions import mismatch_table, reproduction_json, reproduction_table
@@ -119,11 +126,9 @@ def _conventions(out: Out, specs: list[str], values: dict) -> None:
         raise typer.Exit(EXIT_FAILED)
 
 
-def _against(out: Out, specs: list[str], all_: bool, layers: bool, target: str | None, args: list[str] | None,
+def _against(out: Out, specs: list[str], all_: bool, layers: bool, target: str, args: list[str] | None,
              values: dict) -> None:
     """`verify SPEC --against TARGET`: the spec's layers against the imported, proven TARGET's."""
-    if target is None:
-        raise ShufflecalcError("--arg applies to --against TARGET")
     if len(specs) != 1 or all_ or layers:
         raise ShufflecalcError("--against compares one spec with the TARGET (no --all, no --layers)")
     from shufflecalc.importer.run import compare_target

@@ -1,8 +1,9 @@
 """TARGETs wherever a spec is named: a TARGET's imported spec, cached on disk so that naming it again costs no trace.
 
-`cached_spec(target)` returns the path of the spec that `shufflecalc import TARGET` would write (traced on a
-3 x 224 x 224 input; `resolution` and `classes` stay declared parameters), imported and proven on the first use and
-read from the cache afterwards. The cache key is the target, its keyword arguments, the hashes of the source files
+`cached_spec(target, kwargs, shape)` returns the path of the spec that `shufflecalc import TARGET` would write (traced
+on a `shape` input, 3 x 224 x 224 unless given; `resolution` and `classes` stay declared parameters), imported and
+proven on the first use and read from the cache afterwards. The cache key is the target, its keyword arguments, the
+input shape, the hashes of the source files
 involved (the file of a ``file.py:callable`` target; every ``.py`` file of the top-level package of a
 ``pkg.module:callable`` target, or the module's file when it is no package; torchvision's version for a
 ``torchvision:NAME`` target), the versions of torch and shufflecalc and the hash of this wing's own code. A hit reads
@@ -10,7 +11,9 @@ no model code and imports no torch: the files are found and hashed without being
 
 The cache folder is $SHUFFLECALC_CACHE_DIR, else $XDG_CACHE_HOME/shufflecalc, else ~/.cache/shufflecalc; imported
 specs go to its ``imports/`` folder, one YAML file per key, written atomically.
-`install()` plugs `cached_spec` into `spec.load.load_spec` (see `set_target_resolver`); the command line calls it.
+`install()` plugs `cached_spec` into `spec.load.load_spec` (see `set_target_resolver`), which passes each TARGET's
+options (``args``: keyword arguments; ``input``: C, H, W) from the command line's ``--arg`` and ``--input`` or a budget
+entry's ``args:`` and ``input:``; the command line calls it.
 """
 
 from __future__ import annotations
@@ -88,7 +91,7 @@ def _digest(paths: list[Path]) -> str:
     return h.hexdigest()
 
 
-def cache_key(target: str, kwargs: Mapping[str, Any] | None = None) -> str:
+def cache_key(target: str, kwargs: Mapping[str, Any] | None = None, shape: Shape | None = None) -> str:
     """The hex key of a TARGET's imported spec (see the module's docstring)."""
     from shufflecalc import __version__
 
@@ -96,7 +99,7 @@ def cache_key(target: str, kwargs: Mapping[str, Any] | None = None) -> str:
     parts = {
         "target": target,
         "kwargs": sorted((k, repr(v)) for k, v in (kwargs or {}).items()),
-        "input": list(INPUT),
+        "input": list(shape or INPUT),
         "sources": _digest(source_files(target)),
         "torch": _version("torch"),
         "torchvision": _version("torchvision") if target.startswith(TORCHVISION) else "",
@@ -106,10 +109,14 @@ def cache_key(target: str, kwargs: Mapping[str, Any] | None = None) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
-def cached_spec(target: str, kwargs: Mapping[str, Any] | None = None) -> str:
-    """The path of TARGET's imported spec: from the cache, else imported, proven and cached (a failed round-trip
-    proof is an error, and nothing is cached)."""
+def cached_spec(target: str, kwargs: Mapping[str, Any] | None = None, shape: Shape | None = None) -> str:
+    """The path of TARGET's imported spec, traced on a 1 x `shape` input (default `INPUT`) with keyword arguments
+    `kwargs`: from the cache, else imported, proven and cached (a failed round-trip proof is an error, and nothing is
+    cached)."""
     if target.endswith(".onnx"):
+        if kwargs or shape:
+            raise ShufflecalcError(f"{target}: keyword arguments and an input shape are for a TARGET (a PyTorch "
+                                   "model), not for an ONNX file")
         return cached_onnx(target)
     try:
         found = importlib.util.find_spec("torch")  # found, not imported: a cache hit never imports torch
@@ -118,14 +125,15 @@ def cached_spec(target: str, kwargs: Mapping[str, Any] | None = None) -> str:
     if found is None:
         raise ShufflecalcError(f"{target}: {INSTALL_HINT}")
     split_target(target)
-    key = cache_key(target, kwargs)
+    shape = tuple(shape or INPUT)
+    key = cache_key(target, kwargs, shape)
     folder = cache_dir() / "imports"
     path = folder / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', target)[-80:]}-{key[:24]}.yaml"
     if path.is_file():
         return str(path)
     from shufflecalc.importer.run import import_target
 
-    result = import_target(target, INPUT, kwargs)
+    result = import_target(target, shape, kwargs)
     if not result.proof.ok:
         failed = ", ".join(c.what for c in result.proof.checks if not c.ok)
         raise ShufflecalcError(f"{target}: the imported spec fails its round-trip proof ({failed}); "
@@ -176,6 +184,14 @@ def _write(folder: Path, path: Path, text: str) -> None:
                                f"{CACHE_ENV} to a writable folder)") from None
 
 
+def _resolve(target: str, options: Mapping[str, Any]) -> str:
+    """`spec.load`'s resolver: `cached_spec` with a TARGET's options (``args``, ``input``)."""
+    unknown = set(options) - {"args", "input"}
+    if unknown:
+        raise ShufflecalcError(f"{target}: unknown import options {', '.join(sorted(unknown))} (args, input)")
+    return cached_spec(target, options.get("args"), options.get("input"))
+
+
 def install() -> None:
     """Let every spec name be a TARGET too (`spec.load.load_spec` resolves it through `cached_spec`)."""
-    set_target_resolver(cached_spec)
+    set_target_resolver(_resolve)

@@ -51,6 +51,9 @@ class ImportedModel:
     seconds: float = 0.0
     # (module path, class name) of every module that may be folded (no plain container), pre-order: `fold` reads it
     modules: list[tuple[str, str]] = field(default_factory=list)
+    # the state-dict keys of parameters the forward reads directly (a class token, a layer scale), each now the tensor
+    # of its layer's module: original key -> the spec's torch model's key (``class_token`` -> ``class_token.weight``)
+    renames: dict[str, str] = field(default_factory=dict)
 
 
 class UnmappedOps(ShufflecalcError):

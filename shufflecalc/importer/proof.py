@@ -6,8 +6,12 @@ Compared exactly, for one image of the spec's input size:
 - MACs: the spec's analytic MACs and torch's ``FlopCounterMode`` total / 2 on the original model, counted with the
   MATH attention kernel and MultiheadAttention's fast path off (`bridge.verify.attention_counted`);
 - fvcore: the spec's ``fvcore_flops`` and ``FlopCountAnalysis(model, x).total()`` (eval);
-- activations: the spec's and ``ActivationCountAnalysis(model, x).total()``;
-- the state dict: ``build_model(spec)`` loads the original's, by name, with ``strict=True``;
+- activations: the spec's and ``ActivationCountAnalysis(model, x).total()``, the spec's with the in-projection output
+  of each attention layer added (3 x T x C: fvcore counts it; the ``activations`` convention counts an attention
+  layer's output only);
+- the state dict: ``build_model(spec)`` loads the original's, by name, with ``strict=True`` (a parameter the forward
+  reads directly, such as ViT's ``class_token`` or ConvNeXt's ``layer_scale``, is the tensor of the layer named by it:
+  its key gains the module's tensor name, ``class_token`` -> ``class_token.weight``; the import lists these renames);
 - the output: after every floating-point parameter and buffer of a copy of the original is randomized (batchnorm
   statistics included: weights ~ N(0, 1 / fan-in), vectors uniform in [0.75, 1.25], so that outputs are of order 1
   rather than torchvision's ~0.006 and a wrong gate or concat order cannot hide in a tolerance), both models run on
@@ -19,9 +23,10 @@ from __future__ import annotations
 import copy
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from math import prod
 from typing import Any
 
 import torch
@@ -94,15 +99,16 @@ def _count(what: str, spec: int, model: int, note: str = "") -> Check:
     return Check(what, spec, model, spec == model, note)
 
 
-def prove(graph: Graph, model: Any, target: str) -> Proof:
-    """The round-trip proof of `graph` (the imported spec, expanded) against `model` (left unchanged)."""
+def prove(graph: Graph, model: Any, target: str, renames: Mapping[str, str] | None = None) -> Proof:
+    """The round-trip proof of `graph` (the imported spec, expanded) against `model` (left unchanged). `renames`: the
+    state-dict keys of the parameters the forward reads directly, and their keys in the spec's torch model."""
     start = time.perf_counter()
     with _one_thread():
-        checks = _prove(graph, model)
+        checks = _prove(graph, model, dict(renames or {}))
     return Proof(target, tuple(checks), time.perf_counter() - start)
 
 
-def _prove(graph: Graph, model: Any) -> list[Check]:
+def _prove(graph: Graph, model: Any, renames: dict[str, str]) -> list[Check]:
     original = copy.deepcopy(model).eval()
     randomize(original)
     x = torch.randn(1, *graph.input, generator=torch.Generator().manual_seed(1))
@@ -121,15 +127,25 @@ def _prove(graph: Graph, model: Any) -> list[Check]:
         act = ActivationCountAnalysis(original, x).unsupported_ops_warnings(False).uncalled_modules_warnings(False)
         activations = int(act.tracer_warnings("none").total())
     checks.append(_count("fvcore_flops", graph.sums.fvcore_flops, fvcore, "fvcore FlopCountAnalysis"))
-    checks.append(_count("activations", graph.sums.activations, activations, "fvcore ActivationCountAnalysis"))
+    in_projections = sum(3 * prod(ly.in_shapes[0]) for ly in graph.layers if ly.op == "multihead_attention")
+    checks.append(_count("activations", graph.sums.activations + in_projections, activations,
+                         "fvcore ActivationCountAnalysis" + (f"; the spec's {graph.sums.activations:,} and the "
+                                                             f"attention in-projections' {in_projections:,}, which "
+                                                             "fvcore counts" if in_projections else "")))
     built = build_model(graph)
+    state = {renames.get(k, k): v for k, v in original.state_dict().items()}
     try:
-        built.load_state_dict(original.state_dict(), strict=True)
+        built.load_state_dict(state, strict=True)
     except (RuntimeError, KeyError) as exc:
         checks.append(Check("state_dict", "loads", "refused", False, one_line(str(exc))[:400]))
         return checks
-    n = len(original.state_dict())
-    checks.append(Check("state_dict", f"{n} tensors", "loaded (strict)", True, "by name, strict=True"))
+    note = "by name, strict=True"
+    if renames:
+        first = next(iter(renames.items()))
+        note += (f"; {len(renames)} parameter{'s' if len(renames) > 1 else ''} read directly by the forward under "
+                 f"{'their layers' if len(renames) > 1 else 'its layer'}' names ({first[0]} -> {first[1]}"
+                 + (", ...)" if len(renames) > 1 else ")"))
+    checks.append(Check("state_dict", f"{len(state)} tensors", "loaded (strict)", True, note))
     with attention_counted(), torch.no_grad():
         got = built(x)
     if tuple(got.shape) != tuple(expected.shape):

@@ -13,8 +13,10 @@ from shufflecalc.errors import ShufflecalcError
 from shufflecalc.importer.against import Comparison, compare
 from shufflecalc.importer.emit import spec_text
 from shufflecalc.importer.proof import Proof, prove
-from shufflecalc.importer.target import load_model, split_target
+from shufflecalc.importer.target import load_model, parse_input, split_target
 from shufflecalc.importer.trace import ImportedModel, import_model
+
+__all__ = ["Import", "compare_target", "import_target", "parse_input", "read_spec", "spec_name"]
 from shufflecalc.spec.graph import Graph, expand
 from shufflecalc.spec.layers import Shape
 from shufflecalc.spec.load import Spec, load_spec
@@ -74,7 +76,7 @@ def import_target(target: str, shape: Shape, kwargs: Mapping[str, Any] | None = 
             other = None
         if other is not None and _same_layers(graph, other):
             text, graph = folded, other
-    proof = prove(graph, imported.model, target)
+    proof = prove(graph, imported.model, target, imported.renames)
     return Import(imported, text, graph, proof, time.perf_counter() - start)
 
 
@@ -86,15 +88,6 @@ def _same_layers(a: Graph, b: Graph) -> bool:
                  ly.fvcore_flops, ly.activations, ly.memory_access) for ly in layers]
 
     return rows(a.layers) == rows(b.layers) and rows(a.unused_layers) == rows(b.unused_layers)
-
-
-def parse_input(text: str) -> Shape:
-    """``--input 3,224,224`` -> (3, 224, 224)."""
-    parts = [p.strip() for p in text.replace("x", ",").split(",")]
-    if len(parts) != 3 or not all(p.isdigit() and 0 < int(p) <= 65_536 for p in parts):
-        raise ShufflecalcError(f"--input {text!r}: expected C,H,W (three whole numbers from 1 to 65,536)")
-    c, h, w = (int(p) for p in parts)
-    return (c, h, w)
 
 
 def compare_target(spec: Spec, config: Mapping[str, Any], target: str,

@@ -39,6 +39,15 @@ def parse_args(items: Sequence[str] | None) -> dict[str, Any]:
     return result
 
 
+def parse_input(text: str, option: str = "--input") -> tuple[int, int, int]:
+    """``--input 3,224,224`` (or ``3x224x224``) -> (3, 224, 224)."""
+    parts = [p.strip() for p in text.replace("x", ",").split(",")]
+    if len(parts) != 3 or not all(p.isdigit() and 0 < int(p) <= 65_536 for p in parts):
+        raise ShufflecalcError(f"{option} {text!r}: expected C,H,W (three whole numbers from 1 to 65,536)")
+    c, h, w = (int(p) for p in parts)
+    return (c, h, w)
+
+
 def split_target(target: str) -> tuple[str, str]:
     """``module_or_file:callable`` -> its two parts (the last colon splits them)."""
     where, sep, name = target.rpartition(":")

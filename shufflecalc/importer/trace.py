@@ -29,7 +29,7 @@ import operator
 import time
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from shufflecalc.bridge.builder import INSTALL_HINT
@@ -108,7 +108,7 @@ def _record(gm: Any, shape: Shape, batch: int, target: str) -> _Recorder:
             recorder.run(x)
     except Exception as exc:
         raise ShufflecalcError(f"{target}: the traced model fails on a {batch} x {' x '.join(map(str, shape))} input: "
-                               f"{type(exc).__name__}: {one_line(str(exc))[:300]}") from None
+                               f"{type(exc).__name__}: {one_line(str(exc).strip().split(chr(10))[0])[:300]}") from None
     return recorder
 
 
@@ -130,6 +130,10 @@ _ACTIVATION_METHODS = {"relu": "relu", "relu_": "relu", "sigmoid": "sigmoid", "s
                        "tanh_": "tanh"}
 _ADD = {operator.add, operator.iadd, torch.add}
 _MUL = {operator.mul, operator.imul, torch.mul}
+# The kinds that act on a channels-last map (N x H x W x C, the spec's tokens) as on tokens: along the last axis or
+# element by element.
+_CHANNELS_LAST = {"layernorm", "linear", "relu", "relu6", "hardswish", "hardsigmoid", "sigmoid", "silu", "tanh",
+                  "gelu", "leaky_relu", "elu", "hardtanh", "dropout", "drop_path", "layer_scale", "add", "mul"}
 
 
 def _bind(args: Sequence[Any], kwargs: Mapping[str, Any], names: Sequence[str],
@@ -142,6 +146,10 @@ def _bind(args: Sequence[Any], kwargs: Mapping[str, Any], names: Sequence[str],
 
 
 _pair = spec_pair  # a torch size argument as the spec writes it: an int, or (h, w) when the two differ
+
+
+class _Reported(Exception):
+    """A node whose input has no layer, an unmapped operation already listed: no layer, nothing more to list."""
 
 
 def _float(v: Any) -> float:
@@ -162,6 +170,14 @@ class _Mapper:
         self.unmapped: Counter[tuple[str, str]] = Counter()  # (operation, module path) -> count
         self.layout: dict[Any, tuple[Any, list[Any]]] = {}  # node -> (the tensor node it lays out, the nodes)
         self.groups: dict[Any, tuple[Any, int]] = {}  # chunk/split node -> (its input, equal parts)
+        self.attrs: dict[Any, str] = {}  # get_attr node of a tensor -> its path (``class_token``)
+        self.expanded: dict[Any, Any] = {}  # ``attr.expand(n, -1, -1)`` node -> the get_attr node
+        self.channels_last: dict[Any, tuple[int, int]] = {}  # N x H x W x C node, tokens in the spec -> (H, W)
+        self.attention: dict[Any, tuple[Any, dict[str, Any]]] = {}  # MultiheadAttention call -> (input, arguments)
+        self.read: set[str] = set()  # parameters the forward reads directly, each now a layer's
+        self.resolving: set[Any] = set()  # layout runs being resolved
+        self.failed: set[Any] = set()  # nodes without a layer: unmapped, or reading an unmapped one
+        self.renames: dict[str, str] = {}  # such a parameter's state-dict key -> its layer's (``P`` -> ``P.weight``)
         self.live = set(gm.graph.nodes) if every else self._live()  # every: what training mode calls, used or not
 
     # -- bookkeeping --
@@ -214,18 +230,60 @@ class _Mapper:
         owner = node.target if node.op == "call_module" else self.owner(node)
         self.unmapped[(what, owner or "(top level)")] += 1
 
+    def cl(self, node: Any) -> tuple[int, int] | None:
+        """(H, W) of a channels-last map (N x H x W x C, the spec's H*W tokens), else None; a layout run ending at
+        `node` is resolved first."""
+        if node in self.layout and node not in self.names and node not in self.resolving:
+            self._resolve_layout(node)
+        return self.channels_last.get(node)
+
+    def spec_shape(self, node: Any) -> Shape:
+        """The spec's shape of a tensor node: torch's without the batch, a channels-last map's as its tokens."""
+        shape = self.shape(node)
+        assert shape is not None
+        if self.cl(node) is not None:
+            h, w = self.channels_last[node]
+            return (h * w, shape[-1])
+        return shape[1:]
+
     def add(self, node: Any, name: str, op: str, args: dict[str, Any], inputs: Sequence[Any], source: str) -> None:
+        for i in inputs:
+            if i in self.attrs or i in self.expanded:
+                raise _Unmapped(f"{source} of the tensor attribute '{self.attr_of(i)}'")
         sources = [self.value_of(i) for i in inputs]
         if any(s is None for s in sources):
-            return  # an input is unmapped: already reported
-        in_shapes = tuple(self.shape(i)[1:] for i in inputs)  # type: ignore[index]
-        out = self.shape(node)
-        assert out is not None
-        self.layers.append(ImportedLayer(name, op, args, tuple(sources), in_shapes, out[1:], source))  # type: ignore[arg-type]
+            if self.unmapped:
+                self.failed.add(node)
+                self._taint(node)
+                return  # an input is unmapped: already reported
+            raise _Unmapped(f"{source} of an input without a layer")  # never a silent gap
+        if op not in ("to_tokens", "from_tokens"):  # these two enter and leave the channels-last layout
+            where = {self.cl(i) for i in inputs}
+            if where != {None}:
+                if op not in _CHANNELS_LAST or len(where) != 1:
+                    raise _Unmapped(f"{source} on a channels-last tensor (N x H x W x C)")
+                self.channels_last[node] = where.pop()  # type: ignore[assignment]
+        in_shapes = tuple(self.spec_shape(i) for i in inputs)
+        out = self.spec_shape(node)
+        self.layers.append(ImportedLayer(name, op, args, tuple(sources), in_shapes, out, source))  # type: ignore[arg-type]
         self.names[node] = name
+
+    def _taint(self, node: Any) -> None:
+        """A node without a layer: a 4-D result of a channels-last input is taken to be channels-last, so that the
+        operations after it are judged as they would be (Swin's LayerNorm after its unmapped window attention is not
+        listed)."""
+        shape = self.shape(node)
+        if shape is not None and len(shape) == 4 and any(self.cl(i) is not None for i in node.all_input_nodes):
+            self.channels_last[node] = (shape[1], shape[2])
+
+    def attr_of(self, node: Any) -> str:
+        """The path of the parameter a get_attr node (or its expand) reads."""
+        return self.attrs[node] if node in self.attrs else self.attrs[self.expanded[node]]
 
     def value_of(self, node: Any) -> str | None:
         """The layer whose output `node` is (a layout run ending here is resolved now)."""
+        if node in self.attrs or node in self.expanded:
+            raise _Unmapped(f"an operation on the tensor attribute '{self.attr_of(node)}'")
         if node in self.names:
             return self.names[node]
         if node in self.layout:
@@ -245,6 +303,11 @@ class _Mapper:
                 self._node(node)
             except _Unmapped as exc:
                 self.miss(node, exc.what)
+                self.failed.add(node)
+                self._taint(node)
+            except _Reported:
+                self.failed.add(node)
+                self._taint(node)
 
     def _node(self, node: Any) -> None:
         if node.op == "placeholder":
@@ -256,7 +319,7 @@ class _Mapper:
             return
         if node.op == "get_attr":
             if node in self.rec.shapes:
-                raise _Unmapped(f"tensor attribute '{node.target}' read in forward()")
+                self.attrs[node] = node.target  # a parameter read directly: its reader decides (class token, ...)
             return
         if node.op == "call_module":
             self._module(node)
@@ -273,6 +336,8 @@ class _Mapper:
     def _what(node: Any) -> str:
         if node.op == "call_method":
             return f"Tensor.{node.target}"
+        if node.op == "get_attr":
+            return f"tensor attribute '{node.target}'"
         t = node.target
         mod = getattr(t, "__module__", None) or ""
         name = getattr(t, "__name__", str(t))
@@ -280,7 +345,7 @@ class _Mapper:
             return f"F.{name}"
         if mod == "_operator":
             return f"operator.{name}"
-        if isinstance(t, type(torch.cat)) or mod.startswith("torch"):
+        if isinstance(t, type(torch.cat)) or mod == "torch" or mod.startswith("torch."):
             return f"torch.{name}"
         return f"{mod}.{name}" if mod else name
 
@@ -294,6 +359,9 @@ class _Mapper:
         if self.calls[path] > 1 and has_params:
             raise _Unmapped(f"{type(m).__name__} called {self.calls[path]} times (shared weights: a spec layer owns "
                             "its parameters)")
+        if isinstance(m, nn.MultiheadAttention):
+            self._attention(node, m)
+            return
         tensors = [a for a in node.args if isinstance(a, fx.Node)]
         if len(tensors) != 1 or node.kwargs:
             raise _Unmapped(f"nn.{type(m).__name__} with {len(tensors)} tensor inputs")
@@ -304,15 +372,39 @@ class _Mapper:
         op, args = self._module_kind(m, x, node)
         self.add(node, self.fresh(path, module=True), op, args, [x], f"nn.{type(m).__name__}")
 
+    def _attention(self, node: Any, m: Any) -> None:
+        """``nn.MultiheadAttention`` called as self-attention (q = k = v), batch first, without the weights: the
+        `multihead_attention` kind, made when the output is taken (``attention(x, x, x, ...)[0]``)."""
+        what = "nn.MultiheadAttention"
+        b = _bind(node.args, node.kwargs, ("query", "key", "value", "key_padding_mask", "need_weights", "attn_mask",
+                                           "average_attn_weights", "is_causal"),
+                  {"key_padding_mask": None, "need_weights": True, "attn_mask": None, "is_causal": False})
+        x = b["query"]
+        if not (b["key"] is x and b["value"] is x and self.is_tensor(x)):
+            raise _Unmapped(what + " other than self-attention (query, key and value one tensor)")
+        if b["need_weights"] is not False:
+            raise _Unmapped(what + " with need_weights=True (the kind computes attention as need_weights=False "
+                            "does)")
+        if b["key_padding_mask"] is not None or b["attn_mask"] is not None or b["is_causal"]:
+            raise _Unmapped(what + " with a mask")
+        if not m.batch_first or len(self.shape(x) or ()) != 3 or self.cl(x) is not None:
+            raise _Unmapped(what + " other than batch_first on tokens (N x T x C)")
+        biases = (m.in_proj_bias is not None, m.out_proj.bias is not None)
+        if not m._qkv_same_embed_dim or m.bias_k is not None or m.add_zero_attn or biases[0] != biases[1]:
+            raise _Unmapped(what + " with kdim or vdim, add_bias_kv, add_zero_attn, or a bias on one projection only")
+        self.attention[node] = (x, {"heads": m.num_heads, "dim": None, "bias": biases[0], "dropout": _float(m.dropout)})
+
     def _source(self, x: Any) -> str:
         name = self.value_of(x)
         if name is None:
-            raise _Unmapped("an operation on an unmapped input")
+            if self.unmapped:
+                raise _Reported()
+            raise _Unmapped("an operation on an input without a layer")
         return name
 
     def _module_kind(self, m: Any, x: Any, node: Any) -> tuple[str, dict[str, Any]]:
         t = type(m)
-        rank = len(self.shape(x) or ())
+        rank = len(self.spec_shape(x)) + 1  # torch's rank of the spec's shape (a channels-last map: its tokens')
         what = f"nn.{t.__name__}"
         if t is nn.Conv2d and m.padding_mode == "zeros":
             padding = m.padding if isinstance(m.padding, str) else _pair(m.padding)
@@ -418,11 +510,26 @@ class _Mapper:
             x = args[0]
             if not self.is_tensor(x) or any(self.is_tensor(a) for a in list(args[1:]) + list(kwargs.values())):
                 raise _Unmapped(what)
+            if x in self.attrs or x in self.expanded:
+                self.value_of(x)  # raises: a layout of a parameter read directly
             base, nodes = self.layout.get(x, (x, []))
             self.layout[node] = (base, [*nodes, node])
             return
+        if method and t == "expand" and args and args[0] in self.attrs:
+            self._expand(node)
+            return
         if t is operator.getitem and not method:
             src, index = args
+            if src in self.attention and index == 0:  # MultiheadAttention's output (index 1: its weights, unused)
+                x, a = self.attention[src]
+                self.add(node, self.fresh(src.target, module=True), "multihead_attention", a, [x],
+                         "nn.MultiheadAttention")
+                return
+            if self._is_select(src, index):
+                t_count = self.spec_shape(src)[0]
+                self.add(node, self.op_name(node, "select_token"), "select_token", {"index": index[1] % t_count},
+                         [src], what)
+                return
             if src in self.groups and isinstance(index, int):
                 x, parts = self.groups[src]
                 index = index % parts
@@ -438,6 +545,9 @@ class _Mapper:
         if not method and t in (F.gelu, F.leaky_relu, F.elu, F.hardtanh, F.softmax, F.dropout):
             self._functional(node, t, what)
             return
+        if not method and t is F.layer_norm:
+            self._layer_norm(node, what)
+            return
         if not method and getattr(t, "__name__", "") == "stochastic_depth" and "torchvision" in getattr(
                 t, "__module__", ""):
             b = _bind(args, kwargs, ("input", "p", "mode", "training"), {"training": True})
@@ -446,11 +556,15 @@ class _Mapper:
             self.add(node, self.op_name(node, "stochastic_depth"), "drop_path", {"p": _float(b["p"])}, [args[0]], what)
             return
         if (not method and t in _ADD) or (method and t in ("add", "add_")):
+            if len(args) == 2 and not kwargs and self._position_embedding(node, args, what):
+                return
             if len(tensors) != 2 or len(args) != 2 or kwargs or self.shape(args[0]) != self.shape(args[1]):
                 raise _Unmapped(what + " other than of two tensors of one shape")
             self.add(node, self.op_name(node, "add"), "add", {}, list(args), what)
             return
         if (not method and t in _MUL) or (method and t in ("mul", "mul_")):
+            if len(args) == 2 and not kwargs and self._layer_scale(node, args, what):
+                return
             if len(tensors) != 2 or len(args) != 2 or kwargs:
                 raise _Unmapped(what + " other than of two tensors")
             self.add(node, self.op_name(node, "mul"), "mul", {}, list(args), what)
@@ -460,6 +574,8 @@ class _Mapper:
             pieces = list(b["tensors"])
             if len(pieces) == 1 and self.is_tensor(pieces[0]):  # torch.cat([x]) is x (DenseNet's first layers)
                 self.names[node] = self._source(pieces[0])
+                return
+            if self._class_token(node, pieces, b["dim"], what):
                 return
             if len(pieces) < 2 or not all(self.is_tensor(p) and len(self.shape(p) or ()) == 4 for p in pieces) or \
                     b["dim"] not in (1, -3):
@@ -483,6 +599,125 @@ class _Mapper:
             self._pool(node, t, what)
             return
         raise _Unmapped(what)
+
+    # -- parameters read directly (fx get_attr) and the token patterns --
+
+    def _parameter(self, node: Any) -> Any:
+        """The tensor a get_attr node reads."""
+        value: Any = self.gm
+        for part in str(node.target).split("."):
+            value = getattr(value, part)
+        return value
+
+    def _own(self, attr: Any, layer: str, key: str) -> None:
+        """Parameter `attr` becomes layer `layer`'s tensor `key` (its state-dict key renamed so)."""
+        path = self.attrs[attr]
+        self.read.add(path)
+        if key:
+            self.renames[path] = f"{layer}.{key}"
+
+    def _expand(self, node: Any) -> None:
+        """``class_token.expand(n, -1, -1)``: remembered for the concat that prepends it."""
+        attr = node.args[0]
+        shape, out = self.shape(attr), self.shape(node)
+        if shape is None or out is None or shape[0] != 1 or out[1:] != shape[1:]:
+            raise _Unmapped(f"Tensor.expand of the tensor attribute '{self.attrs[attr]}' other than over the batch")
+        self.expanded[node] = attr
+
+    def _is_select(self, src: Any, index: Any) -> bool:
+        """``x[:, i]`` (or ``x[:, i, :]``) of tokens N x T x C: one token."""
+        if not self.is_tensor(src) or self.cl(src) is not None or len(self.shape(src) or ()) != 3:
+            return False
+        if not isinstance(index, tuple) or len(index) not in (2, 3) or index[0] != slice(None):
+            return False
+        return isinstance(index[1], int) and not isinstance(index[1], bool) and (
+            len(index) == 2 or index[2] == slice(None))
+
+    def _position_embedding(self, node: Any, args: Sequence[Any], what: str) -> bool:
+        """``tokens + pos_embedding`` (a 1 x T x C parameter): `position_embedding`, named by the parameter."""
+        attrs = [a for a in args if a in self.attrs]
+        x = next((a for a in args if a not in self.attrs), None)
+        if len(attrs) != 1 or not self.is_tensor(x):
+            return False
+        tokens = self.cl(x) is None and len(self.shape(x) or ()) == 3
+        if not tokens or self.shape(attrs[0]) != (1, *self.spec_shape(x)):
+            shown = " x ".join(map(str, (self.shape(x) or ())[1:]))
+            raise _Unmapped(f"{what} of the tensor attribute '{self.attrs[attrs[0]]}' of shape "
+                            f"{tuple(self.shape(attrs[0]) or ())} to an N x {shown} tensor (only a 1 x T x C position "
+                            "embedding added to tokens has a layer kind)")
+        name = self.fresh(self.attrs[attrs[0]], module=True)
+        self._own(attrs[0], name, "weight")
+        self.add(node, name, "position_embedding", {}, [x], f"{what} of a parameter")
+        return True
+
+    def _layer_scale(self, node: Any, args: Sequence[Any], what: str) -> bool:
+        """``gamma * x`` or ``x * gamma`` with a parameter of the shape `layer_scale` makes: C x 1 x 1 on a map,
+        C on tokens or a channels-last map (ConvNeXt's ``self.layer_scale * x``)."""
+        attrs = [a for a in args if a in self.attrs]
+        x = next((a for a in args if a not in self.attrs), None)
+        if len(attrs) != 1 or not self.is_tensor(x):
+            return False
+        shape = self.spec_shape(x)
+        want = (shape[0], 1, 1) if len(shape) == 3 else (shape[-1],)
+        got = tuple(self.shape(attrs[0]) or ())
+        if got != want:
+            raise _Unmapped(f"{what} of the tensor attribute '{self.attrs[attrs[0]]}' of shape {got} (a layer "
+                            f"scale on {' x '.join(map(str, shape))} is {want})")
+        tensor = self._parameter(attrs[0]).detach()
+        first = float(tensor.reshape(-1)[0].item())
+        init = float(f"{first:.7g}") if bool((tensor == tensor.reshape(-1)[0]).all()) else 1e-6
+        name = self.fresh(self.attrs[attrs[0]], module=True)
+        self._own(attrs[0], name, "scale")
+        self.add(node, name, "layer_scale", {"init": init}, [x], f"{what} by a parameter")
+        return True
+
+    def _class_token(self, node: Any, pieces: Sequence[Any], dim: Any, what: str) -> bool:
+        """``torch.cat([class_token.expand(n, -1, -1), x], dim=1)`` on tokens: `class_token`, named by the
+        parameter (1 x 1 x C)."""
+        if len(pieces) != 2 or pieces[0] not in self.expanded:
+            return False
+        attr, x = self.expanded[pieces[0]], pieces[1]
+        tokens = self.is_tensor(x) and self.cl(x) is None and len(self.shape(x) or ()) == 3
+        if not tokens or dim not in (1, -2) or self.shape(attr) != (1, 1, self.spec_shape(x)[1]):
+            raise _Unmapped(f"{what} of the tensor attribute '{self.attrs[attr]}' other than a 1 x 1 x C class token "
+                            "put before tokens")
+        name = self.fresh(self.attrs[attr], module=True)
+        self._own(attr, name, "weight")
+        self.add(node, name, "class_token", {}, [x], f"{what} of a parameter")
+        return True
+
+    def _layer_norm(self, node: Any, what: str) -> None:
+        """``F.layer_norm`` over the last axis, its weight and bias the parameters of one module that holds nothing
+        else (torchvision's LayerNorm2d): `layernorm`, named by that module."""
+        b = _bind(node.args, node.kwargs, ("input", "normalized_shape", "weight", "bias", "eps"),
+                  {"weight": None, "bias": None, "eps": 1e-5})
+        x = b["input"]
+        if not self.is_tensor(x):
+            raise _Unmapped(what)
+        shape = self.spec_shape(x)
+        normalized = tuple(b["normalized_shape"]) if isinstance(b["normalized_shape"], (tuple, list)) else (
+            b["normalized_shape"],)
+        if len(shape) == 3 or normalized != (shape[-1],):
+            raise _Unmapped(what + " other than over the last axis (the channels of a channels-last map)")
+        weight, bias = b["weight"], b["bias"]
+        if weight is None:
+            if bias is not None:
+                raise _Unmapped(what + " with a bias and no weight")
+            self.add(node, self.op_name(node, "layer_norm"), "layernorm",
+                     {"eps": _float(b["eps"]), "elementwise_affine": False, "bias": False}, [x], what)
+            return
+        owner = str(self.attrs.get(weight, "")).rpartition(".")[0]
+        module = self.modules.get(owner) if owner else None
+        expected = {f"{owner}.weight"} | ({f"{owner}.bias"} if bias is not None else set())
+        read = {self.attrs.get(weight)} | ({self.attrs.get(bias)} if bias is not None else set())
+        if module is None or read != expected or any(True for _ in module.children()) or {
+                f"{owner}.{k}" for k, _ in module.named_parameters(recurse=False)} != expected or owner in self.used:
+            raise _Unmapped(what + " with a weight and bias other than those of one module of its own")
+        for a in (weight, bias):
+            if a is not None:
+                self.read.add(self.attrs[a])
+        self.add(node, self.fresh(owner, module=True), "layernorm",
+                 {"eps": _float(b["eps"]), "elementwise_affine": True, "bias": bias is not None}, [x], what)
 
     def _functional(self, node: Any, t: Any, what: str) -> None:
         args, kwargs = node.args, node.kwargs
@@ -531,6 +766,13 @@ class _Mapper:
     # -- layout runs --
 
     def _resolve_layout(self, node: Any) -> None:
+        self.resolving.add(node)
+        try:
+            self._resolve(node)
+        finally:
+            self.resolving.discard(node)
+
+    def _resolve(self, node: Any) -> None:
         base, nodes = self.layout[node]
         shape = self.shape(base)
         source = self.value_of(base)
@@ -550,6 +792,8 @@ class _Mapper:
                 current = n.target(*call_args, **call_kwargs)
             last = n
         what = ", ".join(self._what(n).split(".")[-1] for n in nodes)
+        if self._channels_last(node, base, nodes, probe, current, what):
+            return
         kind = layout_kind(probe, current)
         if kind is None:
             shown = " x ".join(map(str, shape[1:]))
@@ -562,6 +806,59 @@ class _Mapper:
             return
         self.add_layout(node, base, op, args, what)
 
+    def _channels_last(self, node: Any, base: Any, nodes: list[Any], probe: Any, current: Any, what: str) -> bool:
+        """A layout run into or out of the channels-last layout (ConvNeXt's and Swin's ``permute(0, 2, 3, 1)``,
+        ``permute(0, 3, 1, 2)``). The spec holds an N x H x W x C tensor as its H*W tokens of C features (the same
+        numbers, in the same order): into it is `to_tokens`, out of it `from_tokens`, and a flatten of its H and W
+        axes (N x H*W x C) is no layer at all. A layer norm alone in the layout (torchvision's LayerNorm2d: permute,
+        layer norm, permute) is one `layernorm` over the channels of the map."""
+        if self.cl(base) is not None:
+            h, w = self.channels_last[base]
+            n, c = probe.shape[0], probe.shape[-1]
+            if torch.equal(current, probe):
+                self.names[node] = self.names[base]
+                self.channels_last[node] = (h, w)
+            elif tuple(current.shape) == (n, h * w, c) and torch.equal(current, probe.reshape(n, h * w, c)):
+                self.names[node] = self.names[base]  # the tokens themselves
+            elif tuple(current.shape) == (n, c, h, w) and torch.equal(current, probe.permute(0, 3, 1, 2)):
+                if not self._layernorm2d(node, base, nodes, what):
+                    self.add(node, self.op_name(node, "from_tokens"), "from_tokens", {"height": h} if h != w else {},
+                             [base], what)
+            else:
+                shown = " x ".join(map(str, probe.shape[1:]))
+                self._taint(node)
+                self.miss(node, f"{what} of a channels-last map ({shown} -> {' x '.join(map(str, current.shape[1:]))}: "
+                          "no layer kind does this)")
+            return True
+        if probe.ndim == 4 and tuple(current.shape) == tuple(probe.permute(0, 2, 3, 1).shape) and torch.equal(
+                current, probe.permute(0, 2, 3, 1)):
+            self.channels_last[node] = (probe.shape[2], probe.shape[3])
+            self.add(node, self.op_name(node, "to_tokens"), "to_tokens", {}, [base], what)
+            return True
+        return False
+
+    def _layernorm2d(self, node: Any, base: Any, nodes: list[Any], what: str) -> bool:
+        """Whether the channels-last run ending at `node` is one layer norm between `to_tokens` and here, read by
+        nothing else: then it becomes a `layernorm` over the channels of the C x H x W map (in place of the three)."""
+        if len(self.layers) < 2:
+            return False
+        tokens, norm = self.layers[-2], self.layers[-1]
+        entry = next((k for k, v in self.names.items() if v == tokens.name), None)
+        if (tokens.op, norm.op) != ("to_tokens", "layernorm") or norm.inputs != (tokens.name,) or \
+                self.names.get(base) != norm.name or entry is None:
+            return False
+        if len(entry.users) != 1 or len(base.users) != 1 or any(len(n.users) != 1 for n in nodes[:-1]):
+            return False
+        del self.layers[-2:]
+        for n in (entry, base):
+            del self.names[n]
+            self.channels_last.pop(n, None)
+        shape = tokens.in_shapes[0]
+        self.layers.append(ImportedLayer(norm.name, "layernorm", norm.args, tokens.inputs, (shape,), shape,
+                                         f"{tokens.source}, {norm.source}, {what}"))
+        self.names[node] = norm.name
+        return True
+
     def add_layout(self, node: Any, base: Any, op: str, args: dict[str, Any], what: str) -> None:
         base_name = {"channel_shuffle": "shuffle"}.get(op, op)
         self.add(node, self.op_name(node, base_name), op, args, [base], what)
@@ -571,9 +868,13 @@ class _Mapper:
 
 
 def _unmapped_error(target: str, unmapped: Counter[tuple[str, str]]) -> UnmappedOps:
+    """The one-line error listing every operation without a layer kind; its `ops` attribute holds them as
+    ``{(what, module path): count}`` (benchmarks/zoo.py groups them)."""
     items = "; ".join(f"{what} at {where}" + (f" (x{n})" if n > 1 else "") for (what, where), n in unmapped.items())
     total = sum(unmapped.values())
-    return UnmappedOps(f"{target}: {total} operation{'s' if total != 1 else ''} without a layer kind: {items}")
+    error = UnmappedOps(f"{target}: {total} operation{'s' if total != 1 else ''} without a layer kind: {items}")
+    error.ops = dict(unmapped)  # type: ignore[attr-defined]
+    return error
 
 
 def _map(gm: Any, shape: Shape, batch: int, target: str, every: bool = False) -> _Mapper:
@@ -582,19 +883,20 @@ def _map(gm: Any, shape: Shape, batch: int, target: str, every: bool = False) ->
     return mapper
 
 
-def _uncalled(model: Any, called: set[str]) -> dict[str, int]:
-    """Parameters that no called module owns, grouped under the outermost module that holds them and none of the
+def _uncalled(model: Any, called: set[str], read: Collection[str] = ()) -> dict[str, int]:
+    """Parameters that no called module owns (nor one inside a called module: MultiheadAttention's out_proj) and that
+    the forward does not read directly (`read`), grouped under the outermost module that holds them and none of the
     called ones (a whole auxiliary classifier, not each of its convolutions; a parameter of a module the trace went
-    through is its own group, ``encoder.pos_embedding``): path -> parameters under it."""
+    through is its own group): path -> parameters under it."""
     def holds_called(path: str) -> bool:
         return any(c == path or c.startswith(path + ".") for c in called) if path else bool(called)
 
     roots: dict[str, int] = {}
     for full, p in model.named_parameters():
         owner = full.rpartition(".")[0]
-        if owner in called:
-            continue
         parts = owner.split(".") if owner else []
+        if full in read or any(".".join(parts[:i]) in called for i in range(1, len(parts) + 1)):
+            continue
         root = next((".".join(parts[:i]) for i in range(1, len(parts) + 1) if not holds_called(".".join(parts[:i]))),
                     full)
         roots[root] = roots.get(root, 0) + p.numel()
@@ -616,11 +918,11 @@ def import_model(model: Any, shape: Shape, target: str = "model") -> ImportedMod
     if output is None or output == INPUT:
         raise ShufflecalcError(f"{target}: the forward must return one tensor computed from its input")
     layers = mapper.layers
-    unused = _uncalled(model, {n.target for n in gm.graph.nodes if n.op == "call_module"})
+    unused = _uncalled(model, {n.target for n in gm.graph.nodes if n.op == "call_module"}, mapper.read)
     if unused:
         layers = _with_unused(model, shape, target, layers, unused)
     return ImportedModel(target, model, tuple(shape), layers, output, unused, time.perf_counter() - start,
-                         modules=module_classes(model))
+                         modules=module_classes(model), renames=dict(mapper.renames))
 
 
 def module_classes(model: Any) -> list[tuple[str, str]]:
@@ -653,7 +955,7 @@ def _with_unused(model: Any, shape: Shape, target: str, layers: list[ImportedLay
     theirs = Counter({k: n for k, n in mapper.unmapped.items() if any(under(k[1], r) for r in unused)})
     if theirs:
         raise _unmapped_error(target, theirs)
-    still = _uncalled(trained, {n.target for n in gm.graph.nodes if n.op == "call_module"})
+    still = _uncalled(trained, {n.target for n in gm.graph.nodes if n.op == "call_module"}, mapper.read)
     if any(not any(under(ly.name, r) for ly in inside) for r in unused) or any(
             under(k, r) for k in still for r in unused):
         raise missing()

@@ -126,18 +126,29 @@ def is_target(text: str) -> bool:
     return True
 
 
-TargetResolver = Callable[[str], str]
+# (TARGET or .onnx path, its import's options: ``args``, keyword arguments of the callable, and ``input``, the
+# C, H, W it is traced on; empty for the defaults) -> the path of its imported spec
+TargetResolver = Callable[[str, Mapping[str, Any]], str]
 _TARGETS: list[TargetResolver] = []  # at most one: set by set_target_resolver
 
 
 def set_target_resolver(resolver: TargetResolver | None) -> None:
-    """Let `load_spec` read TARGETs: `resolver(target)` returns the path of the target's imported spec (the importer
-    wing's cache sets it: this wing never imports torch or the importer, so a wing above plugs it in)."""
+    """Let `load_spec` read TARGETs: `resolver(target, options)` returns the path of the target's imported spec (the
+    importer wing's cache sets it: this wing never imports torch or the importer, so a wing above plugs it in)."""
     _TARGETS[:] = [] if resolver is None else [resolver]
 
 
-def load_spec(ref: str | Path) -> Spec:
-    """Load a built-in spec by name, a spec file by path, or a TARGET's imported spec (see `set_target_resolver`)."""
+def target_label(text: str, options: Mapping[str, Any] | None) -> str:
+    """A TARGET's name with its import's options: ``nets.py:build(width=0.5)@1x28x28``."""
+    options = options or {}
+    args = options.get("args") or {}
+    label = text + ("(" + ", ".join(f"{k}={v!r}" for k, v in args.items()) + ")" if args else "")
+    return label + ("@" + "x".join(str(v) for v in options["input"]) if options.get("input") else "")
+
+
+def load_spec(ref: str | Path, target: Mapping[str, Any] | None = None) -> Spec:
+    """Load a built-in spec by name, a spec file by path, or a TARGET's imported spec (see `set_target_resolver`);
+    `target`: the TARGET's import options (``args``, ``input``), an error for anything else."""
     text = str(ref)
     check_file_name(text, "spec")
     path = Path(text)
@@ -145,14 +156,18 @@ def load_spec(ref: str | Path) -> Spec:
         if not _TARGETS:
             raise ShufflecalcError(f"{text}: a TARGET (a PyTorch model) is read through the importer: call "
                                    "shufflecalc.importer.cache.install() first (the command line does)")
-        resolved = Path(_TARGETS[0](text)).resolve()
+        resolved = Path(_TARGETS[0](text, dict(target or {}))).resolve()
         spec = _load(str(resolved), resolved.stat().st_mtime_ns, text, builtin=False)
-        return replace(spec, name=text)  # named by the TARGET: torchvision:resnet50 beside the built-in resnet50
+        # named by the TARGET (torchvision:resnet50 beside the built-in resnet50), with its options
+        return replace(spec, name=target_label(text, target))
+    if target:
+        raise ShufflecalcError(f"{text}: keyword arguments and an input shape are for a TARGET (a PyTorch model such "
+                               "as mypkg.nets:build), not for a spec or an ONNX file")
     if path.suffix == ".onnx":  # an ONNX model: read by the importer's ONNX reader through the same slot
         if not _TARGETS:
             raise ShufflecalcError(f"{text}: an ONNX model is read through the importer: call "
                                    "shufflecalc.importer.cache.install() first (the command line does)")
-        resolved = Path(_TARGETS[0](text)).resolve()
+        resolved = Path(_TARGETS[0](text, {})).resolve()
         return replace(_load(str(resolved), resolved.stat().st_mtime_ns, text, builtin=False), name=text)
     if path.suffix in (".yaml", ".yml") or path.is_file() or "/" in text or "\\" in text:
         if not path.exists():

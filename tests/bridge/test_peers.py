@@ -50,3 +50,26 @@ def test_shufflenet_at_224_matches_the_issue_figures() -> None:
     expected = {"ptflops_pytorch": 150_199_104, "thop": 149_593_248, "torchinfo": 137_485_152}
     for name, m in measured.items():
         assert m.total == expected[name], name
+
+
+CHANNELS_LAST = """\
+input: [8, 6, 6]
+layers:
+  - {op: conv2d, name: dwconv, out: 8, kernel: 3, groups: 8}
+  - {op: to_tokens, name: to_tokens}
+  - {op: layernorm, name: norm}
+  - {op: linear, name: pwconv1, out: 12}
+  - {op: gelu, name: gelu}
+  - {op: linear, name: pwconv2, out: 8}
+  - {op: from_tokens, name: from_tokens}
+  - {op: layer_scale, name: layer_scale}
+  - {op: add, name: add, inputs: [layer_scale, dwconv]}
+  - {op: conv2d, name: conv, out: 4, kernel: 3, bias: true}
+"""
+
+
+def test_a_channels_last_block(write_spec) -> None:
+    """ConvNeXt's block as `shufflecalc import` writes it (to_tokens ... from_tokens around its Linear layers)."""
+    if not TOOLS:
+        pytest.skip("no counter installed")
+    assert_reproduced(expand(write_spec(CHANNELS_LAST, "cnblock.yaml")), "cnblock")

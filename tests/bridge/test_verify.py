@@ -58,6 +58,8 @@ layers:
   - {op: mean, name: mean}
   - {op: flatten, name: flatten}
   - {op: to_tokens, name: tokens, inputs: [gate]}
+  - {op: from_tokens, name: untokens, height: 4}
+  - {op: to_tokens, name: tokens_again}
   - {op: class_token, name: class_token}
   - {op: position_embedding, name: pos_embedding}
   - {op: multihead_attention, name: attention, heads: 2}

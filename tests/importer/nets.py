@@ -319,3 +319,155 @@ class TinyMobileNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.adaptive_avg_pool2d(self.features(x), 1)
         return self.classifier(torch.flatten(x, 1))
+
+
+# --- ConvNeXt and ViT in small: parameters read directly, channels-last blocks, self-attention ----------------------
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """torchvision's ConvNeXt LayerNorm2d: permute to channels-last, F.layer_norm with the module's own weight and
+    bias (read directly: fx get_attr), permute back."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.permute(0, 2, 3, 1)
+        x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
+class Permute(nn.Module):
+    """torchvision.ops.misc.Permute."""
+
+    def __init__(self, dims: list[int]) -> None:
+        super().__init__()
+        self.dims = dims
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.permute(x, self.dims)
+
+
+class CNBlock(nn.Module):
+    """torchvision's CNBlock: depthwise 7x7 conv, then channels-last (Permute, nn.LayerNorm, Linear 4C, GELU, Linear
+    C, Permute back), the layer scale (a C x 1 x 1 parameter, ``self.layer_scale * x``), the residual add."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.block = nn.Sequential(
+            nn.Conv2d(dim, dim, kernel_size=7, padding=3, groups=dim, bias=True), Permute([0, 2, 3, 1]),
+            nn.LayerNorm(dim, eps=1e-6), nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim),
+            Permute([0, 3, 1, 2]))
+        self.layer_scale = nn.Parameter(torch.ones(dim, 1, 1) * 1e-6)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        result = self.layer_scale * self.block(x)
+        result += x
+        return result
+
+
+class TinyConvNeXt(nn.Module):
+    """ConvNeXt in small, as torchvision builds it: a 4x4 stride-4 stem and LayerNorm2d, two CNBlocks, a LayerNorm2d
+    and 2x2 stride-2 conv downsample, one more CNBlock, average pool, LayerNorm2d, flatten, linear head."""
+
+    def __init__(self, classes: int = 10) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Sequential(nn.Conv2d(3, 8, 4, 4), LayerNorm2d(8, eps=1e-6)),
+            nn.Sequential(CNBlock(8), CNBlock(8)),
+            nn.Sequential(LayerNorm2d(8, eps=1e-6), nn.Conv2d(8, 16, 2, 2)),
+            nn.Sequential(CNBlock(16)))
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Sequential(LayerNorm2d(16, eps=1e-6), nn.Flatten(1), nn.Linear(16, classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.avgpool(self.features(x)))
+
+
+class EncoderBlock(nn.Module):
+    """torchvision's ViT EncoderBlock: LayerNorm, self-attention called with q = k = v, dropout, residual; LayerNorm,
+    MLP (Linear, GELU, Dropout, Linear, Dropout), residual."""
+
+    def __init__(self, dim: int, heads: int, mlp: int) -> None:
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(dim, eps=1e-6)
+        self.self_attention = nn.MultiheadAttention(dim, heads, batch_first=True)
+        self.dropout = nn.Dropout(0.0)
+        self.ln_2 = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = nn.Sequential(nn.Linear(dim, mlp), nn.GELU(), nn.Dropout(0.0), nn.Linear(mlp, dim),
+                                 nn.Dropout(0.0))
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        x = self.ln_1(inputs)
+        x, _ = self.self_attention(x, x, x, need_weights=False)
+        x = self.dropout(x) + inputs
+        return x + self.mlp(self.ln_2(x))
+
+
+class Encoder(nn.Module):
+    """The position embedding (a 1 x T x C parameter added directly), the blocks, a LayerNorm."""
+
+    def __init__(self, tokens: int, dim: int) -> None:
+        super().__init__()
+        self.pos_embedding = nn.Parameter(torch.empty(1, tokens, dim).normal_(std=0.02))
+        self.layers = nn.Sequential(EncoderBlock(dim, 2, 32), EncoderBlock(dim, 2, 32))
+        self.ln = nn.LayerNorm(dim, eps=1e-6)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.ln(self.layers(x + self.pos_embedding))
+
+
+class TinyViT(nn.Module):
+    """torchvision's VisionTransformer in small (image 16, patch 4, dim 16): the patch conv, reshape and permute to
+    tokens, the class token (a parameter, expanded over the batch and concatenated in front), the encoder, the class
+    token's features (``x[:, 0]``) into the linear head."""
+
+    def __init__(self, image: int = 16, patch: int = 4, dim: int = 16, classes: int = 10) -> None:
+        super().__init__()
+        self.patch, self.dim = patch, dim
+        self.conv_proj = nn.Conv2d(3, dim, patch, patch)
+        self.class_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.encoder = Encoder((image // patch) ** 2 + 1, dim)
+        self.heads = nn.Sequential(nn.Linear(dim, classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, _, h, w = x.shape
+        x = self.conv_proj(x).reshape(n, self.dim, (h // self.patch) * (w // self.patch)).permute(0, 2, 1)
+        x = torch.cat([self.class_token.expand(n, -1, -1), x], dim=1)
+        return self.heads(self.encoder(x)[:, 0])
+
+
+class ParameterBias(nn.Module):
+    """A parameter added to a feature map: no layer kind adds a learned C x 1 x 1 table."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1)
+        self.shift = nn.Parameter(torch.zeros(1, 4, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x) + self.shift
+
+
+class AttentionWeights(nn.Module):
+    """MultiheadAttention with need_weights left True, and a max pool on a channels-last map."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attention = nn.MultiheadAttention(4, 2, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        t = x.flatten(2).transpose(1, 2)
+        y = self.attention(t, t, t)[0]
+        return y.mean(1) + F.max_pool2d(x.permute(0, 2, 3, 1), 2).flatten(1)[:, :4]
+
+
+class RolledChannelsLast(nn.Module):
+    """torch.roll on a channels-last map, then a LayerNorm there (mapped, had the roll been): only the roll is
+    listed, not what follows it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1)
+        self.norm = nn.LayerNorm(4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.roll(self.conv(x).permute(0, 2, 3, 1), 1, 1)
+        return self.norm(x).permute(0, 3, 1, 2)

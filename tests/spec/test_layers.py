@@ -68,7 +68,8 @@ def test_every_kind_builds_a_module_with_the_same_parameter_count() -> None:
         "drop_path": ((8, 10, 10), {"p": 0.2}), "layer_scale": ((8, 10, 10), {}),
         # token kinds of issue 14 (tests/spec/test_layers_tokens.py has their own tests)
         "to_tokens": ((8, 3, 5), {}), "class_token": ((15, 8), {}), "position_embedding": ((15, 8), {}),
-        "select_token": ((15, 8), {"index": 2}), "multihead_attention": ((15, 8), {"heads": 2}),
+        "from_tokens": ((15, 8), {"height": 3}), "select_token": ((15, 8), {"index": 2}),
+        "multihead_attention": ((15, 8), {"heads": 2}),
         # spatial kinds of issue 14 (tests/spec/test_layers_spatial.py has their own tests)
         "conv_transpose2d": ((8, 5, 7), {"out": 4, "kernel": (3, 2), "stride": 2, "groups": 2}),
         "adaptive_avgpool": ((8, 10, 10), {"output": (3, 4)}), "adaptive_maxpool": ((8, 10, 10), {"output": 3}),
@@ -160,7 +161,8 @@ CASES = {
     "drop_path": (((8, 6, 6),), {"p": 0.5}), "layer_scale": (((8, 6, 6),), {}),
     # token kinds of issue 14 (tests/spec/test_layers_tokens.py has their own tests)
     "to_tokens": (((8, 3, 5),), {}), "class_token": (((15, 8),), {}), "position_embedding": (((15, 8),), {}),
-    "select_token": (((15, 8),), {}), "multihead_attention": (((15, 8),), {"heads": 4}),
+    "from_tokens": (((15, 8),), {"height": 5}), "select_token": (((15, 8),), {}),
+    "multihead_attention": (((15, 8),), {"heads": 4}),
     # spatial kinds of issue 14 (tests/spec/test_layers_spatial.py has their own tests)
     "conv_transpose2d": (((8, 5, 7),), {"out": 6, "kernel": (3, 2), "stride": 2, "groups": 2}),
     "adaptive_avgpool": (((8, 6, 6),), {"output": (2, 3)}), "adaptive_maxpool": (((8, 6, 6),), {"output": 4}),
@@ -211,6 +213,7 @@ SINGLE_INPUT = [
     ("drop_path", {"p": 0.5}, (4, 6, 6)), ("layer_scale", {}, (4, 6, 6)),
     # token kinds of issue 14
     ("to_tokens", {}, (4, 6, 6)), ("class_token", {}, (36, 4)), ("position_embedding", {}, (36, 4)),
+    ("from_tokens", {}, (36, 4)),
     ("select_token", {"index": 1}, (36, 4)), ("multihead_attention", {"heads": 2}, (36, 4)),
     # spatial kinds of issue 14
     ("conv_transpose2d", {"out": 4, "kernel": 2, "stride": 2}, (4, 6, 6)),

@@ -109,6 +109,13 @@ def test_token_shapes_and_params() -> None:
     assert _eval("select_token", ((197, 768),), index=5)[1].out == (768,)
 
 
+def test_from_tokens_is_the_inverse_of_to_tokens() -> None:
+    ev = _eval("from_tokens", ((196, 768),))[1]  # 196 = 14 x 14: a square map by default
+    assert (ev.out, ev.params, ev.macs, ev.fvcore_extra) == ((768, 14, 14), 0, 0, 0)
+    assert _eval("from_tokens", ((12, 5),), height=3)[1].out == (5, 3, 4)
+    assert KINDS["from_tokens"].view and KINDS["from_tokens"].fvcore == "ignored"
+
+
 def test_attention_rule_by_hand() -> None:
     full, ev = _eval("multihead_attention", ((10, 48),), heads=4)
     assert ev.out == (10, 48) and ev.op_class == "attention"
@@ -134,6 +141,9 @@ def test_linear_applies_to_the_last_axis() -> None:
     ("class_token", ((8, 3, 3),), {}, r"class_token needs tokens \(T x C\), got 8x3x3 \(to_tokens turns"),
     ("position_embedding", ((8,),), {}, r"position_embedding needs tokens \(T x C\), got 8$"),
     ("select_token", ((5, 8),), {"index": 5}, r"index 5 is out of range for 5 tokens \(0 to 4\)"),
+    ("from_tokens", ((12, 8),), {}, r"12 tokens are no square map: give the height \(tokens = height x width\)"),
+    ("from_tokens", ((12, 8),), {"height": 5}, "12 tokens are not divisible by height=5"),
+    ("from_tokens", ((4, 3, 3),), {}, r"from_tokens needs tokens \(T x C\), got 4x3x3"),
     ("multihead_attention", ((5, 8),), {"heads": 3}, "the embedding dim 8 is not divisible by heads=3"),
     ("multihead_attention", ((5, 8),), {"heads": 2, "dim": 16}, "dim 16 must equal the input's features C = 8"),
     ("multihead_attention", ((4, 5, 8),), {"heads": 2}, r"multihead_attention needs tokens \(T x C\)"),
@@ -212,6 +222,11 @@ def test_modules_match_torchvisions_operations(torch) -> None:
     assert torch.equal(module(tokens), tokens + module.weight)
     module = torch_module("select_token", *_eval("select_token", ((12, 6),), index=3)[:1], ((12, 6),))
     assert torch.equal(module(tokens), tokens[:, 3])
+    # from_tokens: ConvNeXt's permute back of a channels-last map, the inverse of to_tokens
+    full, ev = _eval("from_tokens", ((12, 6),), height=3)
+    module = torch_module("from_tokens", full, ((12, 6),))
+    assert torch.equal(module(tokens), tokens.reshape(2, 3, 4, 6).permute(0, 3, 1, 2)) and ev.out == (6, 3, 4)
+    assert torch.equal(module(torch_module("to_tokens", {}, ((6, 3, 4),))(x)), x)
 
 
 def _attention_by_hand(torch, x, w_in, b_in, w_out, b_out, heads: int):
@@ -278,7 +293,8 @@ def test_attention_counted_restores_the_fast_path(torch) -> None:
 
 CASES = {  # kind: (input shape, arguments)
     "to_tokens": ((8, 3, 5), {}), "class_token": ((15, 8), {}), "position_embedding": ((15, 8), {}),
-    "select_token": ((15, 8), {"index": 14}), "multihead_attention": ((15, 8), {"heads": 2, "bias": False}),
+    "from_tokens": ((15, 8), {"height": 3}), "select_token": ((15, 8), {"index": 14}),
+    "multihead_attention": ((15, 8), {"heads": 2, "bias": False}),
 }
 
 

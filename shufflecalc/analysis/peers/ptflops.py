@@ -129,6 +129,7 @@ PYTORCH_RULES: dict[str, Rule] = {
     "mul": zero("0: `a * b` is Tensor.__mul__, which ptflops does not patch"),
     "split": zero("0"),
     "to_tokens": zero("0"),
+    "from_tokens": zero("0"),
     "class_token": zero("0"),
     "position_embedding": zero("0: `x + weight` is not patched"),
     "select_token": zero("0"),

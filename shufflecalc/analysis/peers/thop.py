@@ -121,6 +121,7 @@ RULES: dict[str, Rule] = {
     "mul": zero(_NO_RULE),
     "split": zero(_NO_RULE),
     "to_tokens": zero(_NO_RULE),
+    "from_tokens": zero(_NO_RULE),
     "class_token": zero(_NO_RULE),
     "position_embedding": zero(_NO_RULE),
     "select_token": zero(_NO_RULE),

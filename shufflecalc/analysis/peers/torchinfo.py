@@ -92,6 +92,7 @@ RULES: dict[str, Rule] = {
     "mul": zero(_NONE),
     "split": zero(_NONE),
     "to_tokens": zero(_NONE),
+    "from_tokens": zero(_NONE),
     "class_token": _params("tokens", "the class token's C"),
     "position_embedding": _params("tokens", "the table's T x C"),
     "select_token": zero(_NONE),

@@ -109,6 +109,7 @@ RULES: dict[str, Rule] = {
         "element-wise add/mul", "torchprofile counts 1 per output element of aten::mul")(_mul)),
     "split": zero(_ZERO),
     "to_tokens": zero(_ZERO),
+    "from_tokens": zero(_ZERO),
     "class_token": zero(_ZERO + " (expand, cat)"),
     "position_embedding": zero(_ZERO + " (add)"),
     "select_token": zero(_ZERO),

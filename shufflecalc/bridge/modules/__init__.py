@@ -15,7 +15,14 @@ from torch import nn
 from shufflecalc.bridge.modules.pointwise import DropPath, LayerNorm2d, LayerScale, stochastic_depth
 from shufflecalc.bridge.modules.spatial import SamePadConv2d
 from shufflecalc.bridge.modules.structure import Add, ChannelShuffle, Concat, Mean, Mul, Split, channel_shuffle
-from shufflecalc.bridge.modules.tokens import ClassToken, PositionEmbedding, SelectToken, SelfAttention, ToTokens
+from shufflecalc.bridge.modules.tokens import (
+    ClassToken,
+    FromTokens,
+    PositionEmbedding,
+    SelectToken,
+    SelfAttention,
+    ToTokens,
+)
 from shufflecalc.spec.layers import KINDS, Attrs, Shape
 
 
@@ -33,6 +40,7 @@ __all__ = [
     "ClassToken",
     "Concat",
     "DropPath",
+    "FromTokens",
     "LayerNorm2d",
     "LayerScale",
     "Mean",

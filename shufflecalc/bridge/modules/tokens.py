@@ -17,6 +17,22 @@ class ToTokens(nn.Module):
         return x.flatten(2).transpose(1, 2)
 
 
+class FromTokens(nn.Module):
+    """N x (H*W) x C -> N x C x H x W, a view of the input: ``x.transpose(1, 2).reshape(-1, c, h, w)``, the inverse
+    of `ToTokens` and the very tensor of a channels-last map permuted back (``x.permute(0, 3, 1, 2)``, ConvNeXt's
+    ``Permute([0, 3, 1, 2])``). The sizes are constants, so fvcore's trace holds no shape arithmetic."""
+
+    def __init__(self, channels: int, height: int, width: int) -> None:
+        super().__init__()
+        self.channels, self.height, self.width = channels, height, width
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.transpose(1, 2).reshape(-1, self.channels, self.height, self.width)
+
+    def extra_repr(self) -> str:
+        return f"channels={self.channels}, height={self.height}, width={self.width}"
+
+
 class ClassToken(nn.Module):
     """Prepends a learned token: N x T x C -> N x (T+1) x C. `weight` is torchvision's ``class_token`` parameter
     (shape 1 x 1 x C, zeros at first), expanded over the batch and concatenated in front."""

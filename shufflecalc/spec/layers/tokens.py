@@ -23,15 +23,19 @@ the two projections (``aten::linear``, ``4 * T * C * C``) and leaves ``aten::sca
 unsupported (0, with a warning): the kind's fvcore treatment is ``partial``, and its fvcore count is
 ``macs - 2 * T * T * C``.
 
+``from_tokens`` is the inverse of ``to_tokens``: tokens back to a C x H x W map (a square one unless ``height`` is
+given), the view torchvision's ConvNeXt makes when it permutes its channels-last block back.
+
 fvcore's treatment of the others (measured, tests/spec/test_layers_tokens.py): ``to_tokens`` (``aten::flatten``,
-``aten::transpose``), ``class_token`` (``aten::expand``, ``aten::cat``) and ``select_token`` (``aten::slice``,
-``aten::select``) are ignored by design; ``position_embedding``'s ``aten::add`` is unsupported. FlopCounterMode
-counts none of these.
+``aten::transpose``), ``from_tokens`` (``aten::transpose``, ``aten::reshape``), ``class_token`` (``aten::expand``,
+``aten::cat``) and ``select_token`` (``aten::slice``, ``aten::select``) are ignored by design;
+``position_embedding``'s ``aten::add`` is unsupported. FlopCounterMode counts none of these.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from math import isqrt
 from typing import Any
 
 from shufflecalc.spec.layers.base import (
@@ -66,6 +70,23 @@ def tokens(ins: tuple[Shape, ...], kind: str) -> tuple[int, int]:
 def _to_tokens(a: Attrs, ins: tuple[Shape, ...]) -> Eval:
     c, h, w = image(ins, "to_tokens")
     return Eval((h * w, c), op_class="tokens")
+
+
+def _from_tokens(a: Attrs, ins: tuple[Shape, ...]) -> Eval:
+    t, c = tokens(ins, "from_tokens")
+    h = a["height"]
+    if h is None:
+        h = isqrt(t)
+        if h * h != t:
+            raise LayerError(f"{t} tokens are no square map: give the height (tokens = height x width)", "height")
+    elif t % h:
+        raise LayerError(f"{t} tokens are not divisible by height={h} (tokens = height x width)", "height")
+    return Eval((c, h, t // h), op_class="tokens")
+
+
+def _from_tokens_torch(a: Attrs, ins: tuple[Shape, ...], t: Any) -> Any:
+    c, h, w = _from_tokens(a, ins).out
+    return t.FromTokens(c, h, w)
 
 
 def _class_token(a: Attrs, ins: tuple[Shape, ...]) -> Eval:
@@ -141,6 +162,15 @@ KINDS: list[LayerKind] = [
         view=True,
         doc="C x H x W -> (H*W) x C: x.flatten(2).transpose(1, 2), torchvision's x.reshape(n, c, h * w).permute(0, "
         "2, 1)",
+    ),
+    LayerKind(
+        "from_tokens",
+        {"height": Arg(int, None, minimum=1, maximum=MAX_SPATIAL,
+                       help="rows of the map (tokens = height x width); default: a square map")},
+        _from_tokens, _from_tokens_torch, "ignored", ("aten::transpose", "aten::reshape"),
+        view=True,
+        doc="(H*W) x C -> C x H x W, the inverse of to_tokens: x.transpose(1, 2).reshape(n, c, h, w), the very "
+        "tensor of a channels-last map permuted back (ConvNeXt's Permute([0, 3, 1, 2]))",
     ),
     LayerKind(
         "class_token", {}, _class_token, _class_token_torch, "ignored", ("aten::expand", "aten::cat"),
