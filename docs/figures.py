@@ -17,10 +17,20 @@ import sys
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
+RESULTS = DOCS.parent / "benchmarks" / "results"
+PROFILE = RESULTS / "predict-cpu-amd-epyc-profile.json"  # made by benchmarks/predict.py (shufflecalc calibrate)
 
 # file name in docs/ -> the shufflecalc arguments that draw it (the file is passed with --plot ... --force)
 FIGURES: dict[str, list[str]] = {
     "shufflenet-widths.png": ["table", "shufflenet-widths"],
+    "predict-roofline.png": ["predict", "shufflenet", "--g", "3", "--profile", str(PROFILE)],
+}
+
+# Figures of measured results, drawn from the committed results file by the benchmark that measured them (which
+# measures nothing when given --plot-from): file name in docs/ -> the script and its arguments, the file last.
+RESULT_FIGURES: dict[str, list[str]] = {
+    "predict-scatter.png": [str(DOCS.parent / "benchmarks" / "predict.py"), "--plot-from",
+                            str(RESULTS / "predict-cpu-amd-epyc.json"), "--plot-to"],
 }
 
 # Screenshots of `shufflecalc report` pages (docs/report.md, the README): taken in headless Chromium by
@@ -31,7 +41,10 @@ SCREENSHOTS: tuple[str, ...] = ("report-resnet50.png", "report-resnet50-graph.pn
 
 def draw(name: str, out_dir: Path) -> Path:
     target = out_dir / name
-    command = [sys.executable, "-m", "shufflecalc", *FIGURES[name], "--plot", str(target), "--force"]
+    if name in RESULT_FIGURES:
+        command = [sys.executable, *RESULT_FIGURES[name], str(target)]
+    else:
+        command = [sys.executable, "-m", "shufflecalc", *FIGURES[name], "--plot", str(target), "--force"]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     return target
 
@@ -39,11 +52,12 @@ def draw(name: str, out_dir: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DOCS, help="folder to write the figures to (default: docs/)")
-    parser.add_argument("names", nargs="*", help=f"figures to draw (default: all of {', '.join(FIGURES)})")
+    every = [*FIGURES, *RESULT_FIGURES]
+    parser.add_argument("names", nargs="*", help=f"figures to draw (default: all of {', '.join(every)})")
     args = parser.parse_args()
-    for name in args.names or FIGURES:
-        if name not in FIGURES:
-            parser.error(f"unknown figure {name!r} (figures: {', '.join(FIGURES)})")
+    for name in args.names or every:
+        if name not in every:
+            parser.error(f"unknown figure {name!r} (figures: {', '.join(every)})")
         print(draw(name, args.out))
 
 

@@ -33,6 +33,7 @@ PARSE_ONLY = {
     "compare mobilenet shufflenet --g 3 --latency --batch 1,8",  # 4 timed cases, as bench
     "report mobilenet shufflenet --g 3 --latency --device cpu --threads 1 --batch 1,8 -o measured.html",  # as compare
     "profile shufflenet --g 3 --batch 8",  # warm-up and 10 profiled passes at batch 8: about 30 s
+    "calibrate --threads 1 -o cpu.json",  # about 1,100 layers timed 11 times: tests/latency/test_calibrate.py
     # docs/import.md: torchvision (never a test dependency) or a user's own package and file
     "import torchvision:resnet50 -o resnet50.yaml",
     "import mypkg.nets:build_small --arg classes=10 --input 3,160,160 -o small.yaml",
@@ -48,8 +49,9 @@ PARSE_ONLY = {
 }
 
 # Shell lines in ```bash blocks that are not shufflecalc commands (installing, the test suite, a GPU script).
+PROFILE = ROOT / "benchmarks" / "results" / "predict-cpu-amd-epyc-profile.json"
 NOT_SHUFFLECALC = ("python3 -m venv", ".venv/bin/pip install", "pip install", ".venv/bin/python -m pytest",
-                   "bash benchmarks/gpu.sh")
+                   "bash benchmarks/gpu.sh", "python benchmarks/predict.py")
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,8 @@ def prepare(doc: str, folder: Path) -> None:
     if doc == "docs/import.md":  # the docs' nets/small.onnx: the small ONNX file tests/data/make_onnx.py writes
         (folder / "nets").mkdir()
         (folder / "nets" / "small.onnx").write_bytes((ROOT / "tests" / "data" / "small_net.onnx").read_bytes())
+    # the docs' cpu.json: the profile `shufflecalc calibrate` wrote on this project's machine (benchmarks/predict.py)
+    (folder / "cpu.json").write_bytes(PROFILE.read_bytes())
 
 
 def step(comment: str, folder: Path) -> None:

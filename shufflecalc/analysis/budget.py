@@ -9,6 +9,7 @@ A budget file::
         max_ptflops_pytorch: 160M    # and every other counter's convention (analysis.peers.NAMES)
         max_params: 2.0M
         max_latency_ms: {device: cpu, batch: 1, value: 40}   # timed only when asked (check --latency)
+        max_predicted_latency_ms: {profile: cpu.json, value: 40}  # predicted from a profile, without torch
       - model: nets.py:build         # a TARGET (a PyTorch model; a file's path relative to this file's directory)
         args: {width: 0.5}           # its callable's keyword arguments
         input: [3, 160, 160]         # the input it is traced on (default [3, 224, 224])
@@ -26,6 +27,9 @@ Conventions:
   a metric that follows another (`DERIVED`: flops, fvcore_flops and macs_without_classifier follow macs,
   params_without_classifier follows params) is compared in its root's group, so that one change is one regression
   (`BaselineGroup`), reported under the metric the budget entry names (else the root);
+- a predicted latency limit (``max_predicted_latency_ms``) is `analysis.predict` with the profile file named (a
+  path relative to the budget file, made by `shufflecalc calibrate -o`), at the profile's batch, device and dtype:
+  checked on every run, without torch;
 - a latency limit is timed by a `LatencyMeter`, whose `LatencyMeasurement` carries the harness's warnings (noise, a
   busy machine, the warm-up cap); a result timed with IQR/median at or above the meter's noise limit is *noisy*,
   and says so; ``latency_batch`` (check --batch) sets the batch of the latency limits that state none;
@@ -51,6 +55,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from shufflecalc.analysis.cost import ALL_METRICS, CONVENTION_NAMES, Analysis, analyze
+from shufflecalc.analysis.predict import Profile, load_profile, predict_layers
 from shufflecalc.errors import ShufflecalcError, shown
 from shufflecalc.spec.load import (
     Spec,
@@ -67,6 +72,7 @@ from shufflecalc.spec.yamlsrc import Document, check_file_name, load_file, read_
 from shufflecalc.units import MAX_COUNT, parse_count
 
 LATENCY_KEY = "max_latency_ms"
+PREDICTED_KEY = "max_predicted_latency_ms"
 # the optional keys of a latency limit, with their defaults ("value" is required)
 LATENCY_KEYS = {"device": "cpu", "batch": 1}
 DEVICES = ("cpu", "cuda")
@@ -95,10 +101,15 @@ class Limit:
     device: str = ""  # latency only
     batch: int = 0  # latency only
     batch_stated: bool = False  # latency only: the file gives `batch` (else check --batch may set it)
+    profile: Profile | None = None  # predicted latency only
 
     @property
     def is_latency(self) -> bool:
         return self.metric == "latency_ms"
+
+    @property
+    def is_predicted(self) -> bool:
+        return self.metric == "predicted_latency_ms"
 
 
 @dataclass(frozen=True)
@@ -140,7 +151,8 @@ def load_budgets(path: str | Path) -> Budgets:
     if not isinstance(raw, list) or not raw:
         raise doc.error(("budgets",), "'budgets' must be a non-empty list of entries with 'model' and limits")
     base = Path(path).parent
-    entries = tuple(_entry(doc, i, item, base) for i, item in enumerate(raw))
+    profiles: dict[Path, Profile] = {}  # each profile file read once
+    entries = tuple(_entry(doc, i, item, base, profiles) for i, item in enumerate(raw))
     seen: dict[tuple, Entry] = {}
     for e in entries:
         key = model_key(e.spec.name, e.config)
@@ -152,7 +164,7 @@ def load_budgets(path: str | Path) -> Budgets:
     return Budgets(str(path), entries)
 
 
-def _entry(doc: Document, i: int, item: Any, base: Path) -> Entry:
+def _entry(doc: Document, i: int, item: Any, base: Path, profiles: dict[Path, Profile]) -> Entry:
     path: tuple = ("budgets", i)
     if not isinstance(item, dict):
         raise doc.error(path, "an entry is a mapping with 'model', optional 'config' and limits such as max_macs: 150M")
@@ -167,7 +179,8 @@ def _entry(doc: Document, i: int, item: Any, base: Path) -> Entry:
             raise doc.error((*path, "config", name), f"'{name}' is set twice: in 'model' ({item['model']}) and here")
     overrides = _config(doc, (*path, "model"), own, spec) if own else {}
     overrides.update(_config(doc, (*path, "config"), config, spec))
-    limits = [_limit(doc, (*path, key), key, value) for key, value in item.items() if key not in ENTRY_KEYS]
+    limits = [_predicted(doc, (*path, key), value, base, profiles) if key == PREDICTED_KEY
+              else _limit(doc, (*path, key), key, value) for key, value in item.items() if key not in ENTRY_KEYS]
     if not limits:
         raise doc.error(path, f"no limits: add max_<metric> or min_<metric> ({_METRICS_TEXT})")
     _check_ranges(doc, path, limits)
@@ -254,7 +267,9 @@ def _limit(doc: Document, path: tuple, key: Any, value: Any) -> Limit:
     bound, _, metric = str(key).partition("_")
     if bound not in ("max", "min") or not metric:
         raise doc.error(path, f"unknown key '{key}' (expected model, config, args, input, max_<metric>, "
-                        f"min_<metric> or {LATENCY_KEY})")
+                        f"min_<metric>, {LATENCY_KEY} or {PREDICTED_KEY})")
+    if metric == "predicted_latency_ms":
+        raise doc.error(path, f"unknown metric in '{key}': predicted latency takes only a maximum, {PREDICTED_KEY}")
     if metric == "latency_ms":
         raise doc.error(path, f"unknown metric in '{key}': latency takes only a maximum, {LATENCY_KEY}")
     if metric not in LIMIT_METRICS:
@@ -281,6 +296,35 @@ def _latency(doc: Document, path: tuple, raw: Any) -> Limit:
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise doc.error((*path, "batch"), f"batch must be a positive integer, got {shown(batch)}")
     return Limit(LATENCY_KEY, "latency_ms", "max", float(value), doc.line(path), device, batch, "batch" in spec)
+
+
+def _predicted(doc: Document, path: tuple, raw: Any, base: Path, profiles: dict[Path, Profile]) -> Limit:
+    """``max_predicted_latency_ms: {profile: cpu.json, value: 40}``: milliseconds predicted from a device profile."""
+    if not isinstance(raw, dict):
+        raise doc.error(path, "expected {profile: <profile.json>, value: <milliseconds>}: a predicted latency needs "
+                        "the device profile it is predicted from (shufflecalc calibrate -o)")
+    for key in raw:
+        if key not in ("profile", "value"):
+            raise doc.error((*path, key), f"unknown key '{key}' (a predicted latency limit has profile and value)")
+    for key in ("profile", "value"):
+        if key not in raw:
+            raise doc.error(path, f"missing '{key}'")
+    value = raw["value"]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise doc.error((*path, "value"), f"cannot read {shown(value)} as milliseconds: expected a positive "
+                        "number")
+    name = raw["profile"]
+    if not isinstance(name, str) or not name.strip():
+        raise doc.error((*path, "profile"), "expected the path of a profile JSON file (relative to the budget file)")
+    file = (base / name).resolve()
+    if file not in profiles:
+        try:
+            profiles[file] = load_profile(file)
+        except ShufflecalcError as exc:
+            raise doc.error((*path, "profile"), exc.message) from None
+    profile = profiles[file]
+    return Limit(PREDICTED_KEY, "predicted_latency_ms", "max", float(value), doc.line(path), profile.device,
+                 profile.batch, True, profile)
 
 
 def _check_ranges(doc: Document, path: tuple, limits: Sequence[Limit]) -> None:
@@ -533,6 +577,10 @@ def _batched(limit: Limit, batch: int | None) -> Limit:
 
 def _check_limit(a: Analysis, limit: Limit, values: Mapping[str, int], latency: LatencyMeter | None) -> LimitResult:
     measurement = None
+    if limit.is_predicted:
+        assert limit.profile is not None
+        value_ms = predict_layers(a.layers, limit.profile, a.name).predicted_ms
+        return LimitResult(limit, value_ms, PASS if value_ms <= limit.value else FAIL)
     if limit.is_latency:
         if latency is None:
             return LimitResult(limit, None, SKIP, "needs --latency")

@@ -26,6 +26,7 @@ MODULES: dict[str, tuple[str, ...]] = {  # command module -> the commands it reg
     "conventions": ("conventions",),
     "import_": ("import",),
     "latency": ("bench", "profile"),
+    "predict": ("calibrate", "predict"),
     "report": ("report",),
 }
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -111,6 +112,16 @@ def show_command(
         out.output(show_json(a, names), show_table(a, by, names))
 
 
+def _predictions(analyses: list[Any], profile: Path | None) -> tuple[list[Any], Any] | None:
+    """compare --predicted: each model's prediction from the profile (torch-free), and the profile."""
+    if profile is None:
+        return None
+    from shufflecalc.analysis.predict import load_profile, predict_layers
+
+    prof = load_profile(profile)
+    return [predict_layers(a.layers, prof, name) for name, a in zip(labels(analyses), analyses, strict=True)], prof
+
+
 @command("compare")
 @boundary
 def compare_command(
@@ -130,6 +141,9 @@ def compare_command(
     columns: ColumnsOpt = None,
     wide: WideOpt = False,
     latency: Annotated[bool, typer.Option("--latency", help="also time the models (options as for 'bench')")] = False,
+    predicted: Annotated[Path | None, typer.Option("--predicted", metavar="PROFILE", help="also predict each "
+                                                   "model's latency from a device profile (shufflecalc calibrate), "
+                                                   "without torch")] = None,
     device: DeviceOpt = "auto",
     batch: BatchOpt = "1",
     dtype: DtypeOpt = "float32",
@@ -152,15 +166,21 @@ def compare_command(
         if latency or timing != TIMING_DEFAULTS:
             options = timing_options(*timing, resolve=latency)
         latency_ms, doc = None, None
+        predictions = _predictions(analyses, predicted)
         if latency:
             from shufflecalc.report.latency import compare_latency, first_batch_medians
 
             doc = timed(analyses, options, out.fmt)
-            out.output(*compare_latency(analyses, labels(analyses), doc, names))
+            data, table, csv = compare_latency(analyses, labels(analyses), doc, names)
             latency_ms = first_batch_medians(doc, len(analyses))
         else:
-            out.output(compare_json(analyses, names), compare_by_metric(analyses, names),
-                       csv=compare_by_model(analyses, names))
+            data, table, csv = (compare_json(analyses, names), compare_by_metric(analyses, names),
+                                compare_by_model(analyses, names))
+        if predictions is not None:
+            from shufflecalc.report.predict import add_predicted
+
+            add_predicted(data, table, csv, *predictions)
+        out.output(data, table, csv=csv)
         if plot_path is not None:
             from shufflecalc.report.plot import from_analyses
 

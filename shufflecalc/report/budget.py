@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 from shufflecalc.analysis.budget import (
@@ -59,7 +60,7 @@ def _status(status: str, marks: bool) -> str:
 def _limit_value(r: LimitResult) -> Any:
     if r.value is None:
         return None
-    return f"{r.value:.2f} ms" if r.limit.is_latency else r.value
+    return f"{r.value:.2f} ms" if r.limit.is_latency or r.limit.is_predicted else r.value
 
 
 def exact_human(n: int) -> str:
@@ -101,7 +102,8 @@ def limits_table(result: CheckResult, marks: bool = False, only_failures: bool =
             if only_failures and r.status == PASS:
                 continue
             limit = r.limit
-            value, bound = _limit_value(r), f"{limit.value:g} ms" if limit.is_latency else exact_human(int(limit.value))
+            value = _limit_value(r)
+            bound = f"{limit.value:g} ms" if limit.is_latency or limit.is_predicted else exact_human(int(limit.value))
             if isinstance(value, int) and human(value) == bound and value != limit.value:
                 value, bound = f"{value:,}", f"{int(limit.value):,}"  # they round alike: show how they differ
             rows.append({
@@ -116,6 +118,9 @@ def limits_table(result: CheckResult, marks: bool = False, only_failures: bool =
 
 def _budget_name(r: LimitResult) -> str:
     limit = r.limit
+    if limit.is_predicted:
+        assert limit.profile is not None
+        return f"{limit.key} ({Path(limit.profile.source).name})"
     return f"{limit.key} ({limit.device}, batch {limit.batch})" if limit.is_latency else limit.key
 
 
@@ -302,6 +307,9 @@ def _limit_json(r: LimitResult) -> dict[str, Any]:
     data: dict[str, Any] = {"key": limit.key, "metric": limit.metric, "bound": limit.bound, "line": limit.line}
     if limit.is_latency:
         data.update(device=limit.device, batch=limit.batch)
+    if limit.is_predicted:
+        assert limit.profile is not None
+        data.update(profile=limit.profile.source, device=limit.device, batch=limit.batch)
     data.update(limit=limit.value, value=r.value, headroom_percent=_round(r.headroom), status=r.status)
     if r.reason:
         data["reason"] = r.reason
@@ -335,6 +343,10 @@ def limit_message(m: ModelResult, r: LimitResult) -> str:
             text += (f"; timed with noise (IQR/median {100 * r.measurement.iqr_over_median:.1f}%, "
                      f">= {100 * r.measurement.noise_limit:g}%): the median may be the machine's, not the model's")
         return text
+    if limit.is_predicted:
+        assert limit.profile is not None
+        return (f"{label}: predicted latency {r.value:.2f} ms ({limit.profile.describe()}) exceeds {limit.key} "
+                f"{limit.value:g} ms by {signed_percent(over)}")
     verb = "exceeds" if limit.bound == "max" else "is below"
     return f"{label}: {limit.metric} {r.value:,} {verb} {limit.key} {limit.value:,} by {signed_percent(over)}"
 

@@ -143,7 +143,9 @@ B = "budgets:\n  - model: mobilenet\n"  # line 2 is the model
      "conventions: fvcore, ptflops_pytorch, ptflops_aten, thop, torchinfo, torchprofile, flop_counter)"),
     (B + "    min_latency_ms: 3\n", ":3 budgets[0].min_latency_ms", "latency takes only a maximum, max_latency_ms"),
     (B + "    comment: small\n", ":3 budgets[0].comment", "unknown key 'comment' (expected model, config, args, "
-     "input, max_<metric>, min_<metric> or max_latency_ms)"),
+     "input, max_<metric>, min_<metric>, max_latency_ms or max_predicted_latency_ms)"),
+    (B + "    min_predicted_latency_ms: 3\n", ":3 budgets[0].min_predicted_latency_ms",
+     "predicted latency takes only a maximum, max_predicted_latency_ms"),
     ("budgets:\n  - {model: mobilenet, max_macs: 1G}\nextra: 1\n", ":3 extra", "unknown key 'extra'"),
     ("models: []\n", ":1", "a budget file is a mapping with a 'budgets' list"),
     ("budgets: []\n", ":1 budgets", "'budgets' must be a non-empty list"),

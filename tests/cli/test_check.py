@@ -15,6 +15,7 @@ import yaml
 
 from shufflecalc.analysis.budget import load_budgets
 from shufflecalc.analysis.cost import ALL_METRICS, analyze
+from shufflecalc.analysis.predict import load_profile, predict_layers
 from shufflecalc.spec.load import builtin_names
 
 from ..conftest import ROOT, blocked_env
@@ -227,7 +228,7 @@ def test_a_regression_is_one_row_and_only_failures_drops_the_rest(cli, budget, t
 def test_only_failures_leaves_the_report_of_a_run_without_failures_short(cli) -> None:
     r = cli("check", str(ROOT / "budgets.yaml"), "--only-failures")
     assert r.exit_code == 0
-    assert "22 models, 54 limits: 52 passed, 0 failed, 2 skipped (needs --latency)" in r.stdout
+    assert "22 models, 56 limits: 54 passed, 0 failed, 2 skipped (needs --latency)" in r.stdout
     assert "PASS" not in r.stdout and "SKIP (needs --latency)" in r.stdout  # skipped rows are not passes
 
 
@@ -372,7 +373,13 @@ def test_the_project_budgets_pass_and_match_the_engine(cli) -> None:
     for entry, model in zip(budgets.entries, data["models"], strict=False):
         expected = analyze(entry.spec.name, dict(entry.overrides)).to_dict(layers=False)
         for limit in model["limits"]:
-            if limit["metric"] != "latency_ms":
+            if limit["metric"] == "predicted_latency_ms":  # the profile's prediction, as `predict` makes it
+                predicted = predict_layers(analyze(entry.spec.name, dict(entry.overrides)).layers,
+                                           load_profile(ROOT / "benchmarks" / "results" /
+                                                        "predict-cpu-amd-epyc-profile.json"))
+                assert limit["value"] == predicted.predicted_ms
+                assert limit["status"] == "PASS"
+            elif limit["metric"] != "latency_ms":
                 assert limit["value"] == expected[limit["metric"]]
                 assert limit["status"] == "PASS"
     mobilenet = data["models"][0]

@@ -1,0 +1,260 @@
+"""How good is `shufflecalc predict`? Predicted against measured latency, beside three baselines.
+
+    python benchmarks/predict.py                      # calibrate, then validate (about 15 minutes on one core)
+    python benchmarks/predict.py --profile P.json     # validate an existing profile
+    python benchmarks/predict.py --quick              # a few models, to try the script
+    python benchmarks/predict.py --plot-from benchmarks/results/predict-cpu-amd-epyc.json --plot-to out.png
+
+One run, one thread, batch 1, float32 (the profile's settings):
+
+1. calibrate (the microbenchmarks only: `shufflecalc.latency.calibrate`), unless --profile is given;
+2. the networks: every configuration of every built-in spec's `verify --all` grid, and --random (default 120)
+   random specs from the property-test generator (tests/bridge/test_properties.py, derandomized);
+3. each network timed by `bench` (same threads, batch and dtype) twice, in two rounds a few minutes apart (the
+   second in reverse order): the measured time is the mean of the two medians, and how often the two rounds agree
+   within 10% is the measurement's own repeatability, the ceiling of any prediction; then predicted from the profile;
+4. three baselines fitted on the same calibration samples (relative least squares, every sample one layer):
+   latency proportional to MACs, proportional to memory access, and a linear fit on both; a network's baseline
+   time is the fit applied to its totals.
+
+Writes benchmarks/results/predict-<device>.json (every network: predicted, measured, baselines; the summary) and
+docs/predict-scatter.png (predicted vs measured, log axes, the MACs baseline beside), and prints the summary table
+in markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+FIGURE = ROOT / "docs" / "predict-scatter.png"
+
+
+def networks(random_count: int, quick: bool) -> list[tuple[str, str, Any]]:
+    """(group, label, Analysis) for the built-in grid and the random specs."""
+    from shufflecalc.analysis.cost import analyze, config_text
+    from shufflecalc.bridge.verify import grid
+    from shufflecalc.errors import ShufflecalcError
+    from shufflecalc.spec.load import builtin_names, load_spec
+
+    out = []
+    names = ["mobilenet", "shufflenet", "resnet50"] if quick else builtin_names()
+    for name in names:
+        spec = load_spec(name)
+        for config in grid(spec)[: 2 if quick else None]:
+            try:
+                a = analyze(spec, config)
+            except ShufflecalcError:
+                continue  # a configuration the spec refuses (verify --all lists it as INVALID)
+            out.append(("built-in", f"{name} {config_text(config)}", a))
+    folder = Path(tempfile.mkdtemp(prefix="shufflecalc-predict-"))  # the same specs every run: no need to keep them
+    for i, text in enumerate(random_specs(3 if quick else random_count)):
+        path = folder / f"random{i}.yaml"
+        path.write_text(text)
+        out.append(("random", f"random{i}", analyze(str(path))))
+    return out
+
+
+def random_specs(count: int) -> list[str]:
+    """`count` specs drawn by the property suite's generator, derandomized (the same ones every run)."""
+    sys.path.insert(0, str(ROOT))
+    from hypothesis import HealthCheck, given, settings
+
+    from tests.bridge.test_properties import random_specs as strategy
+
+    texts: list[str] = []
+
+    @settings(max_examples=count, derandomize=True, database=None, deadline=None,
+              suppress_health_check=list(HealthCheck))
+    @given(case=strategy())
+    def draw(case: tuple[str, tuple[int, ...]]) -> None:
+        if case[0] not in texts:
+            texts.append(case[0])
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        draw()
+    return texts[:count]
+
+
+def fit_baselines(samples: list[dict[str, Any]]) -> dict[str, list[float]]:
+    """Coefficients (ms per FLOP, ms per byte) of the three baselines on the calibration samples."""
+    from shufflecalc.analysis.predict import nnls_relative
+
+    times = [s["ms"] for s in samples]
+    macs_only = nnls_relative([[s["flops"]] for s in samples if s["flops"]], [s["ms"] for s in samples if s["flops"]])
+    return {
+        "macs": [macs_only[0], 0.0],
+        "memory_access": [0.0, nnls_relative([[s["bytes"]] for s in samples], times)[0]],
+        "linear": nnls_relative([[s["flops"], s["bytes"]] for s in samples], times),
+    }
+
+
+def spearman(xs: list[float], ys: list[float]) -> float:
+    def ranks(v: list[float]) -> list[float]:
+        order = sorted(range(len(v)), key=lambda i: v[i])
+        r = [0.0] * len(v)
+        i = 0
+        while i < len(order):
+            j = i
+            while j + 1 < len(order) and v[order[j + 1]] == v[order[i]]:
+                j += 1
+            for k in range(i, j + 1):
+                r[order[k]] = (i + j) / 2
+            i = j + 1
+        return r
+
+    rx, ry = ranks(xs), ranks(ys)
+    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
+    cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry, strict=True))
+    return cov / math.sqrt(sum((a - mx) ** 2 for a in rx) * sum((b - my) ** 2 for b in ry))
+
+
+def summary(rows: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    errors = [(r[key] - r["measured_ms"]) / r["measured_ms"] for r in rows]
+    return {
+        "networks": len(rows),
+        "within_10_percent": round(sum(abs(e) <= 0.10 for e in errors) / len(errors), 4),
+        "within_20_percent": round(sum(abs(e) <= 0.20 for e in errors) / len(errors), 4),
+        "mape_percent": round(100 * sum(abs(e) for e in errors) / len(errors), 2),
+        "spearman_rho": round(spearman([r[key] for r in rows], [r["measured_ms"] for r in rows]), 4),
+    }
+
+
+PREDICTORS = {"predicted_ms": "shufflecalc predict", "macs_ms": "baseline: proportional to MACs",
+              "memory_access_ms": "baseline: proportional to memory access",
+              "linear_ms": "baseline: linear in MACs and memory access"}
+
+
+def scatter(rows: list[dict[str, Any]], env: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11, 5), layout="constrained")
+    for i, (key, title) in enumerate((("predicted_ms", "shufflecalc predict"),
+                                      ("macs_ms", "baseline: latency proportional to MACs"))):
+        ax = fig.add_subplot(1, 2, i + 1)
+        shown = [r for r in rows if r[key] > 0]  # a network without MACs has a MACs baseline of 0 ms: off log axes
+        for group, marker in (("built-in", "o"), ("random", "^")):
+            pts = [r for r in shown if r["group"] == group]
+            ax.scatter([r["measured_ms"] for r in pts], [r[key] for r in pts], s=14, marker=marker, alpha=0.7,
+                       label=f"{group} ({len(pts)})", linewidths=0)
+        lo = min(min(r["measured_ms"], r[key]) for r in shown) / 1.5
+        hi = max(max(r["measured_ms"], r[key]) for r in shown) * 1.5
+        if len(shown) < len(rows):
+            ax.text(0.98, 0.02, f"{len(rows) - len(shown)} networks without MACs predicted 0 ms, not drawn",
+                    transform=ax.transAxes, ha="right", va="bottom", fontsize=8, color="0.4")
+        ax.plot([lo, hi], [lo, hi], color="0.3", lw=1)
+        ax.fill_between([lo, hi], [lo * 0.9, hi * 0.9], [lo * 1.1, hi * 1.1], color="0.5", alpha=0.15,
+                        label="±10%")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(lo, hi)
+        s = summary(rows, key)
+        ax.set_title(f"{title}\n{100 * s['within_10_percent']:.0f}% within ±10%, MAPE {s['mape_percent']:.1f}%, "
+                     f"Spearman ρ {s['spearman_rho']:.3f}", fontsize=10)
+        ax.set_xlabel("measured latency, ms (shufflecalc bench, median)")
+        ax.set_ylabel("predicted latency, ms")
+        ax.legend(fontsize=8, loc="upper left")
+    fig.suptitle(f"{env['device_name']}, {env['threads']} thread(s), batch 1, float32, torch {env['torch']}",
+                 fontsize=10)
+    fig.savefig(path, format="png", metadata={"Software": None})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", type=Path, help="an existing profile (default: calibrate first)")
+    parser.add_argument("--random", type=int, default=120, help="random specs from the property-test generator")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--quick", action="store_true", help="a few networks, nothing written")
+    parser.add_argument("--plot-from", type=Path, help="draw the scatter plot of a results file, measure nothing")
+    parser.add_argument("--plot-to", type=Path, default=FIGURE, help=f"the plot (default {FIGURE.relative_to(ROOT)})")
+    args = parser.parse_args()
+    if args.plot_from:
+        result = json.loads(args.plot_from.read_text())
+        scatter(result["networks"], result["environment"], args.plot_to)
+        return
+
+    from shufflecalc.analysis.predict import layer_features, load_profile, predict_layers, profile_from_dict
+    from shufflecalc.latency.bench import BenchOptions, bench, device_slug
+    from shufflecalc.latency.calibrate import calibrate
+
+    RESULTS.mkdir(exist_ok=True)
+    slug = device_slug("cpu")
+    if args.profile:
+        profile = load_profile(args.profile)
+        doc = dict(profile.doc)
+    else:
+        start = time.perf_counter()
+        doc = calibrate(BenchOptions(device="cpu", threads=args.threads), progress=lambda d, t, w: print(
+            f"calibrate: {w}", file=sys.stderr, flush=True))
+        print(f"calibrated in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+        if not args.quick:
+            (RESULTS / f"predict-{slug}-profile.json").write_text(json.dumps(doc, indent=1) + "\n")
+        profile = profile_from_dict(doc, f"benchmarks/results/predict-{slug}-profile.json")
+    baselines = fit_baselines(doc["samples"])
+    nets = networks(args.random, args.quick)
+    options = BenchOptions(device="cpu", threads=profile.threads, min_time=0.3, min_samples=7, warmup_max=1.5)
+    predicted = [predict_layers(a.layers, profile, label).predicted_ms for _, label, a in nets]  # fails before timing
+    rounds: list[dict[int, float]] = [{}, {}]
+    for r, order in enumerate((list(range(len(nets))), list(reversed(range(len(nets)))))):
+        for n, i in enumerate(order, 1):
+            rounds[r][i] = bench([nets[i][2]], options)["results"][0]["median_ms"]
+            print(f"round {r + 1} [{n}/{len(nets)}] {nets[i][1]}: {rounds[r][i]:.3f} ms", file=sys.stderr, flush=True)
+    rows = []
+    for i, (group, label, a) in enumerate(nets):
+        first, second = rounds[0][i], rounds[1][i]
+        size = 4
+        flops = bytes_ = 0
+        for layer in a.layers:
+            f, b = layer_features(layer, 1, size)
+            flops, bytes_ = flops + f, bytes_ + b
+        row = {"group": group, "model": label, "macs": a.macs, "memory_access": a.memory_access,
+               "layers": len(a.layers), "measured_ms": round((first + second) / 2, 6),
+               "rounds_ms": [first, second],
+               "predicted_ms": round(predicted[i], 6)}
+        for name, (per_flop, per_byte) in baselines.items():
+            row[f"{name}_ms"] = round(per_flop * flops + per_byte * bytes_, 6)
+        rows.append(row)
+    env = {k: doc["environment"][k] for k in ("device_name", "threads", "torch", "dtype", "batch", "created")}
+    agree = [abs(r["rounds_ms"][1] - r["rounds_ms"][0]) / r["measured_ms"] for r in rows]
+    result = {
+        "environment": env,
+        "repeatability": {"rounds_within_10_percent": round(sum(e <= 0.10 for e in agree) / len(agree), 4),
+                          "rounds_within_20_percent": round(sum(e <= 0.20 for e in agree) / len(agree), 4),
+                          "median_difference_percent": round(100 * statistics.median(agree), 2)},
+        "profile": f"benchmarks/results/predict-{slug}-profile.json",
+        "summary": {group: {PREDICTORS[k]: summary([r for r in rows if group == "all" or r["group"] == group], k)
+                            for k in PREDICTORS} for group in ("all", "built-in", "random")},
+        "networks": rows,
+    }
+    print("| predictor | networks | within ±10% | within ±20% | MAPE | Spearman ρ |\n|---|---:|---:|---:|---:|---:|")
+    for title in PREDICTORS.values():
+        s = result["summary"]["all"][title]
+        print(f"| {title} | {s['networks']} | {100 * s['within_10_percent']:.1f}% | "
+              f"{100 * s['within_20_percent']:.1f}% | {s['mape_percent']:.1f}% | {s['spearman_rho']:.3f} |")
+    for group in ("built-in", "random"):
+        s = result["summary"][group][PREDICTORS["predicted_ms"]]
+        print(f"{group}: {s}")
+    print(f"repeatability (round 1 against round 2): {result['repeatability']}")
+    if not args.quick:
+        (RESULTS / f"predict-{slug}.json").write_text(json.dumps(result, indent=1) + "\n")
+        scatter(rows, env, args.plot_to)
+        print(f"wrote benchmarks/results/predict-{slug}.json and {args.plot_to}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

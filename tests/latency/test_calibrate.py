@@ -1,0 +1,91 @@
+"""`shufflecalc calibrate`: the grid covers every class a network can hold, and the profile it writes is the fit of
+what it measured."""
+
+from __future__ import annotations
+
+import pytest
+
+from shufflecalc.analysis.predict import fit_class, predictor_class, profile_from_dict
+from shufflecalc.latency.bench import BenchOptions
+from shufflecalc.latency.calibrate import Case, calibrate, design, layers_of
+from shufflecalc.spec.graph import expand
+from shufflecalc.spec.layers import KINDS
+from shufflecalc.spec.load import builtin_names, load_spec
+
+# every convolution class, and with an extra pad (`same` padding, an even kernel: never 1x1) those with a window
+CONV_CLASSES = {"standard conv", "grouped conv", "depthwise conv", "ungrouped 1x1 conv", "grouped 1x1 conv",
+                "standard conv (padded)", "grouped conv (padded)", "depthwise conv (padded)"}
+
+
+@pytest.fixture(scope="module")
+def grid_classes() -> set[str]:
+    return {predictor_class(layer) for layer in layers_of(design())}
+
+
+def test_design_covers_every_kind(grid_classes: set[str]) -> None:
+    """Every layer kind of the registry, and every convolution class, has microbenchmarks."""
+    assert grid_classes == (set(KINDS) - {"conv2d"}) | CONV_CLASSES
+
+
+def test_design_covers_the_built_in_specs(grid_classes: set[str]) -> None:
+    for name in builtin_names():
+        used = {predictor_class(layer) for layer in expand(load_spec(name)).layers}
+        assert used <= grid_classes, name
+
+
+def test_design_is_fixed() -> None:
+    assert [c.yaml() for c in design()] == [c.yaml() for c in design()]
+    assert [c.yaml() for c in design(1)] != [c.yaml() for c in design()]
+
+
+CASES = [
+    Case((16, 28, 28), ("{op: conv2d, name: x, out: 64, kernel: 3}",)),
+    Case((32, 28, 28), ("{op: conv2d, name: x, out: 64, kernel: 3}",)),
+    Case((64, 28, 28), ("{op: conv2d, name: x, out: 64, kernel: 3}",)),
+    Case((8, 8, 8), ("{op: relu, name: x}",)),
+    Case((64, 28, 28), ("{op: relu, name: x}",)),
+    Case((256, 28, 28), ("{op: relu, name: x}",)),
+]
+
+
+def test_calibrate_fits_what_it_measured() -> None:
+    doc = calibrate(BenchOptions(device="cpu", threads=1), passes=3, cases=CASES)
+    profile = profile_from_dict(doc, "cpu.json")
+    env = doc["environment"]
+    assert (env["device"], env["threads"], env["dtype"], env["batch"]) == ("cpu", 1, "float32", 1)
+    assert set(profile.classes) == {"standard conv", "relu"}
+    samples = doc["samples"]
+    assert [s["class"] for s in samples] == ["standard conv"] * 3 + ["relu"] * 3
+    # FLOPs by hand: 2 x 28 x 28 x 64 x cin x 9; bytes: (cin x 784 + 64 x 784 + 64 x cin x 9) x 4
+    assert [s["flops"] for s in samples[:3]] == [2 * 784 * 64 * cin * 9 for cin in (16, 32, 64)]
+    assert [s["bytes"] for s in samples[:3]] == [(cin * 784 + 64 * 784 + 64 * cin * 9) * 4 for cin in (16, 32, 64)]
+    assert all(s["ms"] > 0 and s["warm_ms"] > 0 for s in samples)
+    for cls in ("standard conv", "relu"):
+        for context, key in (("classes", "ms"), ("classes_warm", "warm_ms")):
+            own = [(s["flops"], s["bytes"], s[key]) for s in samples if s["class"] == cls]
+            assert doc[context][cls] == fit_class(own).to_dict()
+    assert set(doc["caches"]) == {"l2_bytes", "l3_bytes"}
+    assert doc["forward_overhead_us"] >= 0 and doc["layer_overhead_us"] >= 0
+
+
+def test_calibrate_errors(cli) -> None:
+    r = cli("calibrate", "--device", "cuda")
+    assert r.exit_code == 2 and "calibrate measures CPU layers only" in r.stderr
+    assert cli("calibrate", "--passes", "2").exit_code == 2
+    assert cli("calibrate", "--dtype", "float64").exit_code == 2
+
+
+def test_calibrate_then_predict_from_the_command_line(cli, tmp_path) -> None:
+    """The whole grid (three passes per context): the profile file `calibrate -o` writes, read by `predict` for every
+    built-in spec's default configuration, each prediction positive and the sum of its layers and model overheads."""
+    profile = tmp_path / "cpu.json"
+    r = cli("calibrate", "--threads", "1", "--passes", "3", "-o", str(profile))
+    assert r.exit_code == 0, r.stderr
+    assert cli("calibrate", "--threads", "1", "--passes", "3", "-o", str(profile)).exit_code == 2  # no --force
+    predicted = cli("predict", *builtin_names(), "--profile", str(profile), "--threads", "1", "-f", "json")
+    assert predicted.exit_code == 0, predicted.stderr
+    doc = predicted.json()
+    assert len(doc["models"]) == len(builtin_names())
+    for model in doc["models"]:
+        layers = sum(layer["predicted_ms"] for layer in model["layers"])
+        assert model["predicted_ms"] > 0 and model["predicted_ms"] >= layers * (1 - 1e-5)
