@@ -213,7 +213,7 @@ class Profile:
 
     def describe(self) -> str:
         e = self.environment
-        return (f"{e['device_name']} ({e['device']}), {e['threads']} threads, {e['dtype']}, batch {e['batch']}, "
+        return (f"{e['device_name']} ({e['device']}), {e['threads']} thread(s), {e['dtype']}, batch {e['batch']}, "
                 f"torch {e['torch']}")
 
     def check(self, device: str | None = None, threads: int | None = None, dtype: str | None = None,

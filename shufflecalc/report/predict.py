@@ -37,7 +37,7 @@ def calibrate_table(doc: dict[str, Any]) -> Tabular:
              "mape": f"{c['mape_percent']:.1f}%"} for cls, c in doc["classes"].items()]
     env = doc["environment"]
     notes = [
-        f"device: {env['device_name']} ({env['device']}), {env['threads']} threads, {env['dtype']}, batch "
+        f"device: {env['device_name']} ({env['device']}), {env['threads']} thread(s), {env['dtype']}, batch "
         f"{env['batch']}, torch {env['torch']}",
         f"model: {doc['model']}",
         f"method: {doc['method']}",
