@@ -74,4 +74,9 @@ def parse_count(value: Any, fail: Callable[[str], Exception]) -> int:
     return int(number)
 
 
-__all__ = ["MAX_COUNT", "UNITS", "UNIT_NAMES", "exact", "parse_count", "unit_factor", "unit_name"]
+def sig(x: float, digits: int = 6) -> float:
+    """`x` rounded to `digits` significant digits (measured and predicted times in JSON)."""
+    return float(f"{x:.{digits}g}")
+
+
+__all__ = ["MAX_COUNT", "UNITS", "UNIT_NAMES", "exact", "parse_count", "sig", "unit_factor", "unit_name"]

@@ -321,7 +321,7 @@ def _predicted(doc: Document, path: tuple, raw: Any, base: Path, profiles: dict[
         try:
             profiles[file] = load_profile(file)
         except ShufflecalcError as exc:
-            raise doc.error((*path, "profile"), exc.message) from None
+            raise doc.error((*path, "profile"), str(exc)) from None
     profile = profiles[file]
     return Limit(PREDICTED_KEY, "predicted_latency_ms", "max", float(value), doc.line(path), profile.device,
                  profile.batch, True, profile)

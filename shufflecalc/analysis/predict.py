@@ -43,6 +43,8 @@ from shufflecalc.errors import ShufflecalcError
 from shufflecalc.spec.graph import Layer
 from shufflecalc.spec.layers import conv_class
 from shufflecalc.spec.layers.spatial import conv_padding
+from shufflecalc.spec.yamlsrc import read_text_file
+from shufflecalc.units import sig
 
 PROFILE_FORMAT = "shufflecalc latency profile"
 PROFILE_VERSION = 1
@@ -105,16 +107,12 @@ class ClassFit:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "overhead_us": _sig(self.overhead_ms * 1e3),
-            "compute_gflops": _sig(self.compute_flops / 1e9) if self.compute_flops else None,
-            "bandwidth_gbs": _sig(self.bandwidth_bytes / 1e9) if self.bandwidth_bytes else None,
+            "overhead_us": sig(self.overhead_ms * 1e3),
+            "compute_gflops": sig(self.compute_flops / 1e9) if self.compute_flops else None,
+            "bandwidth_gbs": sig(self.bandwidth_bytes / 1e9) if self.bandwidth_bytes else None,
             "samples": self.samples,
             "mape_percent": round(100 * self.mape, 2),
         }
-
-
-def _sig(x: float, digits: int = 6) -> float:
-    return float(f"{x:.{digits}g}")
 
 
 def _solve(a: list[list[float]], b: list[float]) -> list[float] | None:
@@ -207,9 +205,8 @@ class Profile:
         return str(self.environment["device"])
 
     def ceilings(self) -> tuple[float, float]:
-        """(compute FLOP/s, bandwidth bytes/s): the highest attained by any class (the roofline's ceilings)."""
-        return (max((c.compute_flops or 0.0) for c in self.classes.values()),
-                max((c.bandwidth_bytes or 0.0) for c in self.classes.values()))
+        """(compute FLOP/s, bandwidth bytes/s): the roofline's ceilings (`ceilings`)."""
+        return ceilings(self.classes.values())
 
     def describe(self) -> str:
         e = self.environment
@@ -226,6 +223,13 @@ class Profile:
                 raise ShufflecalcError(
                     f"{self.source}: the profile was calibrated with {key} {self.environment[key]}, not {value}: "
                     f"run `shufflecalc calibrate --{key} {value}` for a profile of that setting")
+
+
+def ceilings(fits: Iterable[ClassFit]) -> tuple[float, float]:
+    """(compute FLOP/s, bandwidth bytes/s): the highest attained by any class, in the cold context (the roofline's
+    ceilings)."""
+    fits = list(fits)
+    return max((c.compute_flops or 0.0) for c in fits), max((c.bandwidth_bytes or 0.0) for c in fits)
 
 
 ENV_KEYS: dict[str, type | tuple[type, ...]] = {
@@ -302,14 +306,11 @@ def load_profile(path: str | Path) -> Profile:
     """A profile JSON file (`shufflecalc calibrate -o`); one-line errors for a missing, unreadable or malformed
     one."""
     p = Path(path)
-    try:
-        if not p.is_file():
-            raise ShufflecalcError(f"{p}: no such profile file (make one with `shufflecalc calibrate -o {p.name}`)")
-        if p.stat().st_size > MAX_PROFILE_BYTES:
-            raise ShufflecalcError(f"{p}: larger than {MAX_PROFILE_BYTES // 1024 // 1024} MiB: not a profile")
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ShufflecalcError(f"{p}: cannot read the profile ({exc})") from None
+    try:  # a regular file only, never a FIFO: the project's reader of user files
+        text = read_text_file(p, str(p), "profile file", MAX_PROFILE_BYTES)
+    except ShufflecalcError as exc:
+        hint = f" (make one with `shufflecalc calibrate -o {p.name}`)" if not p.exists() else ""
+        raise ShufflecalcError(str(exc) + hint) from None
     try:
         doc = json.loads(text, parse_constant=_no_constant)
     except (json.JSONDecodeError, ValueError) as exc:
@@ -346,11 +347,11 @@ class LayerPrediction:
     def to_dict(self) -> dict[str, Any]:
         t = self.predicted_ms
         return {
-            "name": self.name, "class": self.cls, "predicted_ms": _sig(t), "bound": self.bound,
-            "overhead_ms": _sig(self.overhead_ms), "compute_ms": _sig(self.compute_ms),
-            "memory_ms": _sig(self.memory_ms), "flops": self.flops, "bytes": self.bytes,
-            "intensity": _sig(self.flops / self.bytes) if self.bytes else None,
-            "attained_gflops": _sig(self.flops / t / 1e6) if t > 0 else None,
+            "name": self.name, "class": self.cls, "predicted_ms": sig(t), "bound": self.bound,
+            "overhead_ms": sig(self.overhead_ms), "compute_ms": sig(self.compute_ms),
+            "memory_ms": sig(self.memory_ms), "flops": self.flops, "bytes": self.bytes,
+            "intensity": sig(self.flops / self.bytes) if self.bytes else None,
+            "attained_gflops": sig(self.flops / t / 1e6) if t > 0 else None,
         }
 
 
@@ -386,7 +387,7 @@ class Prediction:
             terms = (row.pop("overhead_ms"), row.pop("compute_ms"), row.pop("memory_ms"))
             row["bound"] = TERMS[terms.index(max(terms))]
             row["share"] = round(row["predicted_ms"] / total, 6) if total else 0.0
-            row["predicted_ms"] = _sig(row["predicted_ms"])
+            row["predicted_ms"] = sig(row["predicted_ms"])
         return dict(sorted(out.items(), key=lambda kv: (-kv[1]["predicted_ms"], kv[0])))
 
 
@@ -441,6 +442,7 @@ __all__ = [
     "LayerPrediction",
     "Prediction",
     "Profile",
+    "ceilings",
     "cold_weight",
     "fit_class",
     "layer_features",

@@ -47,6 +47,7 @@ from shufflecalc.latency.timing import (
     warmup_warning,
 )
 from shufflecalc.lists import positive_ints
+from shufflecalc.units import sig
 
 DTYPES = ("float32", "float16", "bfloat16")
 DEVICES = ("cpu", "cuda", "auto")
@@ -224,11 +225,6 @@ def measure(fn: Callable[[], Any], cuda: bool, options: BenchOptions) -> dict[st
     else:
         result["granularity_ms"] = cpu_granularity_ms()
     return result
-
-
-def sig(x: float, digits: int = 6) -> float:
-    """`x` rounded to `digits` significant digits (for the JSON)."""
-    return float(f"{x:.{digits}g}")
 
 
 def _row(label: str, index: int, a: Analysis, batch: int, fmt: str, options: BenchOptions, m: dict[str, Any],

@@ -46,6 +46,7 @@ from shufflecalc.analysis.predict import (
     PROFILE_FORMAT,
     PROFILE_VERSION,
     ClassFit,
+    ceilings,
     fit_class,
     layer_features,
     predictor_class,
@@ -54,6 +55,7 @@ from shufflecalc.errors import ShufflecalcError
 from shufflecalc.latency.bench import BenchOptions, environment, require_torch
 from shufflecalc.spec.graph import Layer, expand
 from shufflecalc.spec.load import load_spec
+from shufflecalc.units import sig
 
 Progress = Callable[[int, int, str], None]
 
@@ -310,7 +312,7 @@ class Sample:
 
     def to_dict(self) -> dict[str, Any]:
         return {"class": self.cls, "kind": self.kind, "shape": self.shape, "flops": self.flops, "bytes": self.bytes,
-                "ms": float(f"{self.ms:.6g}"), "warm_ms": float(f"{self.warm_ms:.6g}")}
+                "ms": sig(self.ms), "warm_ms": sig(self.warm_ms)}
 
 
 def layers_of(cases: Sequence[Case]) -> list[Layer]:
@@ -466,8 +468,7 @@ def profile_document(env: dict[str, Any], batch: int, samples: Sequence[Sample],
                                  for cls, group in sorted(by_class.items())}
     warm: dict[str, ClassFit] = {cls: fit_class([(s.flops, s.bytes, s.warm_ms) for s in group])
                                  for cls, group in sorted(by_class.items())}
-    compute = max((f.compute_flops or 0.0) for f in fits.values())
-    bandwidth = max((f.bandwidth_bytes or 0.0) for f in fits.values())
+    compute, bandwidth = ceilings(fits.values())
     environment_ = {**env, "batch": batch,
                     "created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
     return {
@@ -481,10 +482,10 @@ def profile_document(env: dict[str, Any], batch: int, samples: Sequence[Sample],
         "method": f"{len(samples)} single-layer microbenchmarks timed in {passes} passes per context, in groups of up "
                   f"to {GROUP} of one class (cold: drawn at random; warm: of neighbouring sizes), each call alone on "
                   "a fresh input, its output freed, as a forward pass runs them; median per case",
-        "forward_overhead_us": float(f"{overhead_ms[0] * 1e3:.6g}"),
-        "layer_overhead_us": float(f"{overhead_ms[1] * 1e3:.6g}"),
-        "ceilings": {"compute_gflops": float(f"{compute / 1e9:.6g}"),
-                     "bandwidth_gbs": float(f"{bandwidth / 1e9:.6g}")},
+        "forward_overhead_us": sig(overhead_ms[0] * 1e3),
+        "layer_overhead_us": sig(overhead_ms[1] * 1e3),
+        "ceilings": {"compute_gflops": sig(compute / 1e9),
+                     "bandwidth_gbs": sig(bandwidth / 1e9)},
         "caches": caches if caches is not None else cache_sizes(),
         "classes": {cls: fit.to_dict() for cls, fit in fits.items()},
         "classes_warm": {cls: fit.to_dict() for cls, fit in warm.items()},

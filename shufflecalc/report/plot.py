@@ -121,10 +121,15 @@ def _style() -> Iterator[Any]:
 def render_plot(data: PlotData, kind: str, fmt: str) -> bytes:
     """Draw `data` as a `kind` chart and return the image (fmt: png, svg or pdf)."""
     with _style():
-        fig = draw_plot(data, kind)
-        buf = io.BytesIO()
-        metadata = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None, "ModDate": None}}
-        fig.savefig(buf, format=fmt, metadata=metadata[fmt])
+        return figure_bytes(draw_plot(data, kind), fmt)
+
+
+def figure_bytes(fig: Any, fmt: str) -> bytes:
+    """A finished Figure as image bytes (png, svg or pdf), without the dates and software version matplotlib would
+    write into them (the same input, the same bytes); called inside `_style()`."""
+    buf = io.BytesIO()
+    metadata = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None, "ModDate": None}}
+    fig.savefig(buf, format=fmt, metadata=metadata[fmt])
     return buf.getvalue()
 
 

@@ -16,6 +16,7 @@ from shufflecalc.analysis.cost import Analysis, config_text
 from shufflecalc.analysis.predict import PREDICT_CONVENTIONS, Prediction, Profile
 from shufflecalc.report.latency import ms
 from shufflecalc.report.render import Column, Tabular
+from shufflecalc.units import sig
 
 PREDICT_BY = ("model", "class", "layer")
 
@@ -57,8 +58,8 @@ def profile_summary(profile: Profile) -> dict[str, Any]:
     return {"source": profile.source, "environment": dict(profile.environment),
             "forward_overhead_us": profile.doc["forward_overhead_us"],
             "layer_overhead_us": profile.doc["layer_overhead_us"], "caches": dict(profile.caches),
-            "ceilings": {"compute_gflops": float(f"{compute / 1e9:.6g}"),
-                         "bandwidth_gbs": float(f"{bandwidth / 1e9:.6g}")}}
+            "ceilings": {"compute_gflops": sig(compute / 1e9),
+                         "bandwidth_gbs": sig(bandwidth / 1e9)}}
 
 
 def predict_json(names: Sequence[str], analyses: Sequence[Analysis], predictions: Sequence[Prediction],
@@ -66,7 +67,7 @@ def predict_json(names: Sequence[str], analyses: Sequence[Analysis], predictions
     models = []
     for name, a, p in zip(names, analyses, predictions, strict=True):
         models.append({"name": name, "spec": a.name, "config": dict(a.config), "batch": profile.batch,
-                       "predicted_ms": float(f"{p.predicted_ms:.6g}"), "macs": a.macs, "flops": a.flops,
+                       "predicted_ms": sig(p.predicted_ms), "macs": a.macs, "flops": a.flops,
                        "cold_weight": round(p.cold_weight, 4),
                        "by_class": p.by_class(), "layers": [layer.to_dict() for layer in p.layers]})
     return {"conventions": PREDICT_CONVENTIONS, "profile": profile_summary(profile), "models": models}
@@ -84,7 +85,7 @@ def predict_table(doc: dict[str, Any], by: str) -> Tabular:
         rows = []
         for m in models:
             top = next(iter(m["by_class"].items()))
-            rows.append({"model": _label(m), "macs": m["macs"], "predicted": ms(m["predicted_ms"]),
+            rows.append({"model": m["name"], "macs": m["macs"], "predicted": ms(m["predicted_ms"]),
                          "ratio": round(m["predicted_ms"] / first, 6) if first else None,
                          "bound": f"{top[0]} ({100 * top[1]['share']:.0f}%, {top[1]['bound']}-bound)"})
     elif by == "class":
@@ -92,7 +93,7 @@ def predict_table(doc: dict[str, Any], by: str) -> Tabular:
             Column("class", "class", justify="left"), Column("layers", "layers", "count"),
             Column("predicted", "predicted ms"), Column("share", "% of time", "percent"),
             Column("flops", "FLOPs (2 x MACs)", "count"), Column("bound", "bound", justify="left")]
-        rows = [{"model": _label(m), "class": cls, "layers": c["layers"], "predicted": ms(c["predicted_ms"]),
+        rows = [{"model": m["name"], "class": cls, "layers": c["layers"], "predicted": ms(c["predicted_ms"]),
                  "share": 100 * c["share"], "flops": c["flops"], "bound": c["bound"]}
                 for m in models for cls, c in m["by_class"].items()]
     else:
@@ -101,7 +102,7 @@ def predict_table(doc: dict[str, Any], by: str) -> Tabular:
             Column("predicted", "predicted ms"), Column("bound", "bound", justify="left"),
             Column("flops", "FLOPs (2 x MACs)", "count"), Column("bytes", "bytes", "count"),
             Column("intensity", "FLOP/byte")]
-        rows = [{"model": _label(m), "name": layer["name"], "class": layer["class"],
+        rows = [{"model": m["name"], "name": layer["name"], "class": layer["class"],
                  "predicted": ms(layer["predicted_ms"]), "bound": layer["bound"], "flops": layer["flops"],
                  "bytes": layer["bytes"], "intensity": _intensity(layer["intensity"])}
                 for m in models for layer in m["layers"]]
@@ -125,10 +126,6 @@ def _intensity(x: float | None) -> str:
     return "" if x is None else f"{x:.2f}"
 
 
-def _label(m: dict[str, Any]) -> str:
-    return str(m["name"])
-
-
 def predict_csv(doc: dict[str, Any]) -> Tabular:
     """Every layer of every model, with the JSON's values."""
     keys = ("model", "name", "class", "predicted_ms", "bound", "overhead_ms", "compute_ms", "memory_ms", "flops",
@@ -148,7 +145,7 @@ def add_predicted(data: dict[str, Any], table: Tabular, csv: Tabular, prediction
     first = predictions[0].predicted_ms
     row: dict[str, Any] = {"metric": f"predicted latency, batch {profile.batch} (ms)"}
     for i, (model, p) in enumerate(zip(data["models"], predictions, strict=True)):
-        value = float(f"{p.predicted_ms:.6g}")
+        value = sig(p.predicted_ms)
         model["predicted_ms"] = value
         model["ratio_to_first"]["predicted_ms"] = round(p.predicted_ms / first, 6) if first else None
         row[f"m{i}"] = ms(value)

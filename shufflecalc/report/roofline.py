@@ -7,12 +7,11 @@ the title counts them. matplotlib is imported only here (the ``plot`` extra).
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from shufflecalc.analysis.cost import config_text
 from shufflecalc.errors import ShufflecalcError
-from shufflecalc.report.plot import _style
+from shufflecalc.report.plot import _style, figure_bytes
 
 MARKERS = "osD^vP*X"
 
@@ -65,10 +64,7 @@ def render_roofline(doc: dict[str, Any], fmt: str) -> bytes:
         ax.set_title(f"Roofline (predicted): {title}\n{env['device_name']}, {env['threads']} thread(s), "
                      f"{env['dtype']}, batch {env['batch']}{skipped_text}", fontsize=10)
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-        buf = io.BytesIO()
-        metadata = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None, "ModDate": None}}
-        fig.savefig(buf, format=fmt, metadata=metadata[fmt])
-    return buf.getvalue()
+        return figure_bytes(fig, fmt)
 
 
 __all__ = ["render_roofline"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -338,3 +339,13 @@ def test_docs_ci_example_checks(cli, tmp_path: Path) -> None:
     limits = r.json()["models"][0]["limits"]
     assert [limit["key"] for limit in limits] == ["max_macs", "max_predicted_latency_ms"]
     assert limits[1]["profile"].endswith("cpu.json") and limits[1]["value"] > 0
+
+
+def test_a_profile_that_is_not_a_regular_file(tmp_path: Path) -> None:
+    """A directory or a FIFO is refused in one line, without waiting on a reader."""
+    with pytest.raises(ShufflecalcError, match="is a directory"):
+        load_profile(tmp_path)
+    fifo = tmp_path / "cpu.json"
+    os.mkfifo(fifo)
+    with pytest.raises(ShufflecalcError, match="not a regular file"):
+        load_profile(fifo)

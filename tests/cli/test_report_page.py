@@ -101,8 +101,9 @@ def test_latency_in_the_data(tmp_path: Path, monkeypatch) -> None:
     the data is what it is without --latency. No wall-clock time is asserted: only how the figures relate."""
     torch = pytest.importorskip("torch")
     from shufflecalc.analysis.cost import analyze
-    from shufflecalc.latency.bench import BenchOptions, sig
+    from shufflecalc.latency.bench import BenchOptions
     from shufflecalc.latency.timing import Stats
+    from shufflecalc.units import sig
 
     monkeypatch.chdir(tmp_path)
     r = run_cli("report", "mobilenet", "shufflenet:g=3", *FAST, "--batch", "1,2", "--latency", "-o", "d.json")
