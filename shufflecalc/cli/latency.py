@@ -23,6 +23,7 @@ from shufflecalc.cli.common import (
     command,
 )
 from shufflecalc.cli.timing import (
+    AllocatorOpt,
     BatchOpt,
     ChannelsLastOpt,
     CompileOpt,
@@ -55,6 +56,7 @@ def bench_command(
     compile_: CompileOpt = False,
     min_time: MinTimeOpt = 1.0,
     peak_tflops: PeakOpt = None,
+    allocator: AllocatorOpt = "steady",
     fmt: FormatOpt = None,
     output_file: OutputOpt = None,
     force: ForceOpt = False,
@@ -67,7 +69,7 @@ def bench_command(
     with Out(fmt, output_file, force, columns=columns, wide=wide) as out:
         analyses = load_models(specs, g, width, resolution, sets)
         options = timing_options(device, batch, dtype, channels_last, threads, cuda_graph, compile_, min_time,
-                                 peak_tflops)
+                                 peak_tflops, allocator=allocator)
         doc = timed(analyses, options, out.fmt)
         out.output(doc, bench_table(doc), csv=bench_csv(doc))
 

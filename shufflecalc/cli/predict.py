@@ -27,7 +27,7 @@ from shufflecalc.cli.common import (
     progress_bar,
     target_options,
 )
-from shufflecalc.cli.timing import DtypeOpt, ThreadsOpt
+from shufflecalc.cli.timing import AllocatorOpt, DtypeOpt, ThreadsOpt
 from shufflecalc.errors import ShufflecalcError
 
 ProfileOpt = Annotated[Path, typer.Option("--profile", help="a device profile made by `shufflecalc calibrate -o`")]
@@ -42,6 +42,7 @@ def calibrate_command(
     batch: Annotated[int, typer.Option("--batch", help="batch size the profile predicts", min=1, max=1024)] = 1,
     passes: Annotated[int, typer.Option("--passes", help="timed passes over the microbenchmarks (median of them)",
                                         min=3, max=100)] = 9,
+    allocator: AllocatorOpt = "steady",
     fmt: FormatOpt = None,
     output_file: OutputOpt = None,
     force: ForcePlotOpt = False,
@@ -55,7 +56,8 @@ def calibrate_command(
     from shufflecalc.report.predict import calibrate_table
 
     with Out(fmt, output_file, force, columns=columns, wide=wide) as out:
-        options = BenchOptions(device=device, batches=(batch,), dtype=dtype, threads=threads).checked()
+        options = BenchOptions(device=device, batches=(batch,), dtype=dtype, threads=threads,
+                               allocator=allocator).checked()
         with progress_bar(out.fmt, "calibrating") as update:
             doc = calibrate(options, passes, update)
         out.output(doc, calibrate_table(doc))

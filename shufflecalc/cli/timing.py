@@ -24,6 +24,9 @@ ThreadsOpt = Annotated[int | None, typer.Option("--threads", help="CPU threads (
 CudaGraphOpt = Annotated[bool, typer.Option("--cuda-graph", help="time replays of a captured CUDA graph")]
 CompileOpt = Annotated[bool, typer.Option("--compile", help="torch.compile the model (compiled before timing)")]
 MinTimeOpt = Annotated[float, typer.Option("--min-time", help="seconds of timed samples per model and batch")]
+AllocatorOpt = Annotated[str, typer.Option(
+    "--allocator", help="CPU: steady (memory a call frees is kept for the next: no page faults while timing) | system "
+    "(malloc as it is)")]
 PeakOpt = Annotated[
     float | None, typer.Option("--peak-tflops", help="device peak in TFLOP/s for '% of peak' (overrides the table)")
 ]
@@ -34,7 +37,7 @@ TIMING_DEFAULTS = ("auto", "1", "float32", False, None, False, False, 1.0, None)
 
 def timing_options(device: str, batch: str, dtype: str, channels_last: bool, threads: int | None,
                    cuda_graph: bool, compile_: bool, min_time: float, peak_tflops: float | None,
-                   resolve: bool = True) -> Any:
+                   resolve: bool = True, allocator: str = "steady") -> Any:
     """The options as a validated BenchOptions (raises ShufflecalcError, or MissingDependency without torch). With
     `resolve` False, only each option's own check, without torch: for `compare` without --latency, whose timing
     options are checked all the same."""
@@ -42,7 +45,7 @@ def timing_options(device: str, batch: str, dtype: str, channels_last: bool, thr
 
     options = BenchOptions(device=device, batches=parse_batches(batch), dtype=dtype, channels_last=channels_last,
                            threads=threads, cuda_graph=cuda_graph, compile=compile_, min_time=min_time,
-                           peak_tflops=peak_tflops)
+                           peak_tflops=peak_tflops, allocator=allocator)
     return options.validated() if resolve else options.checked()
 
 

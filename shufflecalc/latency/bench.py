@@ -28,6 +28,8 @@ from typing import Any
 
 from shufflecalc.analysis.cost import CONVENTIONS, Analysis, labels
 from shufflecalc.errors import ShufflecalcError
+from shufflecalc.latency import allocator
+from shufflecalc.latency.allocator import ALLOCATORS
 from shufflecalc.latency.peaks import RULE, find_peak, peak_for
 from shufflecalc.latency.timing import (
     CUDA_EVENT_RESOLUTION_MS,
@@ -42,6 +44,8 @@ from shufflecalc.latency.timing import (
     launch_bound_warning,
     load_warning,
     noise_warning,
+    page_fault_warning,
+    quantile,
     timer_warning,
     warm_up,
     warmup_warning,
@@ -63,6 +67,7 @@ TIMING_CONVENTIONS: dict[str, str] = {
     "peak_fraction": "achieved FLOP/s / the device's peak FLOP/s (CUDA only). " + RULE,
     "wall_median_ms": "CUDA: median wall time of a call ended by torch.cuda.synchronize()",
     "launch_median_ms": "CUDA: median time for the call to return, i.e. for the CPU to launch its kernels",
+    "page_faults_per_call": "CPU: median count of the process's minor page faults during one timed call",
 }
 
 
@@ -82,11 +87,14 @@ class BenchOptions:
     min_samples: int = 10
     warmup_max: float | None = None
     compile_backend: Any = "inductor"  # torch.compile's backend (a name or a callable)
+    allocator: str = "steady"  # CPU: keep freed memory in the process (`allocator`), or 'system' as it is
 
     def checked(self) -> BenchOptions:
         """The options, each checked on its own (no torch import); a ShufflecalcError for a bad one."""
         if self.device not in DEVICES:
             raise ShufflecalcError(f"--device {self.device!r}: expected one of {', '.join(DEVICES)}")
+        if self.allocator not in ALLOCATORS:
+            raise ShufflecalcError(f"--allocator {self.allocator!r}: expected one of {', '.join(ALLOCATORS)}")
         if self.dtype not in DTYPES:
             raise ShufflecalcError(f"--dtype {self.dtype!r}: expected one of {', '.join(DTYPES)}")
         if not self.batches or any(b < 1 for b in self.batches):
@@ -164,9 +172,11 @@ def device_slug(device: str) -> str:
 
 
 def environment(options: BenchOptions) -> dict[str, Any]:
-    """What goes with every result: versions, device, threads, dtype, memory formats, mode, machine load."""
+    """What goes with every result: versions, device, threads, dtype, memory formats, mode, machine load, the
+    allocator's state. On the CPU this is where `options.allocator` takes effect, before anything is timed."""
     torch = require_torch()
     cuda = options.device == "cuda"
+    memory = allocator.system() if cuda else allocator.use(options.allocator)
     env: dict[str, Any] = {
         "torch": torch.__version__,
         "cuda": torch.version.cuda,
@@ -182,6 +192,7 @@ def environment(options: BenchOptions) -> dict[str, Any]:
         "memory_formats": ["contiguous", "channels_last"] if options.channels_last else ["contiguous"],
         "mode": mode_name(options),
         "load_average_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+        "allocator": memory,
     }
     if cuda:
         env["cudnn_allow_tf32"] = torch.backends.cudnn.allow_tf32
@@ -224,11 +235,13 @@ def measure(fn: Callable[[], Any], cuda: bool, options: BenchOptions) -> dict[st
         result["granularity_ms"] = CUDA_EVENT_RESOLUTION_MS
     else:
         result["granularity_ms"] = cpu_granularity_ms()
+        if sampler.faults:
+            result["page_faults"] = quantile(sorted(sampler.faults), 1, 2)
     return result
 
 
 def _row(label: str, index: int, a: Analysis, batch: int, fmt: str, options: BenchOptions, m: dict[str, Any],
-         first_ms: float, peak: tuple[float | None, str]) -> dict[str, Any]:
+         first_ms: float, peak: tuple[float | None, str], memory: str) -> dict[str, Any]:
     stats: Stats = m["stats"]
     seconds = stats.median / 1000
     row: dict[str, Any] = {
@@ -250,9 +263,12 @@ def _row(label: str, index: int, a: Analysis, batch: int, fmt: str, options: Ben
         row["peak_tflops"] = tflops
         row["peak"] = which
         row["peak_fraction"] = sig(a.flops * batch / seconds / (tflops * 1e12)) if tflops else None
+    if "page_faults" in m:
+        row["page_faults_per_call"] = m["page_faults"]
     row["first_call_ms"] = round(first_ms, 3)
     row["warmup"] = m["warmup"].to_dict()
-    warnings = [noise_warning(stats), timer_warning(stats.median, m["granularity_ms"]), warmup_warning(m["warmup"])]
+    warnings = [noise_warning(stats), timer_warning(stats.median, m["granularity_ms"]), warmup_warning(m["warmup"]),
+                page_fault_warning(m.get("page_faults"), memory)]
     if "wall" in m and not options.cuda_graph:
         warnings.append(launch_bound_warning(stats.median, m["wall"].median, m["launch"].median))
     row["warnings"] = [w for w in warnings if w]
@@ -320,7 +336,7 @@ def bench(analyses: Sequence[Analysis], options: BenchOptions, progress: Progres
                         if options.cuda_graph:
                             fn = capture_cuda_graph(fn)
                         m = measure(fn, cuda, options)
-                    rows.append(_row(label, index, a, batch, fmt, options, m, first, peak))
+                    rows.append(_row(label, index, a, batch, fmt, options, m, first, peak, env["allocator"]))
                     done += 1
         if progress:
             progress(done, total, "done")
@@ -334,7 +350,7 @@ def bench(analyses: Sequence[Analysis], options: BenchOptions, progress: Progres
         "options": {"device": options.device, "batches": list(options.batches), "dtype": options.dtype,
                     "channels_last": options.channels_last, "threads": options.threads,
                     "cuda_graph": options.cuda_graph, "compile": options.compile, "min_time_s": options.min_time,
-                    "peak_tflops": options.peak_tflops},
+                    "peak_tflops": options.peak_tflops, "allocator": options.allocator},
         "results": rows,
         "warnings": [w for w in [load_warning(env["load_average_1min"], env["cpu_count"], env["threads"])] if w]
         + [f"{r['model']} batch {r['batch']} {r['memory_format']}: {w}" for r in rows for w in r["warnings"]],

@@ -159,6 +159,16 @@ def timer_warning(median_ms: float, granularity_ms: float) -> str | None:
     return None
 
 
+def page_fault_warning(faults_per_call: float | None, allocator: str) -> str | None:
+    """A CPU call that faults in pages pays for memory the allocator gave back to the kernel: its time depends on the
+    allocator's state, not only on the model."""
+    if not faults_per_call:
+        return None
+    advice = "" if "pinned" in allocator else "; --allocator steady keeps freed memory in the process"
+    return (f"{faults_per_call:g} page faults per call (median): the call touches memory the allocator gave back to "
+            f"the kernel, and its time moves with the allocator's state{advice}")
+
+
 def warmup_warning(w: Warmup) -> str | None:
     if not w.steady:
         change = "" if w.last_change is None else f" (window medians still moved by {100 * w.last_change:.1f}%)"
@@ -215,20 +225,29 @@ def cpu_granularity_ms(reads: int = 2001) -> float:
 
 
 class CpuSampler:
-    """One ``perf_counter_ns`` pair around each call."""
+    """One ``perf_counter_ns`` pair around each call; the process's minor page faults during each call (counted
+    outside the timed span) in `faults`, where the system counts them."""
 
     timer = "time.perf_counter_ns around each call"
 
     def __init__(self, fn: Callable[[], Any]) -> None:
+        from shufflecalc.latency.allocator import page_faults
+
         self.fn = fn
+        self.counter = page_faults if page_faults() is not None else None
+        self.faults: list[int] = []
 
     def __call__(self) -> float:
+        before = self.counter() if self.counter else 0
         start = time.perf_counter_ns()
         self.fn()
-        return (time.perf_counter_ns() - start) / 1e6
+        stop = time.perf_counter_ns()
+        if self.counter:
+            self.faults.append((self.counter() or 0) - (before or 0))
+        return (stop - start) / 1e6
 
     def reset(self) -> None:
-        pass
+        self.faults.clear()
 
 
 class CudaSampler:

@@ -40,8 +40,11 @@ def environment_note(env: dict[str, Any]) -> str:
     device = env["device_name"] + (f" ({env['device']})" if env["device"] == "cuda" else " (cpu)")
     cuda = f", CUDA {env['cuda']}, cuDNN {env['cudnn']}" if env["device"] == "cuda" else ""
     load = "" if env.get("load_average_1min") is None else f", load average {env['load_average_1min']} at start"
+    memory = ""
+    if env["device"] == "cpu" and env.get("allocator"):
+        memory = ", allocator steady (freed memory kept)" if "pinned" in env["allocator"] else ", allocator system"
     return (f"environment: {device}, torch {env['torch']}{cuda}, python {env['python']}, {env['threads']} threads, "
-            f"{env['dtype']}, {'/'.join(env['memory_formats'])}, mode {env['mode']}{load}")
+            f"{env['dtype']}, {'/'.join(env['memory_formats'])}, mode {env['mode']}{load}{memory}")
 
 
 # --- bench ----------------------------------------------------------------------------------------------------------

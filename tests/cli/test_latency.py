@@ -47,6 +47,18 @@ def test_bench_formats(cli, fmt: str) -> None:
                        "GFLOP/s"):
             assert header in r.stdout
         assert "environment: " in r.stdout and "torch " + torch.__version__ in r.stdout
+        assert ", allocator s" in r.stdout  # steady (freed memory kept) or, where malloc is not glibc's, system
+
+
+def test_bench_allocator_option(cli) -> None:
+    r = cli("bench", "shufflenet", *FAST, "--allocator", "system", "-f", "json")
+    assert r.exit_code == 0, r.stderr
+    doc = r.json()
+    assert doc["options"]["allocator"] == "system" and doc["environment"]["allocator"]
+    assert all("page_faults_per_call" in row for row in doc["results"]) == (os.name == "posix")
+    r = cli("bench", "shufflenet", *FAST, "--allocator", "jemalloc")
+    assert r.exit_code == 2 and r.stderr.strip() == (
+        "shufflecalc: error: --allocator 'jemalloc': expected one of steady, system")
 
 
 def test_compare_latency(cli) -> None:

@@ -118,7 +118,8 @@ def test_latency_in_the_data(tmp_path: Path, monkeypatch) -> None:
     env, options = lat["environment"], lat["options"]
     assert (env["device"], env["threads"], env["torch"], env["mode"]) == ("cpu", 1, torch.__version__, "eager")
     assert options == {"device": "cpu", "batches": [1, 2], "dtype": "float32", "channels_last": False,
-                       "threads": 1, "cuda_graph": False, "compile": False, "min_time_s": 0.05, "peak_tflops": None}
+                       "threads": 1, "cuda_graph": False, "compile": False, "min_time_s": 0.05, "peak_tflops": None,
+                       "allocator": "steady"}
     assert lat["notes"][0].startswith("environment: ") and "1 threads" in lat["notes"][0]
     stats_keys = set(Stats.of([1.0]).to_dict())
     macs = [analyze("mobilenet", width=0.25, resolution=32).macs,

@@ -64,6 +64,7 @@ def test_result_document() -> None:
     env = doc["environment"]
     assert env["torch"] == torch.__version__ and env["device"] == "cpu" and env["threads"] == 1
     assert env["dtype"] == "float32" and env["memory_formats"] == ["contiguous"] and env["mode"] == "eager"
+    assert doc["options"]["allocator"] == "steady" and env["allocator"]  # the state the allocator was in
     assert [(r["model"], r["batch"]) for r in doc["results"]] == [
         ("mobilenet", 1), ("mobilenet", 3), ("shufflenet", 1), ("shufflenet", 3)]
     for r in doc["results"]:
@@ -78,6 +79,8 @@ def test_result_document() -> None:
         assert r["iqr_over_median"] == pytest.approx((r["p75_ms"] - r["p25_ms"]) / r["median_ms"], abs=1e-5)
         assert "peak_fraction" not in r and "wall_median_ms" not in r  # CUDA only
         assert r["warmup"]["iterations"] > 0
+        if "pinned" in env["allocator"]:  # glibc: freed activations are reused, no call faults a page in
+            assert r["page_faults_per_call"] == 0
     per_row = [f"{r['model']} batch {r['batch']} contiguous: {w}" for r in doc["results"] for w in r["warnings"]]
     assert doc["warnings"][len(doc["warnings"]) - len(per_row):] == per_row
 
