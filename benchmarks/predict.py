@@ -1,18 +1,24 @@
 """How good is `shufflecalc predict`? Predicted against measured latency, beside three baselines.
 
-    python benchmarks/predict.py                      # calibrate, then validate (about 15 minutes on one core)
+    python benchmarks/predict.py                      # calibrate, then validate (about 45 minutes on one core)
     python benchmarks/predict.py --profile P.json     # validate an existing profile
     python benchmarks/predict.py --quick              # a few models, to try the script
+    python benchmarks/predict.py --profile P.json --measured benchmarks/results/predict-cpu-amd-epyc.json
+                                                      # score a profile against earlier measurements, write nothing
     python benchmarks/predict.py --plot-from benchmarks/results/predict-cpu-amd-epyc.json --plot-to out.png
 
 One run, one thread, batch 1, float32 (the profile's settings):
 
-1. calibrate (the microbenchmarks only: `shufflecalc.latency.calibrate`), unless --profile is given;
+1. calibrate (the microbenchmarks only: `shufflecalc.latency.calibrate`) before each round of step 3, unless
+   --profile is given; the profile is those calibrations pooled (`calibrate.pooled`: the median of each case), so
+   that it describes the machine over the same minutes as the measurements (a shared VM's speed moves by 10-30%
+   from one minute to the next);
 2. the networks: every configuration of every built-in spec's `verify --all` grid, and --random (default 120)
    random specs from the property-test generator (tests/bridge/test_properties.py, derandomized);
-3. each network timed by `bench` (same threads, batch and dtype) twice, in two rounds a few minutes apart (the
-   second in reverse order): the measured time is the mean of the two medians, and how often the two rounds agree
-   within 10% is the measurement's own repeatability, the ceiling of any prediction; then predicted from the profile;
+3. each network timed by `bench` (same threads, batch and dtype) in --rounds (4) rounds a few minutes apart (every
+   other one in reverse order): the measured time is the median of the rounds' medians, and how often one round's
+   time lies within 10% of that is the measurement's own repeatability, the ceiling of any prediction made once;
+   then predicted from the profile;
 4. three baselines fitted on the same calibration samples (relative least squares, every sample one layer):
    latency proportional to MACs, proportional to memory access, and a linear fit on both; a network's baseline
    time is the fit applied to its totals.
@@ -179,7 +185,10 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, help="an existing profile (default: calibrate first)")
     parser.add_argument("--random", type=int, default=120, help="random specs from the property-test generator")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=4, help="rounds of measurement, each after a calibration")
     parser.add_argument("--quick", action="store_true", help="a few networks, nothing written")
+    parser.add_argument("--measured", type=Path, help="take the measured times from this results file (the same "
+                        "networks) instead of timing them; nothing written")
     parser.add_argument("--plot-from", type=Path, help="draw the scatter plot of a results file, measure nothing")
     parser.add_argument("--plot-to", type=Path, default=FIGURE, help=f"the plot (default {FIGURE.relative_to(ROOT)})")
     args = parser.parse_args()
@@ -190,52 +199,69 @@ def main() -> None:
 
     from shufflecalc.analysis.predict import layer_features, load_profile, predict_layers, profile_from_dict
     from shufflecalc.latency.bench import BenchOptions, bench, device_slug
-    from shufflecalc.latency.calibrate import calibrate
+    from shufflecalc.latency.calibrate import calibrate, pooled
 
     RESULTS.mkdir(exist_ok=True)
     slug = device_slug("cpu")
-    if args.profile:
-        profile = load_profile(args.profile)
-        doc = dict(profile.doc)
-    else:
+    source = f"benchmarks/results/predict-{slug}-profile.json"
+
+    def calibrated() -> dict[str, Any]:
         start = time.perf_counter()
         doc = calibrate(BenchOptions(device="cpu", threads=args.threads), progress=lambda d, t, w: print(
             f"calibrate: {w}", file=sys.stderr, flush=True))
         print(f"calibrated in {time.perf_counter() - start:.0f} s", file=sys.stderr)
-        if not args.quick:
-            (RESULTS / f"predict-{slug}-profile.json").write_text(json.dumps(doc, indent=1) + "\n")
-        profile = profile_from_dict(doc, f"benchmarks/results/predict-{slug}-profile.json")
-    baselines = fit_baselines(doc["samples"])
+        return doc
+
+    calibrations = [] if args.profile else [calibrated()]
+    profile = load_profile(args.profile) if args.profile else profile_from_dict(calibrations[0], source)
     nets = networks(args.random, args.quick)
     options = BenchOptions(device="cpu", threads=profile.threads, min_time=0.3, min_samples=7, warmup_max=1.5)
-    predicted = [predict_layers(a.layers, profile, label).predicted_ms for _, label, a in nets]  # fails before timing
-    rounds: list[dict[int, float]] = [{}, {}]
-    for r, order in enumerate((list(range(len(nets))), list(reversed(range(len(nets)))))):
+    for _, label, a in nets:  # a class the profile lacks fails here, before any timing
+        predict_layers(a.layers, profile, label)
+    rounds: list[list[float]] = [[] for _ in nets]
+    if args.measured:  # the same networks, measured before: score this profile against them
+        earlier = json.loads(args.measured.read_text())["networks"]
+        if [r["model"] for r in earlier] != [label for _, label, _ in nets]:
+            sys.exit(f"{args.measured}: not the networks of this run (--random {args.random})")
+        rounds = [row["rounds_ms"] for row in earlier]
+    orders = [list(range(len(nets)))[:: -1 if r % 2 else 1] for r in range(0 if args.measured else args.rounds)]
+    for r, order in enumerate(orders):
+        if calibrations and r > 0:
+            calibrations.append(calibrated())  # one calibration before each round, pooled below
         for n, i in enumerate(order, 1):
-            rounds[r][i] = bench([nets[i][2]], options)["results"][0]["median_ms"]
-            print(f"round {r + 1} [{n}/{len(nets)}] {nets[i][1]}: {rounds[r][i]:.3f} ms", file=sys.stderr, flush=True)
+            rounds[i].append(bench([nets[i][2]], options)["results"][0]["median_ms"])
+            print(f"round {r + 1} [{n}/{len(nets)}] {nets[i][1]}: {rounds[i][-1]:.3f} ms", file=sys.stderr, flush=True)
+    if calibrations:
+        doc = pooled(calibrations)
+        profile = profile_from_dict(doc, source)
+        if not args.quick:
+            (RESULTS / f"predict-{slug}-profile.json").write_text(json.dumps(doc, indent=1) + "\n")
+    else:
+        doc = dict(profile.doc)
+    baselines = fit_baselines(doc["samples"])
+    predicted = [predict_layers(a.layers, profile, label).predicted_ms for _, label, a in nets]
     rows = []
     for i, (group, label, a) in enumerate(nets):
-        first, second = rounds[0][i], rounds[1][i]
         size = 4
         flops = bytes_ = 0
         for layer in a.layers:
             f, b = layer_features(layer, 1, size)
             flops, bytes_ = flops + f, bytes_ + b
         row = {"group": group, "model": label, "macs": a.macs, "memory_access": a.memory_access,
-               "layers": len(a.layers), "measured_ms": round((first + second) / 2, 6),
-               "rounds_ms": [first, second],
+               "layers": len(a.layers), "measured_ms": round(statistics.median(rounds[i]), 6),
+               "rounds_ms": rounds[i],
                "predicted_ms": round(predicted[i], 6)}
         for name, (per_flop, per_byte) in baselines.items():
             row[f"{name}_ms"] = round(per_flop * flops + per_byte * bytes_, 6)
         rows.append(row)
     env = {k: doc["environment"][k] for k in ("device_name", "threads", "torch", "dtype", "batch", "created")}
-    agree = [abs(r["rounds_ms"][1] - r["rounds_ms"][0]) / r["measured_ms"] for r in rows]
+    deviation = [abs(t - r["measured_ms"]) / r["measured_ms"] for r in rows for t in r["rounds_ms"]]
     result = {
         "environment": env,
-        "repeatability": {"rounds_within_10_percent": round(sum(e <= 0.10 for e in agree) / len(agree), 4),
-                          "rounds_within_20_percent": round(sum(e <= 0.20 for e in agree) / len(agree), 4),
-                          "median_difference_percent": round(100 * statistics.median(agree), 2)},
+        "repeatability": {"rounds": len(rows[0]["rounds_ms"]),
+                          "round_within_10_percent": round(sum(e <= 0.10 for e in deviation) / len(deviation), 4),
+                          "round_within_20_percent": round(sum(e <= 0.20 for e in deviation) / len(deviation), 4),
+                          "median_round_deviation_percent": round(100 * statistics.median(deviation), 2)},
         "profile": f"benchmarks/results/predict-{slug}-profile.json",
         "summary": {group: {PREDICTORS[k]: summary([r for r in rows if group == "all" or r["group"] == group], k)
                             for k in PREDICTORS} for group in ("all", "built-in", "random")},
@@ -249,8 +275,8 @@ def main() -> None:
     for group in ("built-in", "random"):
         s = result["summary"][group][PREDICTORS["predicted_ms"]]
         print(f"{group}: {s}")
-    print(f"repeatability (round 1 against round 2): {result['repeatability']}")
-    if not args.quick:
+    print(f"repeatability (each round against the network's median): {result['repeatability']}")
+    if not args.quick and not args.measured:
         (RESULTS / f"predict-{slug}.json").write_text(json.dumps(result, indent=1) + "\n")
         scatter(rows, env, args.plot_to)
         print(f"wrote benchmarks/results/predict-{slug}.json and {args.plot_to}", file=sys.stderr)

@@ -14,8 +14,11 @@ calls of a layer, its group-mates run; what they leave in the caches is the *con
 
 - ``cold``: groups drawn at random from the class, so that large cases push a layer's weights out of the caches, as
   a network whose forward pass moves more than the caches hold does (every CNN at ImageNet sizes);
-- ``warm``: groups of neighbouring sizes, so that a small layer's data stays in the caches between its calls, as in
-  a network that fits in them.
+- ``warm``: groups of neighbouring sizes, each run `WARM_ROUNDS` times in a row and timed the last time, so that a
+  small layer's data, its code and oneDNN's compiled kernel for its shapes are where a network that fits in the
+  caches, run again and again, leaves them. (Timed once per pass, between all the other cases, a tiny convolution
+  took several times longer than in a small network: oneDNN keeps the kernels of its last 1,024 uses only, fewer
+  than the grid makes.)
 
 (Timed thousands of times in a loop of its own, a layer looks faster than in any network; timed between layers of
 every other kind, slower.) Per context two untimed passes (one-time initialization, such as oneDNN's kernel
@@ -363,15 +366,19 @@ def calibrate(options: BenchOptions, passes: int = 9, progress: Progress | None 
                                                                  f"timed pass {p - 1} of {passes}"))
                     done += 1
                     shuffler.shuffle(groups)
-                    for i in (i for group in groups for i in group):
-                        layer, module = layers[i], modules[i]
-                        inputs = [source[: math.prod(s) * batch].view(batch, *s).clone() for s in layer.in_shapes]
-                        start = time.perf_counter_ns()
-                        y = module(*inputs)
-                        stop = time.perf_counter_ns()
-                        del y, inputs
-                        if p >= 2:
-                            times[context][i].append((stop - start) / 1e6)
+                    rounds = WARM_ROUNDS if context == "warm" else 1
+                    for group in groups:
+                        for r in range(rounds):
+                            for i in group:
+                                layer, module = layers[i], modules[i]
+                                inputs = [source[: math.prod(s) * batch].view(batch, *s).clone()
+                                          for s in layer.in_shapes]
+                                start = time.perf_counter_ns()
+                                y = module(*inputs)
+                                stop = time.perf_counter_ns()
+                                del y, inputs
+                                if p >= 2 and r == rounds - 1:
+                                    times[context][i].append((stop - start) / 1e6)
             overhead = _forward_overhead(torch, build_model, dtype, batch)
         if progress:
             progress(total, total, "fitting")
@@ -389,6 +396,7 @@ def calibrate(options: BenchOptions, passes: int = 9, progress: Progress | None 
 
 GROUP = 12  # cases of one class timed in turn, as a network runs its layers of a few kinds in turn
 CONTEXTS = ("cold", "warm")
+WARM_ROUNDS = 3  # warm: each group runs this many times in a row, the last one timed
 
 
 def _groups(layers: Sequence[Layer], rnd: random.Random, by_size: bool) -> list[list[int]]:
@@ -480,8 +488,10 @@ def profile_document(env: dict[str, Any], batch: int, samples: Sequence[Sample],
                  "(classes_warm), blended by the network's memory traffic against the caches; per forward pass: "
                  "forward_overhead_us, and layer_overhead_us per layer (the forward loop's own work)",
         "method": f"{len(samples)} single-layer microbenchmarks timed in {passes} passes per context, in groups of up "
-                  f"to {GROUP} of one class (cold: drawn at random; warm: of neighbouring sizes), each call alone on "
-                  "a fresh input, its output freed, as a forward pass runs them; median per case",
+                  f"to {GROUP} of one class (cold: drawn at random; warm: of neighbouring sizes, each group run "
+                  f"{WARM_ROUNDS} times in a row and timed the last time), each call alone on a fresh input, its "
+                  "output freed, as a forward pass runs them; median per case",
+        "passes": passes,
         "forward_overhead_us": sig(overhead_ms[0] * 1e3),
         "layer_overhead_us": sig(overhead_ms[1] * 1e3),
         "ceilings": {"compute_gflops": sig(compute / 1e9),
@@ -493,4 +503,27 @@ def profile_document(env: dict[str, Any], batch: int, samples: Sequence[Sample],
     }
 
 
-__all__ = ["Case", "Sample", "calibrate", "design", "layers_of", "profile_document"]
+def pooled(docs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One profile from several calibrations of the same grid on one machine (taken at different times): each case's
+    time is the median of its times, every class fitted again on those, and the model's own work the median too. A
+    machine whose speed moves from minute to minute is then described by more than one moment of it."""
+    first = docs[0]
+    cases = [(s["class"], s["shape"], s["flops"], s["bytes"]) for s in first["samples"]]
+    keys = ("device", "threads", "dtype", "batch", "torch")
+    for doc in docs[1:]:
+        if [(s["class"], s["shape"], s["flops"], s["bytes"]) for s in doc["samples"]] != cases:
+            raise ShufflecalcError("pooled calibrations must time the same cases")
+        if any(doc["environment"].get(k) != first["environment"].get(k) for k in keys):
+            raise ShufflecalcError(f"pooled calibrations must share {', '.join(keys)}")
+    samples = [Sample(s["class"], s["kind"], s["shape"], s["flops"], s["bytes"],
+                      statistics.median(g["ms"] for g in group), statistics.median(g["warm_ms"] for g in group))
+               for group in zip(*(doc["samples"] for doc in docs), strict=True) for s in group[:1]]
+    overhead = (statistics.median(d["forward_overhead_us"] for d in docs) / 1e3,
+                statistics.median(d["layer_overhead_us"] for d in docs) / 1e3)
+    env = {k: v for k, v in first["environment"].items() if k not in ("batch", "created")}
+    doc = profile_document(env, first["environment"]["batch"], samples, overhead, first["passes"], first["caches"])
+    doc["method"] += f"; pooled from {len(docs)} calibrations (the median of each case)"
+    return doc
+
+
+__all__ = ["Case", "Sample", "calibrate", "design", "layers_of", "pooled", "profile_document"]

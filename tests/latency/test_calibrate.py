@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from shufflecalc.analysis.predict import fit_class, predictor_class, profile_from_dict
+from shufflecalc.errors import ShufflecalcError
 from shufflecalc.latency.bench import BenchOptions
-from shufflecalc.latency.calibrate import Case, calibrate, design, layers_of
+from shufflecalc.latency.calibrate import Case, Sample, calibrate, design, layers_of, pooled, profile_document
 from shufflecalc.spec.graph import expand
 from shufflecalc.spec.layers import KINDS
 from shufflecalc.spec.load import builtin_names, load_spec
@@ -66,6 +67,40 @@ def test_calibrate_fits_what_it_measured() -> None:
             assert doc[context][cls] == fit_class(own).to_dict()
     assert set(doc["caches"]) == {"l2_bytes", "l3_bytes"}
     assert doc["forward_overhead_us"] >= 0 and doc["layer_overhead_us"] >= 0
+    assert doc["passes"] == 3 and "each group run 3 times in a row" in doc["method"]
+
+
+ENV = {"device": "cpu", "device_name": "test CPU", "threads": 1, "dtype": "float32", "torch": "2.13.0+cpu"}
+
+
+def calibration(times: list[tuple[float, float]], overheads_us: tuple[float, float]) -> dict:
+    """A profile document of four relu cases with these (cold, warm) times in ms."""
+    samples = [Sample("relu", "relu", f"{c}x8x8", 0, c * 512, cold, warm)
+               for c, (cold, warm) in zip((8, 16, 32, 64), times, strict=True)]
+    return profile_document(ENV, 1, samples, (overheads_us[0] / 1e3, overheads_us[1] / 1e3), 9,
+                            {"l2_bytes": 1 << 20, "l3_bytes": 32 << 20})
+
+
+def test_pooled_calibrations_take_the_median_of_each_case() -> None:
+    docs = [calibration([(0.010, 0.008), (0.020, 0.015), (0.040, 0.030), (0.080, 0.060)], (2.0, 1.0)),
+            calibration([(0.012, 0.009), (0.018, 0.016), (0.050, 0.020), (0.070, 0.050)], (3.0, 0.5)),
+            calibration([(0.011, 0.007), (0.030, 0.014), (0.045, 0.025), (0.075, 0.070)], (2.5, 2.0))]
+    doc = pooled(docs)
+    assert [(s["ms"], s["warm_ms"]) for s in doc["samples"]] == [
+        (0.011, 0.008), (0.020, 0.015), (0.045, 0.025), (0.075, 0.060)]
+    assert (doc["forward_overhead_us"], doc["layer_overhead_us"]) == (2.5, 1.0)
+    medians = [(0, c * 512, t) for c, t in zip((8, 16, 32, 64), (0.011, 0.020, 0.045, 0.075), strict=True)]
+    assert doc["classes"]["relu"] == fit_class(medians).to_dict()  # fitted again on the medians
+    assert doc["passes"] == 9 and doc["method"].endswith("pooled from 3 calibrations (the median of each case)")
+    profile_from_dict(doc, "pooled.json")  # a profile predict reads
+    other = calibration([(0.01, 0.01)] * 4, (1.0, 1.0))
+    other["samples"][0]["shape"] = "9x8x8"
+    with pytest.raises(ShufflecalcError, match="the same cases"):
+        pooled([docs[0], other])
+    other = calibration([(0.01, 0.01)] * 4, (1.0, 1.0))
+    other["environment"]["threads"] = 2
+    with pytest.raises(ShufflecalcError, match="must share device, threads"):
+        pooled([docs[0], other])
 
 
 def test_calibrate_errors(cli) -> None:
