@@ -5,8 +5,8 @@ up to 32 MiB on 64-bit) with a fresh mapping, and gives the top of its heap back
 threshold (twice the mmap threshold) lies free there. A forward pass allocates its activations afresh, so some calls
 touch new pages (each one a page fault; the kernel zeroes the page) and others reuse old ones, depending on where the
 moving thresholds stand, which depends on everything the process allocated before. On the 2-core VM the latency
-benchmarks ran on, mobilenet at 224 took 1,100 to 3,100 page faults per call and its median moved between 19 and 28
-ms from one `bench` run to the next; with `steady()`, no faults and 19 to 21 ms.
+benchmarks ran on, mobilenet at 224 took 1,100 to 3,500 page faults per call and the medians of twelve `bench` runs
+in a row spread from 19.4 to 28.2 ms; with `steady()`, no faults and 18.8 to 22.5 ms.
 
 `steady()` pins both thresholds (``mallopt``, glibc's M_MMAP_THRESHOLD and M_TRIM_THRESHOLD, the knobs behind the
 MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_ variables): freed blocks stay in the heap and are reused, as with
@@ -73,6 +73,11 @@ def steady() -> str:
                       "call)")
             return _state
     return system() + ": left as it is (mallopt refused the thresholds)"
+
+
+def keeps_memory(state: str) -> bool:
+    """Whether an allocator state (`steady`'s or `system`'s, as a result's environment holds it) keeps freed memory."""
+    return " pinned at " in state
 
 
 def use(allocator: str) -> str:

@@ -164,7 +164,9 @@ def page_fault_warning(faults_per_call: float | None, allocator: str) -> str | N
     allocator's state, not only on the model."""
     if not faults_per_call:
         return None
-    advice = "" if "pinned" in allocator else "; --allocator steady keeps freed memory in the process"
+    from shufflecalc.latency.allocator import keeps_memory
+
+    advice = "" if keeps_memory(allocator) else "; --allocator steady keeps freed memory in the process"
     return (f"{faults_per_call:g} page faults per call (median): the call touches memory the allocator gave back to "
             f"the kernel, and its time moves with the allocator's state{advice}")
 

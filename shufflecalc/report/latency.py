@@ -42,7 +42,9 @@ def environment_note(env: dict[str, Any]) -> str:
     load = "" if env.get("load_average_1min") is None else f", load average {env['load_average_1min']} at start"
     memory = ""
     if env["device"] == "cpu" and env.get("allocator"):
-        memory = ", allocator steady (freed memory kept)" if "pinned" in env["allocator"] else ", allocator system"
+        from shufflecalc.latency.allocator import keeps_memory
+
+        memory = ", allocator steady (freed memory kept)" if keeps_memory(env["allocator"]) else ", allocator system"
     return (f"environment: {device}, torch {env['torch']}{cuda}, python {env['python']}, {env['threads']} threads, "
             f"{env['dtype']}, {'/'.join(env['memory_formats'])}, mode {env['mode']}{load}{memory}")
 

@@ -9,6 +9,7 @@ import pytest
 import shufflecalc
 from shufflecalc.analysis.cost import analyze
 from shufflecalc.errors import ShufflecalcError
+from shufflecalc.latency.allocator import keeps_memory
 from shufflecalc.latency.bench import BenchOptions, bench, parse_batch, parse_batches
 
 torch = pytest.importorskip("torch")
@@ -79,7 +80,7 @@ def test_result_document() -> None:
         assert r["iqr_over_median"] == pytest.approx((r["p75_ms"] - r["p25_ms"]) / r["median_ms"], abs=1e-5)
         assert "peak_fraction" not in r and "wall_median_ms" not in r  # CUDA only
         assert r["warmup"]["iterations"] > 0
-        if "pinned" in env["allocator"]:  # glibc: freed activations are reused, no call faults a page in
+        if keeps_memory(env["allocator"]):  # glibc: freed activations are reused, no call faults a page in
             assert r["page_faults_per_call"] == 0
     per_row = [f"{r['model']} batch {r['batch']} contiguous: {w}" for r in doc["results"] for w in r["warnings"]]
     assert doc["warnings"][len(doc["warnings"]) - len(per_row):] == per_row

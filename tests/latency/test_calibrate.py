@@ -101,6 +101,9 @@ def test_pooled_calibrations_take_the_median_of_each_case() -> None:
     other["environment"]["threads"] = 2
     with pytest.raises(ShufflecalcError, match="must share device, threads"):
         pooled([docs[0], other])
+    older = {k: v for k, v in docs[1].items() if k != "passes"}  # a profile written before pooling existed
+    with pytest.raises(ShufflecalcError, match="this version of `shufflecalc calibrate`"):
+        pooled([docs[0], older])
 
 
 def test_calibrate_errors(cli) -> None:
