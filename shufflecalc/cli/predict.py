@@ -42,6 +42,8 @@ def calibrate_command(
     batch: Annotated[int, typer.Option("--batch", help="batch size the profile predicts", min=1, max=1024)] = 1,
     passes: Annotated[int, typer.Option("--passes", help="timed passes over the microbenchmarks (median of them)",
                                         min=3, max=100)] = 9,
+    repeat: Annotated[int, typer.Option("--repeat", help="calibrations in a row, pooled (the median of each case): "
+                                        "steadier where the machine's speed drifts", min=1, max=20)] = 1,
     allocator: AllocatorOpt = "steady",
     fmt: FormatOpt = None,
     output_file: OutputOpt = None,
@@ -52,14 +54,21 @@ def calibrate_command(
     """Time every layer class on this device over a designed range of shapes and fit a latency profile; -o
     device.json writes the profile that `predict --profile` reads."""
     from shufflecalc.latency.bench import BenchOptions
-    from shufflecalc.latency.calibrate import calibrate
+    from shufflecalc.latency.calibrate import calibrate, pooled
     from shufflecalc.report.predict import calibrate_table
 
     with Out(fmt, output_file, force, columns=columns, wide=wide) as out:
         options = BenchOptions(device=device, batches=(batch,), dtype=dtype, threads=threads,
                                allocator=allocator).checked()
+        docs = []
         with progress_bar(out.fmt, "calibrating") as update:
-            doc = calibrate(options, passes, update)
+            for r in range(repeat):
+                def step(done: int, total: int, what: str, r: int = r) -> None:
+                    if update:
+                        update(r * total + done, repeat * total, what if repeat == 1 else f"{r + 1}/{repeat} {what}")
+
+                docs.append(calibrate(options, passes, step))
+        doc = docs[0] if repeat == 1 else pooled(docs)
         out.output(doc, calibrate_table(doc))
 
 

@@ -3,6 +3,8 @@ what it measured."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from shufflecalc.analysis.predict import fit_class, predictor_class, profile_from_dict
@@ -104,6 +106,28 @@ def test_pooled_calibrations_take_the_median_of_each_case() -> None:
     older = {k: v for k, v in docs[1].items() if k != "passes"}  # a profile written before pooling existed
     with pytest.raises(ShufflecalcError, match="this version of `shufflecalc calibrate`"):
         pooled([docs[0], older])
+
+
+def test_calibrate_repeat_pools_its_calibrations(cli, monkeypatch) -> None:
+    """`calibrate --repeat 3` runs three calibrations and writes them pooled (`pooled`, above)."""
+    import shufflecalc.latency.calibrate as module
+
+    made = [calibration([(0.010 * k, 0.008 * k)] * 4, (2.0 * k, 1.0)) for k in (1, 3, 2)]
+    calls = []
+
+    def fake(options, passes, progress):  # what calibrate would return, one calibration after another
+        calls.append((options.threads, passes))
+        return made[len(calls) - 1]
+
+    monkeypatch.setattr(module, "calibrate", fake)
+    r = cli("calibrate", "--threads", "1", "--passes", "5", "--repeat", "3", "-f", "json")
+    assert r.exit_code == 0, r.stderr
+    assert calls == [(1, 5)] * 3
+    written, expected = r.json(), json.loads(json.dumps(pooled(made)))
+    for doc in (written, expected):
+        del doc["environment"]["created"]  # the time of writing
+    assert written == expected
+    assert cli("calibrate", "--repeat", "0").exit_code == 2
 
 
 def test_calibrate_errors(cli) -> None:
