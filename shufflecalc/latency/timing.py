@@ -24,6 +24,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from shufflecalc.latency.allocator import keeps_memory, page_faults
+
 PERCENTILE_METHOD = (
     "linear interpolation between order statistics (numpy's default 'linear'; "
     "statistics.quantiles(method='inclusive'))"
@@ -164,8 +166,6 @@ def page_fault_warning(faults_per_call: float | None, allocator: str) -> str | N
     allocator's state, not only on the model."""
     if not faults_per_call:
         return None
-    from shufflecalc.latency.allocator import keeps_memory
-
     advice = "" if keeps_memory(allocator) else "; --allocator steady keeps freed memory in the process"
     return (f"{faults_per_call:g} page faults per call (median): the call touches memory the allocator gave back to "
             f"the kernel, and its time moves with the allocator's state{advice}")
@@ -233,19 +233,17 @@ class CpuSampler:
     timer = "time.perf_counter_ns around each call"
 
     def __init__(self, fn: Callable[[], Any]) -> None:
-        from shufflecalc.latency.allocator import page_faults
-
         self.fn = fn
-        self.counter = page_faults if page_faults() is not None else None
         self.faults: list[int] = []
 
     def __call__(self) -> float:
-        before = self.counter() if self.counter else 0
+        before = page_faults()
         start = time.perf_counter_ns()
         self.fn()
         stop = time.perf_counter_ns()
-        if self.counter:
-            self.faults.append((self.counter() or 0) - (before or 0))
+        after = page_faults()
+        if before is not None and after is not None:
+            self.faults.append(after - before)
         return (stop - start) / 1e6
 
     def reset(self) -> None:
