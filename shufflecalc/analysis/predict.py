@@ -23,7 +23,9 @@ cache sizes.
 
 A layer is *bound* by its largest term (overhead, compute or memory). The network's time is the sum over its layers
 plus the model's own work: the profile's ``forward_overhead`` (once per call) and ``layer_overhead`` (the forward
-loop's bookkeeping, per layer). The numbers are fitted (`fit_class`) by
+loop's bookkeeping, per layer). The microbenchmarks' times are each case's fastest (a low percentile of its passes),
+so the prediction is of the fastest forward pass `bench` times (``min_ms``), the number that repeats on a shared
+machine; the median lies above it by the calls' own spread. The numbers are fitted (`fit_class`) by
 non-negative least squares on *relative* errors over the class's microbenchmarks, so a 10 us layer counts as much as
 a 10 ms one. The profile also states the roofline's ceilings: the highest attained compute and bandwidth of any
 class.
@@ -47,7 +49,7 @@ from shufflecalc.spec.yamlsrc import read_text_file
 from shufflecalc.units import sig
 
 PROFILE_FORMAT = "shufflecalc latency profile"
-PROFILE_VERSION = 1
+PROFILE_VERSION = 2  # 1: each case's median over its passes
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
 TERMS = ("overhead", "compute", "memory")  # a layer's bound is one of these
 MAX_PROFILE_BYTES = 8 * 1024 * 1024
@@ -55,7 +57,8 @@ MAX_PROFILE_BYTES = 8 * 1024 * 1024
 PREDICT_CONVENTIONS: dict[str, str] = {
     "predicted_ms": "milliseconds per forward pass of the batch, predicted: the sum over layers of overhead + "
     "flops / compute + bytes / bandwidth (the layer's class's fitted numbers), plus the model's own work (the "
-    "profile's forward_overhead_us once, layer_overhead_us per layer)",
+    "profile's forward_overhead_us once, layer_overhead_us per layer); it estimates the fastest call bench times "
+    "(min_ms), the machine's speed while nothing else slows it",
     "flops": "2 x macs x batch (macs: multiply-accumulates of convolutions, linear layers and attention matmuls)",
     "bytes": "memory_access in bytes: (input + output elements) x batch + parameters, times the dtype's size",
     "cold_weight": "w in warm + w x (cold - warm): the network's memory traffic per forward pass between the CPU's L2 "
@@ -245,6 +248,9 @@ def profile_from_dict(doc: Any, source: str) -> Profile:
 
     if not isinstance(doc, dict) or doc.get("format") != PROFILE_FORMAT:
         raise fail("format", f"expected {PROFILE_FORMAT!r}")
+    if doc.get("version") == 1:  # each case's median over its passes, not its fastest times: predicts another thing
+        raise ShufflecalcError(f"{source}: version 1, made by an earlier `shufflecalc calibrate` from median times; "
+                               "calibrate again (profiles now hold each case's fastest times, as bench's min_ms)")
     if doc.get("version") != PROFILE_VERSION:
         raise fail("version", f"expected {PROFILE_VERSION}, got {doc.get('version')!r}")
     env = doc.get("environment")

@@ -40,8 +40,8 @@ def calibrate_command(
     threads: ThreadsOpt = None,
     dtype: DtypeOpt = "float32",
     batch: Annotated[int, typer.Option("--batch", help="batch size the profile predicts", min=1, max=1024)] = 1,
-    passes: Annotated[int, typer.Option("--passes", help="timed passes over the microbenchmarks (median of them)",
-                                        min=3, max=100)] = 9,
+    passes: Annotated[int, typer.Option("--passes", help="timed passes over the microbenchmarks (a case's time: "
+                                        "the 10th percentile of them)", min=3, max=100)] = 9,
     repeat: Annotated[int, typer.Option("--repeat", help="calibrations in a row, pooled (the median of each case): "
                                         "steadier where the machine's speed drifts", min=1, max=20)] = 1,
     allocator: AllocatorOpt = "steady",

@@ -21,10 +21,13 @@ calls of a layer, its group-mates run; what they leave in the caches is the *con
 
 (Timed thousands of times in a loop of its own, a layer looks faster than in any network; timed between layers of
 every other kind, slower.) Per context two untimed passes (one-time initialization, such as oneDNN's kernel
-creation), then `passes` timed ones, the groups in a new order each pass; a case's time is its median. The model's
-own work beyond its layers' calls is timed on models of 1 and 65 identity layers: once per call
-(``forward_overhead``) and per layer (``layer_overhead``, the forward loop's bookkeeping). The CPU's L2 and L3 sizes
-(sysfs) go in the profile, for `analysis.predict` to blend the two contexts.
+creation), then `passes` timed ones, the groups in a new order each pass; a case's time is `fastest` of them, their
+10th percentile: what the layer takes while nothing else slows the machine, the time `bench` reports as a network's
+fastest call (``min_ms``). (On a shared machine other tenants' work slows a layer by up to 1.6x for seconds at a
+time; the median of nine passes depends on how many of them fell in such seconds, a low percentile far less.)
+The model's own work beyond its layers' calls is timed on models of 1 and 65 identity layers, the same way: once per
+call (``forward_overhead``) and per layer (``layer_overhead``, the forward loop's bookkeeping). The CPU's L2 and L3
+sizes (sysfs) go in the profile, for `analysis.predict` to blend the two contexts.
 
 The fit, per class, is `analysis.predict.fit_class`; the profile is JSON (`analysis.predict.profile_from_dict`
 reads it) and keeps the samples, so that baselines can be fitted on the same data (benchmarks/predict.py).
@@ -55,6 +58,7 @@ from shufflecalc.analysis.predict import (
 )
 from shufflecalc.errors import ShufflecalcError
 from shufflecalc.latency.bench import BenchOptions, environment, require_torch
+from shufflecalc.latency.timing import quantile
 from shufflecalc.spec.graph import Layer, expand
 from shufflecalc.spec.load import load_spec
 from shufflecalc.units import sig
@@ -388,9 +392,14 @@ def calibrate(options: BenchOptions, passes: int = 9, progress: Progress | None 
     for layer, cold, warm in zip(layers, times["cold"], times["warm"], strict=True):
         flops, nbytes = layer_features(layer, batch, size)
         shape = " ".join("x".join(map(str, s)) for s in layer.in_shapes)
-        samples.append(Sample(predictor_class(layer), layer.op, shape, flops, nbytes, statistics.median(cold),
-                              statistics.median(warm)))
+        samples.append(Sample(predictor_class(layer), layer.op, shape, flops, nbytes, fastest(cold), fastest(warm)))
     return profile_document(env, batch, samples, overhead, passes)
+
+
+def fastest(times: Sequence[float]) -> float:
+    """A case's time from its passes: their 10th percentile (linear interpolation, `latency.timing.quantile`), the
+    machine's speed while nothing else slows it, not thrown off by one lucky call."""
+    return quantile(sorted(times), 1, 10)
 
 
 GROUP = 12  # cases of one class timed in turn, as a network runs its layers of a few kinds in turn
@@ -445,7 +454,7 @@ def _forward_overhead(torch: Any, build_model: Callable[..., Any], dtype: Any,
             for _ in range(calls):
                 fn()
             runs.append((time.perf_counter_ns() - start) / 1e6 / calls)
-        return statistics.median(runs)
+        return fastest(runs)
 
     models = []
     with tempfile.TemporaryDirectory(prefix="shufflecalc-calibrate-") as tmp:
@@ -471,9 +480,10 @@ def profile_document(env: dict[str, Any], batch: int, samples: Sequence[Sample],
     by_class: dict[str, list[Sample]] = {}
     for s in samples:
         by_class.setdefault(s.cls, []).append(s)
-    fits: dict[str, ClassFit] = {cls: fit_class([(s.flops, s.bytes, s.ms) for s in group])
+    # fitted on the times as the profile writes them, so that its samples give its numbers again
+    fits: dict[str, ClassFit] = {cls: fit_class([(s.flops, s.bytes, sig(s.ms)) for s in group])
                                  for cls, group in sorted(by_class.items())}
-    warm: dict[str, ClassFit] = {cls: fit_class([(s.flops, s.bytes, s.warm_ms) for s in group])
+    warm: dict[str, ClassFit] = {cls: fit_class([(s.flops, s.bytes, sig(s.warm_ms)) for s in group])
                                  for cls, group in sorted(by_class.items())}
     compute, bandwidth = ceilings(fits.values())
     environment_ = {**env, "batch": batch,
@@ -489,7 +499,7 @@ def profile_document(env: dict[str, Any], batch: int, samples: Sequence[Sample],
         "method": f"{len(samples)} single-layer microbenchmarks timed in {passes} passes per context, in groups of up "
                   f"to {GROUP} of one class (cold: drawn at random; warm: of neighbouring sizes, each group run "
                   f"{WARM_ROUNDS} times in a row and timed the last time), each call alone on a fresh input, its "
-                  "output freed, as a forward pass runs them; median per case",
+                  "output freed, as a forward pass runs them; per case the 10th percentile of its passes",
         "passes": passes,
         "forward_overhead_us": sig(overhead_ms[0] * 1e3),
         "layer_overhead_us": sig(overhead_ms[1] * 1e3),
@@ -527,4 +537,4 @@ def pooled(docs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return doc
 
 
-__all__ = ["Case", "Sample", "calibrate", "design", "layers_of", "pooled", "profile_document"]
+__all__ = ["Case", "Sample", "calibrate", "design", "fastest", "layers_of", "pooled", "profile_document"]

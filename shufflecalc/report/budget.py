@@ -345,8 +345,8 @@ def limit_message(m: ModelResult, r: LimitResult) -> str:
         return text
     if limit.is_predicted:
         assert limit.profile is not None
-        return (f"{label}: predicted latency {r.value:.2f} ms ({limit.profile.describe()}) exceeds {limit.key} "
-                f"{limit.value:g} ms by {signed_percent(over)}")
+        return (f"{label}: predicted latency {r.value:.2f} ms (the fastest call, {limit.profile.describe()}) exceeds "
+                f"{limit.key} {limit.value:g} ms by {signed_percent(over)}")
     verb = "exceeds" if limit.bound == "max" else "is below"
     return f"{label}: {limit.metric} {r.value:,} {verb} {limit.key} {limit.value:,} by {signed_percent(over)}"
 

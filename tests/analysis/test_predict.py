@@ -59,7 +59,7 @@ def profile_doc(batch: int = 1, classes: dict = CLASSES, caches: dict | None = N
     """A profile whose warm numbers are the cold ones with the overheads scaled by `warm_overhead`; no cache sizes
     (every network cold) unless `caches` says."""
     return {
-        "format": "shufflecalc latency profile", "version": 1,
+        "format": "shufflecalc latency profile", "version": 2,
         "environment": {"device": "cpu", "device_name": "Test CPU", "threads": 1, "dtype": "float32",
                         "batch": batch, "torch": "2.13.0", **env},
         "forward_overhead_us": 7.0, "layer_overhead_us": 0.5,
@@ -187,7 +187,7 @@ def test_missing_class_is_an_error_naming_it(tiny) -> None:
 
 @pytest.mark.parametrize("change, where", [
     ({"format": "other"}, "format"),
-    ({"version": 2}, "version"),
+    ({"version": 3}, "version"),
     ({"environment": {"device": "cpu"}}, "environment.device_name"),
     ({"classes": {}}, "classes"),
     ({"classes_warm": {"relu": {"overhead_us": 1, "compute_gflops": None, "bandwidth_gbs": 1}}}, "classes_warm"),
@@ -203,6 +203,13 @@ def test_missing_class_is_an_error_naming_it(tiny) -> None:
 def test_malformed_profile(change: dict, where: str) -> None:
     with pytest.raises(ShufflecalcError, match=rf"^p.json: {where}: "):
         profile_from_dict({**profile_doc(), **change}, "p.json")
+
+
+def test_a_profile_of_median_times_is_refused_with_what_to_do() -> None:
+    """Version 1 profiles hold each case's median, not its fastest times: they predict another number than bench's
+    min_ms, so predict asks for a new calibration instead of using them."""
+    with pytest.raises(ShufflecalcError, match=r"^p.json: version 1, .* median times; calibrate again"):
+        profile_from_dict({**profile_doc(), "version": 1}, "p.json")
 
 
 @pytest.mark.parametrize("text, message", [
@@ -289,6 +296,8 @@ def test_budget_predicted_latency(cli, tiny, profile_file, tmp_path: Path) -> No
     failed = cli("check", str(budgets))
     assert failed.exit_code == 1
     assert "FAIL" in failed.stdout
+    markdown = cli("check", str(budgets), "-f", "markdown")  # the failure message says what was predicted
+    assert f"predicted latency {total:.2f} ms (the fastest call, Test CPU (cpu)" in markdown.stdout
 
 
 @pytest.mark.parametrize("limit, message", [
@@ -335,7 +344,7 @@ def test_docs_ci_example_checks(cli, tmp_path: Path) -> None:
     (tmp_path / "cpu.json").write_bytes((ROOT / "benchmarks" / "results" /
                                          "predict-cpu-amd-epyc-profile.json").read_bytes())
     r = cli("check", str(tmp_path / "budgets.yaml"), "-f", "json")
-    assert r.exit_code == 0, r.stderr  # shufflenet g=3: 137,460,672 MACs and 13.9 ms predicted on this machine
+    assert r.exit_code == 0, r.stderr  # shufflenet g=3: 137,460,672 MACs and 13.4 ms predicted on this machine
     limits = r.json()["models"][0]["limits"]
     assert [limit["key"] for limit in limits] == ["max_macs", "max_predicted_latency_ms"]
     assert limits[1]["profile"].endswith("cpu.json") and limits[1]["value"] > 0

@@ -10,10 +10,11 @@ import pytest
 from shufflecalc.analysis.predict import fit_class, predictor_class, profile_from_dict
 from shufflecalc.errors import ShufflecalcError
 from shufflecalc.latency.bench import BenchOptions
-from shufflecalc.latency.calibrate import Case, Sample, calibrate, design, layers_of, pooled, profile_document
+from shufflecalc.latency.calibrate import Case, Sample, calibrate, design, fastest, layers_of, pooled, profile_document
 from shufflecalc.spec.graph import expand
 from shufflecalc.spec.layers import KINDS
 from shufflecalc.spec.load import builtin_names, load_spec
+from shufflecalc.units import sig
 
 # every convolution class, and with an extra pad (`same` padding, an even kernel: never 1x1) those with a window
 CONV_CLASSES = {"standard conv", "grouped conv", "depthwise conv", "ungrouped 1x1 conv", "grouped 1x1 conv",
@@ -70,6 +71,34 @@ def test_calibrate_fits_what_it_measured() -> None:
     assert set(doc["caches"]) == {"l2_bytes", "l3_bytes"}
     assert doc["forward_overhead_us"] >= 0 and doc["layer_overhead_us"] >= 0
     assert doc["passes"] == 3 and "each group run 3 times in a row" in doc["method"]
+
+
+def test_a_case_time_is_the_tenth_percentile_of_its_passes() -> None:
+    """Nine passes, one slowed by another tenant and one lucky: the time is between the two fastest (linear
+    interpolation at 0.8 of the way), where the median would be the fifth."""
+    times = [0.030, 0.010, 0.011, 0.016, 0.012, 0.013, 0.009, 0.014, 0.015]
+    assert fastest(times) == pytest.approx(0.009 + 0.8 * (0.010 - 0.009))
+    assert fastest([0.02, 0.01, 0.03]) == pytest.approx(0.012)
+    assert fastest([0.5]) == 0.5
+
+
+def test_calibrate_keeps_each_case_fastest_times(monkeypatch) -> None:
+    """Every case's cold and warm time in the profile is `fastest` of its passes' times, as are the model's own
+    work's timings (a spy in place of `fastest` records what it was given)."""
+    import shufflecalc.latency.calibrate as module
+
+    given: list[list[float]] = []
+
+    def spy(times):
+        given.append(list(times))
+        return max(times)  # not what the median or the minimum would give
+
+    monkeypatch.setattr(module, "fastest", spy)
+    doc = calibrate(BenchOptions(device="cpu", threads=1), passes=3, cases=CASES[3:])
+    per_case = [g for g in given if len(g) == 3]  # the model's own work is timed in 9 runs
+    assert len(per_case) == 2 * len(CASES[3:]) and len(given) == len(per_case) + 3
+    assert [(s["ms"], s["warm_ms"]) for s in doc["samples"]] == [
+        (sig(max(per_case[2 * i])), sig(max(per_case[2 * i + 1]))) for i in range(len(CASES[3:]))]
 
 
 ENV = {"device": "cpu", "device_name": "test CPU", "threads": 1, "dtype": "float32", "torch": "2.13.0+cpu"}
