@@ -114,6 +114,7 @@ def predict_table(doc: dict[str, Any], by: str) -> Tabular:
     notes = [f"{m['name']}: {config_text(m['config'])}" for m in models if m["config"]] + [
         f"predicted for {env['device_name']} ({env['device']}), {env['threads']} thread(s), {env['dtype']}, batch "
         f"{env['batch']}, from the profile {doc['profile']['source']} (torch {env['torch']}); nothing was run",
+        "predicted: the fastest forward pass, as bench's min ms (the median is higher by the spread of the calls)",
         "per layer: overhead + FLOPs / the class's attained compute + bytes / its attained bandwidth; bound: the "
         "largest of the three. FLOPs = 2 x MACs; bytes = memory access (inputs + outputs + weights) in bytes.",
         f"a model's total adds the model's own work: {doc['profile']['forward_overhead_us']:,.1f} us per call and "
@@ -156,5 +157,6 @@ def add_predicted(data: dict[str, Any], table: Tabular, csv: Tabular, prediction
     data["conventions"]["predicted_ms"] = PREDICT_CONVENTIONS["predicted_ms"]
     table.rows.append(row)
     csv.columns.append(Column("predicted_ms", f"predicted latency, batch {profile.batch} (ms)"))
-    table.notes.append(f"predicted latency: from the profile {profile.source} ({profile.describe()}); nothing was "
-                       "run (shufflecalc predict explains it per layer)")
+    table.notes.append(f"predicted latency: the fastest forward pass (as bench's min ms), from the profile "
+                       f"{profile.source} ({profile.describe()}); nothing was run (shufflecalc predict explains it per "
+                       "layer)")

@@ -249,6 +249,7 @@ def test_predict_table_and_layers(cli, tiny, profile_file) -> None:
     assert r.exit_code == 0, r.stderr
     text = " ".join(r.stdout.split())
     assert "conv" in text and "compute" in text and "nothing was run" in text
+    assert "predicted: the fastest forward pass, as bench's min ms" in text
     several = cli("predict", tiny, "mobilenet", "--profile", str(profile_file))
     assert several.exit_code == 2  # mobilenet has depthwise and 1x1 convolutions this profile lacks
     assert "has no numbers for: depthwise conv" in several.stderr
@@ -277,8 +278,9 @@ def test_compare_predicted(cli, tiny, profile_file) -> None:
     models = r.json()["models"]
     assert models[0]["predicted_ms"] == pytest.approx(0.007 + 6 * 0.0005 + sum(HAND_MS.values()), rel=1e-5)
     assert models[1]["ratio_to_first"]["predicted_ms"] == 1.0
-    table = cli("compare", tiny, tiny, "--predicted", str(profile_file))
+    table = cli("compare", tiny, tiny, "--predicted", str(profile_file), columns=200)
     assert "predicted latency, batch 1 (ms)" in table.stdout
+    assert "predicted latency: the fastest forward pass (as bench's min ms)" in table.stdout
 
 
 def test_budget_predicted_latency(cli, tiny, profile_file, tmp_path: Path) -> None:
