@@ -517,7 +517,7 @@ def pooled(docs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     time is the median of its times, every class fitted again on those, and the model's own work the median too. A
     machine whose speed moves from minute to minute is then described by more than one moment of it."""
     first = docs[0]
-    if any("passes" not in doc for doc in docs):
+    if any(doc.get("version") != PROFILE_VERSION or "passes" not in doc for doc in docs):  # same statistic, passes
         raise ShufflecalcError("pooled calibrations must be profiles of this version of `shufflecalc calibrate`")
     cases = [(s["class"], s["shape"], s["flops"], s["bytes"]) for s in first["samples"]]
     keys = ("device", "threads", "dtype", "batch", "torch")

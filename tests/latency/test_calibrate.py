@@ -135,6 +135,9 @@ def test_pooled_calibrations_take_the_median_of_each_case() -> None:
     older = {k: v for k, v in docs[1].items() if k != "passes"}  # a profile written before pooling existed
     with pytest.raises(ShufflecalcError, match="this version of `shufflecalc calibrate`"):
         pooled([docs[0], older])
+    medians = {**docs[1], "version": 1}  # each case's median over its passes: not to be pooled with fastest times
+    with pytest.raises(ShufflecalcError, match="this version of `shufflecalc calibrate`"):
+        pooled([docs[0], medians])
 
 
 def test_calibrate_repeat_pools_its_calibrations(cli, monkeypatch) -> None:
